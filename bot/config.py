@@ -1,0 +1,298 @@
+"""Configuration: one TOML file naming clusters, schema registries, replicators, Slack and policy.
+
+Path from `KAFKA_MIGRATE_CONFIG`, default `./kafka-migrate.toml`. Validated on load; every error
+names the file, the key and the problem. Secrets are given as the NAME of an environment
+variable (`*_env` keys); the value is read when used and never kept on these objects. An
+optional `env_file` (KEY=VALUE lines, relative to the config file) supplies variables that the
+environment does not set, which is how the sandbox's generated config works as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bot.errors import ConfigError
+from bot.secrets import ClientConfig, SecretRef
+
+DEFAULT_PATH = "kafka-migrate.toml"
+ENV_VAR = "KAFKA_MIGRATE_CONFIG"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SLACK_ID_RE = re.compile(r"^[USW][A-Z0-9]{2,}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _env_name(value: str) -> str:
+    if not ENV_NAME_RE.match(value):
+        # never echo the value: people paste the secret itself here by mistake
+        raise ValueError(
+            "not an environment variable name: give the NAME of the variable that holds "
+            "the secret, never the secret itself"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class Cluster(_Model):
+    bootstrap_servers: str = Field(min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_env: EnvName | None = None
+    ssl_ca_file: str | None = None
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{server.strip()!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Cluster:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password_env):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password_env"
+            )
+        return self
+
+
+class SchemaRegistry(_Model):
+    url: HttpUrl
+    username: str | None = None
+    password_env: EnvName | None = None
+    ssl_ca_file: str | None = None
+
+
+class ConnectReplicator(_Model):
+    kind: Literal["connect"]
+    url: HttpUrl
+    username: str | None = None
+    password_env: EnvName | None = None
+    source_alias: str = "source"
+    target_alias: str = "target"
+
+
+class AivenReplicator(_Model):
+    kind: Literal["aiven"]
+    project: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    token_env: EnvName
+    api_url: HttpUrl = "https://api.aiven.io"
+    source_alias: str = "source"
+    target_alias: str = "target"
+
+
+Replicator = Annotated[ConnectReplicator | AivenReplicator, Field(discriminator="kind")]
+
+
+class Slack(_Model):
+    channel: str = Field(min_length=1)
+    approvers: list[str] = Field(min_length=1)
+    two_person_rule: bool = True
+    required_approvals: int = Field(default=1, ge=1, le=5)
+
+    @field_validator("approvers")
+    @classmethod
+    def _ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not SLACK_ID_RE.match(value):
+                raise ValueError(f"{value!r} is not a Slack user (U…/W…) or user-group (S…) id")
+        return values
+
+
+class Policy(_Model):
+    poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    quiet_window_seconds: int = Field(default=120, ge=1)
+    drain_window_seconds: int = Field(default=60, ge=1)
+    gate_expiry_seconds: int = Field(default=3600, ge=60)
+    stall_polls: int = Field(default=10, ge=2)
+
+
+class Config(_Model):
+    env_file: str | None = None
+    clusters: dict[str, Cluster] = Field(default_factory=dict)
+    schema_registries: dict[str, SchemaRegistry] = Field(default_factory=dict)
+    replicators: dict[str, Replicator] = Field(default_factory=dict)
+    slack: Slack | None = None
+    policy: Policy = Policy()
+
+    @field_validator("clusters", "schema_registries", "replicators")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not NAME_RE.match(name):
+                raise ValueError(f"name {name!r} must be letters, digits, '.', '_' or '-'")
+        return value
+
+
+class Settings:
+    """A loaded configuration plus how to reach its secrets; what the rest of the bot uses."""
+
+    def __init__(self, config: Config, path: Path, env_file: Mapping[str, str]):
+        self.config = config
+        self.path = path
+        self._env_file = dict(env_file)
+
+    def __repr__(self) -> str:
+        return f"Settings(path={str(self.path)!r}, config={self.config!r})"
+
+    def secret(self, env: str) -> SecretRef:
+        return SecretRef(env, self._env_file)
+
+    def cluster(self, name: str) -> Cluster:
+        try:
+            return self.config.clusters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.clusters)) or "none"
+            raise ConfigError(f"{self.path}: no cluster named {name!r} (known: {known})") from None
+
+    def kafka_client_config(self, name: str) -> ClientConfig:
+        """The librdkafka settings for a named cluster, secrets resolved now, masked in repr."""
+        cluster = self.cluster(name)
+        conf = ClientConfig(
+            {
+                "bootstrap.servers": cluster.bootstrap_servers,
+                "security.protocol": cluster.security_protocol,
+            }
+        )
+        if cluster.sasl_mechanism:
+            conf["sasl.mechanism"] = cluster.sasl_mechanism
+            conf["sasl.username"] = cluster.sasl_username
+            conf["sasl.password"] = self._reveal(
+                cluster.sasl_password_env, f"clusters.{name}.sasl_password_env"
+            )
+        if cluster.ssl_ca_file:
+            conf["ssl.ca.location"] = cluster.ssl_ca_file
+        return conf
+
+    def _reveal(self, env: str | None, key: str) -> str:
+        try:
+            return self.secret(env or "").reveal()
+        except KeyError:
+            raise ConfigError(
+                f"{self.path}: {key}: environment variable {env!r} is not set"
+            ) from None
+
+    def missing_secrets(self) -> list[str]:
+        """'key: problem' for every referenced secret variable that is not set."""
+        missing = []
+        for key, env in _secret_refs(self.config):
+            if not self.secret(env).is_set():
+                missing.append(f"{key}: environment variable {env!r} is not set")
+        return missing
+
+
+def _secret_refs(config: Config) -> list[tuple[str, str]]:
+    refs: list[tuple[str, str]] = []
+    for name, cluster in config.clusters.items():
+        if cluster.sasl_password_env:
+            refs.append((f"clusters.{name}.sasl_password_env", cluster.sasl_password_env))
+    for name, registry in config.schema_registries.items():
+        if registry.password_env:
+            refs.append((f"schema_registries.{name}.password_env", registry.password_env))
+    for name, replicator in config.replicators.items():
+        env = getattr(replicator, "password_env", None) or getattr(replicator, "token_env", None)
+        if env:
+            field = "token_env" if replicator.kind == "aiven" else "password_env"
+            refs.append((f"replicators.{name}.{field}", env))
+    return refs
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    return Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Settings:
+    """Read, parse and validate the configuration; raise ConfigError naming file, key, problem."""
+    file = config_path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: file not found (set {ENV_VAR} or create it from kafka-migrate.example.toml)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.__class__.__name__}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(file, exc)) from None
+    env_file = _read_env_file(file, config.env_file) if config.env_file else {}
+    settings = Settings(config, file, env_file)
+    if check_secrets:
+        missing = settings.missing_secrets()
+        if missing:
+            raise ConfigError("\n".join(f"{file}: {line}" for line in missing))
+    return settings
+
+
+def _describe(file: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+        # drop pydantic's union tags ("connect"/"aiven") that follow a replicator name
+        if len(loc) > 2 and loc[0] == "replicators" and loc[2] in ("connect", "aiven"):
+            del loc[2]
+        key = ".".join(loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            problem = "unknown key"
+        elif error["type"] == "missing":
+            problem = "required key is missing"
+        else:
+            problem = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{file}: {key}: {problem}")
+    return "\n".join(lines)
+
+
+def _read_env_file(config_file: Path, name: str) -> dict[str, str]:
+    env_path = (config_file.parent / name).resolve()
+    values: dict[str, str] = {}
+    try:
+        text = env_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{config_file}: env_file: {env_path} not found") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not ENV_NAME_RE.match(key.strip()):
+            raise ConfigError(f"{config_file}: env_file: {env_path} line {number}: not KEY=VALUE")
+        values[key.strip()] = value.strip()
+    return values

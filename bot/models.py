@@ -1,0 +1,95 @@
+"""Database tables (SQLModel): migrations, step runs, approvals, events (append-only), lag samples.
+
+Secrets never reach these tables: clusters and replicators are stored by their config NAME.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Migration(SQLModel, table=True):
+    __tablename__ = "migrations"
+
+    id: str = Field(primary_key=True, max_length=40)  # short human id, e.g. "orders-7k2"
+    name: str = Field(max_length=100)
+    source: str = Field(max_length=63)  # cluster name in the config
+    target: str = Field(max_length=63)
+    replicator: str = Field(max_length=63)
+    topics: str  # allow list, MM2 syntax (comma-separated Java regexes)
+    exclude: str = ""
+    replication_policy: str = Field(default="identity", max_length=16)
+    status: str = Field(default="active", max_length=16, index=True)
+    step: str = Field(max_length=40)  # the current step's name
+    version: int = Field(default=1)  # optimistic concurrency: every change bumps it
+    requested_by: str = Field(max_length=100)
+    channel: str | None = Field(default=None, max_length=40)
+    card_ts: str | None = Field(default=None, max_length=40)
+    selected_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StepRun(SQLModel, table=True):
+    __tablename__ = "step_runs"
+    __table_args__ = (UniqueConstraint("migration_id", "step", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
+    step: str = Field(max_length=40)
+    attempt: int = Field(default=1)
+    state: str = Field(default="pending", max_length=16)  # pending/running/done/failed/skipped
+    actor: str | None = Field(default=None, max_length=100)
+    reason: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Approval(SQLModel, table=True):
+    __tablename__ = "approvals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
+    step: str = Field(max_length=40)
+    decision: str = Field(max_length=16)  # approved / rejected
+    actor: str = Field(max_length=100)
+    via: str = Field(max_length=16)  # slack / cli
+    state_version: int  # the migration version the approver was shown
+    reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """The audit trail: who did what, when and why. Rows are only ever inserted."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    migration_id: str = Field(foreign_key="migrations.id", index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)
+    kind: str = Field(max_length=40)
+    step: str | None = Field(default=None, max_length=40)
+    message: str
+    reason: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class LagSample(SQLModel, table=True):
+    __tablename__ = "lag_samples"
+
+    id: int | None = Field(default=None, primary_key=True)
+    migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow, index=True)
+    replication_lag: int | None = None  # records behind, summed over partitions
+    consumer_lag: int | None = None
+    partitions_behind: int | None = None

@@ -1,0 +1,103 @@
+"""Storage: SQLite pragmas, tables, append-only audit, DATABASE_URL handling."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot.db import database_url, init_db, make_engine, session_scope
+from bot.models import Approval, Event, LagSample, Migration, StepRun
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'km.db'}")
+    init_db(engine)
+    init_db(engine)  # idempotent
+    return engine
+
+
+def migration(**extra) -> Migration:
+    return Migration(
+        id="orders-7k2",
+        name="orders",
+        source="onprem",
+        target="aiven",
+        replicator="aiven-mm2",
+        topics="orders\\..*",
+        step="preflight",
+        requested_by="U0ALICE",
+        **extra,
+    )
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(engine):
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
+def test_tables_round_trip(engine):
+    with session_scope(engine) as session:
+        session.add(migration(selected_topics=["orders.eu", "orders.us"]))
+        session.flush()
+        session.add(StepRun(migration_id="orders-7k2", step="preflight", state="done"))
+        session.add(
+            Approval(
+                migration_id="orders-7k2",
+                step="stop_producers",
+                decision="approved",
+                actor="U0BOB",
+                via="slack",
+                state_version=3,
+            )
+        )
+        session.add(
+            Event(
+                migration_id="orders-7k2",
+                actor="U0ALICE",
+                kind="created",
+                message="migration created",
+                data={"topics": 2},
+            )
+        )
+        session.add(LagSample(migration_id="orders-7k2", replication_lag=10, consumer_lag=0))
+    with session_scope(engine) as session:
+        stored = session.get(Migration, "orders-7k2")
+        assert stored.selected_topics == ["orders.eu", "orders.us"]
+        assert session.exec(select(Event)).one().data == {"topics": 2}
+        assert session.exec(select(Approval)).one().state_version == 3
+
+
+def test_events_are_append_only(engine):
+    with session_scope(engine) as session:
+        session.add(migration())
+        session.flush()
+        session.add(
+            Event(
+                migration_id="orders-7k2",
+                actor="U0ALICE",
+                kind="created",
+                message="migration created",
+            )
+        )
+    with pytest.raises(IntegrityError, match="append-only"), session_scope(engine) as session:
+        session.exec(select(Event)).one().message = "rewritten history"
+    with pytest.raises(IntegrityError, match="append-only"), session_scope(engine) as session:
+        session.delete(session.exec(select(Event)).one())
+    with session_scope(engine) as session:
+        assert session.exec(select(Event)).one().message == "migration created"
+
+
+def test_foreign_keys_are_enforced(engine):
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(StepRun(migration_id="no-such-migration", step="preflight"))
+
+
+def test_database_url(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert database_url() == "sqlite:///kafka-migrate.db"
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db:5432/km")
+    assert database_url() == "postgresql+psycopg://u:p@db:5432/km"
