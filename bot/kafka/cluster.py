@@ -1,0 +1,99 @@
+"""A connection to one Kafka cluster: the AdminClient and the clients built from one config."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from bot.secrets import ClientConfig
+
+log = logging.getLogger(__name__)
+TIMEOUT = 30.0  # seconds for one admin round
+
+
+class KafkaOpError(RuntimeError):
+    """A Kafka call failed; the message names the call and the broker's error."""
+
+
+class Cluster:
+    """Admin and client access to one cluster. The config dict is never logged."""
+
+    def __init__(self, name: str, conf: Mapping[str, Any]):
+        self.name = name
+        self._conf = ClientConfig(conf)
+        self.admin = AdminClient({**self._conf, "log_level": 3})
+
+    def __repr__(self) -> str:
+        return f"Cluster({self.name!r}, {self._conf.get('bootstrap.servers')!r})"
+
+    @property
+    def client_config(self) -> ClientConfig:
+        """A copy of the connection settings (secrets masked when printed)."""
+        return ClientConfig(self._conf)
+
+    @classmethod
+    def from_settings(cls, settings, name: str) -> Cluster:
+        return cls(name, settings.kafka_client_config(name))
+
+    def consumer(self, **extra: Any) -> Consumer:
+        conf = {
+            "group.id": "kafka-migrate-reader",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "log_level": 3,
+            **extra,
+        }
+        return Consumer({**self._conf, **conf})
+
+    def producer(self, **extra: Any) -> Producer:
+        return Producer({**self._conf, "log_level": 3, **extra})
+
+
+def error_code(exc: BaseException) -> int | None:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0].code()
+    return None
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        err = exc.args[0]
+        return f"{err.name()}: {err.str()}"
+    return str(exc)
+
+
+def gather(futures: Mapping[Any, Future], what: str, timeout: float = TIMEOUT) -> dict[Any, Any]:
+    """Wait for every future of one admin call; raise one error naming all that failed."""
+    results, failures = {}, []
+    for key, future in futures.items():
+        try:
+            results[key] = future.result(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - reported together below
+            failures.append(f"{key}: {error_text(exc)}")
+    if failures:
+        shown = "; ".join(failures[:5]) + (
+            f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
+        )
+        raise KafkaOpError(f"{what} failed for {shown}")
+    return results
+
+
+def settle(futures: Mapping[Any, Future], timeout: float = TIMEOUT) -> dict[Any, Any]:
+    """Wait for every future; map each key to its result or to the exception it raised."""
+    out = {}
+    for key, future in futures.items():
+        try:
+            out[key] = future.result(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - the caller decides per key
+            out[key] = exc
+    return out
+
+
+def chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
