@@ -5,19 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.kafka_helpers import create_topic, produce, read_partitions
-
-IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
-
-
-def _cluster_settings(prefix: str, endpoint) -> dict[str, str]:
-    password = endpoint.users["admin"]
-    return {
-        f"{prefix}.bootstrap.servers": endpoint.bootstrap_servers,
-        f"{prefix}.security.protocol": "SASL_PLAINTEXT",
-        f"{prefix}.sasl.mechanism": "PLAIN",
-        f"{prefix}.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule "
-        f'required username="admin" password="{password}";',
-    }
+from tests.mm2 import IDENTITY, cluster_settings
 
 
 def test_mirror_source_connector_replicates_records_exactly(sandbox, unique):
@@ -40,8 +28,8 @@ def test_mirror_source_connector_replicates_records_exactly(sandbox, unique):
         "connector.class": "org.apache.kafka.connect.mirror.MirrorSourceConnector",
         "source.cluster.alias": "source",
         "target.cluster.alias": "target",
-        **_cluster_settings("source.cluster", sandbox.source),
-        **_cluster_settings("target.cluster", sandbox.target),
+        **cluster_settings("source.cluster", sandbox.source),
+        **cluster_settings("target.cluster", sandbox.target),
         "topics": topic,
         "replication.policy.class": IDENTITY,
         "replication.factor": "1",

@@ -1,0 +1,193 @@
+"""ACL migration: export what touches the selection, map principals, diff, apply, report MM2.
+
+Relevant on the source: TOPIC bindings (LITERAL names of selected topics, PREFIXED ones that
+cover a selected topic, and `*`), and, for every principal those bindings name, its GROUP,
+TRANSACTIONAL_ID and CLUSTER bindings, plus the GROUP bindings of the groups that read the
+selection. MM2's own ACL sync is reported beside each: it copies only LITERAL topic ACLs,
+drops ALLOW WRITE and turns ALLOW ALL into READ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from bot.errors import UserError
+from bot.kafka.cluster import TIMEOUT, Cluster, gather
+from bot.kafka.select import remote_topic
+
+ANY_ACL = AclBindingFilter(
+    ResourceType.ANY,
+    None,
+    ResourcePatternType.ANY,
+    None,
+    None,
+    AclOperation.ANY,
+    AclPermissionType.ANY,
+)
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    resource: str  # TOPIC, GROUP, TRANSACTIONAL_ID, CLUSTER
+    name: str
+    pattern: str  # LITERAL, PREFIXED
+    principal: str
+    host: str
+    operation: str
+    permission: str  # ALLOW, DENY
+
+    @classmethod
+    def of(cls, b: AclBinding) -> Acl:
+        return cls(
+            b.restype.name,
+            b.name,
+            b.resource_pattern_type.name,
+            b.principal,
+            b.host,
+            b.operation.name,
+            b.permission_type.name,
+        )
+
+    def binding(self) -> AclBinding:
+        return AclBinding(
+            ResourceType[self.resource],
+            self.name,
+            ResourcePatternType[self.pattern],
+            self.principal,
+            self.host,
+            AclOperation[self.operation],
+            AclPermissionType[self.permission],
+        )
+
+    def filter(self) -> AclBindingFilter:
+        return AclBindingFilter(
+            ResourceType[self.resource],
+            self.name,
+            ResourcePatternType[self.pattern],
+            self.principal,
+            self.host,
+            AclOperation[self.operation],
+            AclPermissionType[self.permission],
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.permission} {self.principal} {self.operation} on {self.resource} "
+            f"{self.pattern} {self.name!r} from {self.host}"
+        )
+
+
+@dataclass
+class AclPlan:
+    exported: list[Acl]  # relevant bindings on the source
+    planned: dict[Acl, Acl]  # source binding -> the binding wanted on the target
+    missing: list[Acl] = field(default_factory=list)  # wanted, not on the target yet
+    present: list[Acl] = field(default_factory=list)
+    mm2: dict[Acl, str] = field(default_factory=dict)  # what MM2's sync would do with each
+
+    @property
+    def mm2_lost(self) -> dict[Acl, str]:
+        return {a: why for a, why in self.mm2.items() if not why.startswith("copied")}
+
+
+def describe_all(cluster: Cluster) -> list[Acl]:
+    found = cluster.admin.describe_acls(ANY_ACL, request_timeout=TIMEOUT).result(timeout=TIMEOUT)
+    return sorted(Acl.of(b) for b in found)
+
+
+def covers(acl: Acl, names: set[str]) -> bool:
+    if acl.name == "*":
+        return True
+    if acl.pattern == "LITERAL":
+        return acl.name in names
+    return any(n.startswith(acl.name) for n in names)  # PREFIXED
+
+
+def relevant(acls: list[Acl], topics: set[str], groups: set[str]) -> list[Acl]:
+    topic_acls = [a for a in acls if a.resource == "TOPIC" and covers(a, topics)]
+    principals = {a.principal for a in topic_acls}
+    others = [
+        a
+        for a in acls
+        if (a.resource in ("GROUP", "TRANSACTIONAL_ID", "CLUSTER") and a.principal in principals)
+        or (a.resource == "GROUP" and covers(a, groups))
+    ]
+    return sorted(set(topic_acls + others))
+
+
+def mm2_outcome(acl: Acl) -> str:
+    if acl.resource != "TOPIC":
+        return f"dropped: MM2 syncs topic ACLs only, not {acl.resource}"
+    if acl.pattern != "LITERAL":
+        return f"dropped: MM2 syncs LITERAL topic ACLs only, not {acl.pattern}"
+    if acl.permission == "ALLOW" and acl.operation == "WRITE":
+        return "dropped: MM2 never syncs ALLOW WRITE"
+    if acl.permission == "ALLOW" and acl.operation == "ALL":
+        return "downgraded: MM2 turns ALLOW ALL into ALLOW READ"
+    return "copied"
+
+
+def target_acl(acl: Acl, principal_map: dict[str, str], policy: str, source_alias: str) -> Acl:
+    name = acl.name
+    if acl.resource == "TOPIC" and name != "*":
+        name = remote_topic(name, policy, source_alias)
+    return replace(acl, name=name, principal=principal_map.get(acl.principal, acl.principal))
+
+
+def parse_principal_map(text: str) -> dict[str, str]:
+    """`User:svc-a=User:a, User:svc-b=User:b` -> mapping; each side must be Type:name."""
+    mapping = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        left, sep, right = (s.strip() for s in item.partition("="))
+        for side in (left, right):
+            if not sep or ":" not in side or side.startswith(":") or side.endswith(":"):
+                raise UserError(f"principal map: {item!r} is not 'User:from=User:to'")
+        mapping[left] = right
+    return mapping
+
+
+def plan_acls(
+    source: Cluster,
+    target: Cluster,
+    topics: list[str],
+    groups: list[str],
+    *,
+    principal_map: dict[str, str] | None = None,
+    policy: str = "identity",
+    source_alias: str = "source",
+) -> AclPlan:
+    exported = relevant(describe_all(source), set(topics), set(groups))
+    planned = {a: target_acl(a, principal_map or {}, policy, source_alias) for a in exported}
+    on_target = set(describe_all(target))
+    wanted = sorted(set(planned.values()))
+    return AclPlan(
+        exported=exported,
+        planned=planned,
+        missing=[a for a in wanted if a not in on_target],
+        present=[a for a in wanted if a in on_target],
+        mm2={a: mm2_outcome(a) for a in exported},
+    )
+
+
+def apply_acls(target: Cluster, plan: AclPlan) -> list[Acl]:
+    """Create the missing bindings, then read the target back: the diff must be empty."""
+    if plan.missing:
+        gather(
+            target.admin.create_acls([a.binding() for a in plan.missing], request_timeout=TIMEOUT),
+            "create ACLs",
+        )
+    on_target = set(describe_all(target))
+    still = [a for a in set(plan.planned.values()) if a not in on_target]
+    if still:
+        raise UserError("ACLs missing on the target after apply: " + "; ".join(map(str, still)))
+    created, plan.present, plan.missing = plan.missing, sorted(set(plan.planned.values())), []
+    return created

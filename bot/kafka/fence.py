@@ -1,0 +1,117 @@
+"""Are producers really stopped? A quiet window on end offsets, and an optional write fence.
+
+Quiet: the source end offsets of the selected partitions have not moved for the window (a
+transaction marker is a write too). Fence: DENY WRITE ACLs on each selected topic for every
+principal that may write to it, except the listed ones; removed on rollback. Super users
+bypass ACLs and cannot be fenced: they are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import ConfigResource, ResourceType
+
+from bot.errors import UserError
+from bot.kafka.acls import Acl, covers, describe_all
+from bot.kafka.cluster import TIMEOUT, Cluster, gather
+
+TP = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class QuietState:
+    quiet: bool
+    quiet_for_s: float
+    moved: list[TP]  # partitions written since the previous observation
+
+
+class ProducerWatch:
+    """Feed it end-offset snapshots; it says when none moved for `window_s` seconds.
+
+    It starts un-quiet: after a restart quiet must be observed again, never assumed.
+    """
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self._last: dict[TP, int] | None = None
+        self._since: float | None = None
+
+    def observe(self, offsets: dict[TP, int], now: float) -> QuietState:
+        moved = sorted(
+            tp
+            for tp, off in offsets.items()
+            if self._last is not None and self._last.get(tp) != off
+        )
+        if self._last is None or moved or set(offsets) != set(self._last):
+            self._since = now
+        self._last = dict(offsets)
+        quiet_for = now - self._since
+        return QuietState(quiet_for >= self.window_s, quiet_for, moved)
+
+
+@dataclass
+class Fence:
+    bindings: list[Acl]  # DENY WRITE bindings to create (and later remove)
+    fenced: list[str]  # principals fenced
+    unfenceable: list[str] = field(default_factory=list)  # super users: ACLs do not apply
+
+
+def _super_users(cluster: Cluster) -> list[str]:
+    meta = cluster.admin.list_topics(timeout=TIMEOUT)
+    broker = ConfigResource(ResourceType.BROKER, str(min(meta.brokers)))
+    entries = gather(
+        cluster.admin.describe_configs([broker], request_timeout=TIMEOUT), "describe broker config"
+    )[broker]
+    value = entries["super.users"].value if "super.users" in entries else None
+    return [u.strip() for u in (value or "").split(";") if u.strip()]
+
+
+def plan_fence(cluster: Cluster, topics: list[str], allow: list[str]) -> Fence:
+    """DENY WRITE for each principal allowed to write a selected topic, except `allow`."""
+    writers: dict[str, set[str]] = {}
+    acls = describe_all(cluster)
+    for topic in topics:
+        for acl in acls:
+            if (
+                acl.resource == "TOPIC"
+                and acl.permission == "ALLOW"
+                and acl.operation in ("WRITE", "ALL")
+                and covers(acl, {topic})
+            ):
+                writers.setdefault(acl.principal, set()).add(topic)
+    wildcard = [p for p in writers if p.endswith(":*")]
+    if wildcard and allow:
+        raise UserError(
+            f"{', '.join(wildcard)} may write to the selection: a DENY for everyone would also "
+            f"fence {', '.join(allow)}; remove the wildcard grant or fence without exceptions"
+        )
+    bindings = sorted(
+        Acl("TOPIC", topic, "LITERAL", principal, "*", "WRITE", "DENY")
+        for principal, granted in writers.items()
+        if principal not in allow
+        for topic in granted
+    )
+    supers = [u for u in _super_users(cluster) if u not in allow]
+    return Fence(bindings, sorted({b.principal for b in bindings}), supers)
+
+
+def apply_fence(cluster: Cluster, fence: Fence) -> None:
+    if fence.bindings:
+        gather(
+            cluster.admin.create_acls(
+                [b.binding() for b in fence.bindings], request_timeout=TIMEOUT
+            ),
+            "create fence ACLs",
+        )
+
+
+def remove_fence(cluster: Cluster, fence: Fence) -> None:
+    """Delete exactly the fence's bindings (nothing else matches their full filters)."""
+    if fence.bindings:
+        gather(
+            cluster.admin.delete_acls(
+                [b.filter() for b in fence.bindings], request_timeout=TIMEOUT
+            ),
+            "delete fence ACLs",
+        )

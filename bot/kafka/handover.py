@@ -1,0 +1,192 @@
+"""Exact consumer-offset handover at cutover (design section 3).
+
+After the drain, producers are stopped and both lags are zero, so every selected partition
+holds the same records on both sides. A group whose committed offset is at the source end
+(only transaction markers, if anything, after it) has read everything: its exact target offset
+is the target end offset. Other groups get MM2's checkpoint translation when one exists
+(approximate: the records after the translated offset are read again), or nothing (unknown).
+Offsets are written only when no group has members on the target, and read back.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+from bot.errors import UserError
+from bot.kafka.cluster import TIMEOUT, Cluster, gather
+from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
+from bot.kafka.records import read_ranges, scan_topic
+from bot.kafka.select import remote_topic
+
+TP = tuple[str, int]
+EXACT, TRANSLATED, UNKNOWN = "exact", "translated", "unknown"
+COUNT_LIMIT = 10_000  # records read per partition to count what a group has left
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    group: str
+    topic: str  # the target (remote) topic
+    partition: int
+    upstream: int
+    downstream: int
+
+
+@dataclass(frozen=True)
+class OffsetHandover:
+    topic: str  # source topic
+    partition: int
+    source_committed: int
+    source_end: int
+    target_topic: str
+    target_offset: int | None
+    kind: str  # exact / translated / unknown
+    duplicates: int = 0  # records the group would read a second time (translated)
+
+
+@dataclass
+class GroupHandover:
+    group: str
+    offsets: list[OffsetHandover] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.offsets:
+            out[row.kind] = out.get(row.kind, 0) + 1
+        return out
+
+    @property
+    def exact(self) -> bool:
+        return all(row.kind == EXACT for row in self.offsets)
+
+
+def parse_checkpoint(key: bytes, value: bytes) -> Checkpoint:
+    """MM2's Checkpoint: key (group, topic: int16-length strings; partition int32), value
+    (version int16, upstream int64, downstream int64, metadata string)."""
+    pos = 0
+    fields = []
+    for _ in range(2):
+        (length,) = struct.unpack_from(">h", key, pos)
+        fields.append(key[pos + 2 : pos + 2 + length].decode())
+        pos += 2 + length
+    (partition,) = struct.unpack_from(">i", key, pos)
+    _version, upstream, downstream = struct.unpack_from(">hqq", value, 0)
+    return Checkpoint(fields[0], fields[1], partition, upstream, downstream)
+
+
+def read_checkpoints(target: Cluster, source_alias: str) -> dict[tuple[str, str, int], Checkpoint]:
+    """The latest checkpoint per (group, target topic, partition) on the target, if any."""
+    latest: dict[tuple[str, str, int], Checkpoint] = {}
+
+    def keep(msg) -> None:
+        if msg.key() and msg.value():
+            cp = parse_checkpoint(msg.key(), msg.value())
+            latest[(cp.group, cp.topic, cp.partition)] = cp
+
+    scan_topic(target, f"{source_alias}.checkpoints.internal", keep)
+    return latest
+
+
+def plan_handover(
+    source: Cluster,
+    target: Cluster,
+    topics: list[str],
+    groups: list[str],
+    *,
+    policy: str = "identity",
+    source_alias: str = "source",
+    checkpoints: dict[tuple[str, str, int], Checkpoint] | None = None,
+) -> list[GroupHandover]:
+    """Per group and partition of the selected topics: the target offset and its kind."""
+    selected = set(topics)
+    committed = committed_offsets(source, groups)
+    wanted = {tp for offs in committed.values() for tp in offs if tp[0] in selected}
+    source_ends = end_offsets(source, wanted)
+    target_ends = end_offsets(
+        target, {(remote_topic(t, policy, source_alias), p) for t, p in wanted}
+    )
+    # a commit short of the end by transaction markers only is caught up: read to be sure
+    tails = {
+        tp: (off, source_ends[tp])
+        for offs in committed.values()
+        for tp, off in offs.items()
+        if tp in wanted and off < source_ends[tp]
+    }
+    tail_reads = read_ranges(source, tails, limit=COUNT_LIMIT) if tails else {}
+    checkpoints = checkpoints or {}
+    plans = []
+    for group in groups:
+        plan = GroupHandover(group)
+        for (topic, partition), off in sorted(committed.get(group, {}).items()):
+            if topic not in selected:
+                continue
+            tp = (topic, partition)
+            target_topic = remote_topic(topic, policy, source_alias)
+            end = source_ends[tp]
+            read = tail_reads.get(tp)
+            behind = 0 if read is None else read.count if read.complete else end - off
+            if off >= end or behind == 0:
+                row = OffsetHandover(
+                    topic,
+                    partition,
+                    off,
+                    end,
+                    target_topic,
+                    target_ends[(target_topic, partition)],
+                    EXACT,
+                )
+            elif (cp := checkpoints.get((group, target_topic, partition))) and cp.upstream <= off:
+                # the target holds a copy of the `behind` records still to read at its tail:
+                # everything after the translated offset beyond those is read a second time
+                copied_after = target_ends[(target_topic, partition)] - cp.downstream
+                row = OffsetHandover(topic, partition, off, end, target_topic, cp.downstream,
+                                     TRANSLATED, duplicates=max(copied_after - behind, 0))
+            else:
+                row = OffsetHandover(topic, partition, off, end, target_topic, None, UNKNOWN)
+            plan.offsets.append(row)
+        plans.append(plan)
+    return plans
+
+
+def apply_handover(target: Cluster, plans: list[GroupHandover]) -> None:
+    """Write the planned offsets; refuse, writing nothing, if any group is active on the target."""
+    states = describe_groups(target, [p.group for p in plans])
+    active = [
+        f"{g} ({state}, {members} member(s))"
+        for g, (state, members) in states.items()
+        if members > 0
+    ]
+    if active:
+        raise UserError(
+            "consumers are already running on the target for: "
+            + ", ".join(active)
+            + ". Stop them first: offsets can only be handed over to an empty group."
+        )
+    requests = []
+    for plan in plans:
+        offsets = [
+            TopicPartition(r.target_topic, r.partition, r.target_offset)
+            for r in plan.offsets
+            if r.target_offset is not None
+        ]
+        if offsets:
+            requests.append(ConsumerGroupTopicPartitions(plan.group, offsets))
+    futures = {}
+    for request in requests:
+        futures.update(
+            target.admin.alter_consumer_group_offsets([request], request_timeout=TIMEOUT)
+        )
+    gather(futures, "write consumer offsets on the target")
+    written = committed_offsets(target, [r.group_id for r in requests])
+    for request in requests:
+        for tp in request.topic_partitions:
+            got = written[request.group_id].get((tp.topic, tp.partition))
+            if got != tp.offset:
+                raise UserError(
+                    f"{request.group_id} {tp.topic}[{tp.partition}]: wrote offset "
+                    f"{tp.offset}, the target holds {got}"
+                )

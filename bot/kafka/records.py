@@ -1,0 +1,144 @@
+"""Reading offset ranges of partitions: record counts, first timestamps, digests of the last K.
+
+One consumer is assigned every range at once; a partition is done when it reaches the end of
+its range (or its end of log). Used to tell data from transaction markers at a partition's tail,
+for time lag, and to compare records on both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+from bot.kafka.cluster import Cluster
+from bot.kafka.groups import end_offsets, start_offsets
+
+TP = tuple[str, int]
+
+
+@dataclass
+class RangeRead:
+    count: int = 0  # records seen in [start, end)
+    first_offset: int | None = None
+    first_timestamp_ms: int | None = None
+    digests: deque = field(default_factory=deque)  # of the last K records, in order
+    complete: bool = False  # the whole range was read (not cut by a limit)
+
+
+def digest(msg: Message) -> bytes:
+    """A digest of key, value and headers (in order), length-prefixed so fields cannot blur."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (msg.key(), msg.value()):
+        h.update(struct.pack(">i", -1 if part is None else len(part)))
+        h.update(part or b"")
+    for name, value in msg.headers() or []:
+        h.update(struct.pack(">i", len(name)) + name.encode())
+        h.update(struct.pack(">i", -1 if value is None else len(value)))
+        h.update(value or b"")
+    return h.digest()
+
+
+def read_ranges(
+    cluster: Cluster,
+    ranges: dict[TP, tuple[int, int]],
+    *,
+    keep_last: int = 0,
+    limit: int | None = None,
+    read_committed: bool = False,
+    timeout: float = 120.0,
+) -> dict[TP, RangeRead]:
+    """Read [start, end) of each partition; stop a partition after `limit` records if given."""
+    out = {tp: RangeRead(digests=deque(maxlen=keep_last or None)) for tp in ranges}
+    todo = {tp for tp, (start, end) in ranges.items() if start < end}
+    for tp in set(ranges) - todo:
+        out[tp].complete = True
+    if not todo:
+        return out
+    consumer = cluster.consumer(
+        **{
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed" if read_committed else "read_uncommitted",
+            "fetch.max.bytes": 16 * 1024 * 1024,
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(t, p, ranges[(t, p)][0]) for t, p in todo])
+        deadline = time.monotonic() + timeout
+        while todo:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"reading {len(todo)} partition range(s) on {cluster.name} "
+                    f"did not finish in {timeout:.0f}s"
+                )
+            for msg in consumer.consume(1000, timeout=0.5):
+                tp = (msg.topic(), msg.partition())
+                if tp not in todo:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        _finish(consumer, todo, out, tp)
+                        continue
+                    raise KafkaException(err)
+                start, end = ranges[tp]
+                if msg.offset() >= end:
+                    _finish(consumer, todo, out, tp)
+                    continue
+                read = out[tp]
+                if read.first_offset is None:
+                    read.first_offset = msg.offset()
+                    read.first_timestamp_ms = msg.timestamp()[1]
+                read.count += 1
+                if keep_last:
+                    read.digests.append(digest(msg))
+                if msg.offset() == end - 1:
+                    _finish(consumer, todo, out, tp)
+                elif limit is not None and read.count >= limit:
+                    todo.discard(tp)
+                    consumer.pause([TopicPartition(*tp)])
+    finally:
+        consumer.close()
+    return out
+
+
+def _finish(consumer, todo: set[TP], out: dict[TP, RangeRead], tp: TP) -> None:
+    out[tp].complete = True
+    todo.discard(tp)
+    consumer.pause([TopicPartition(*tp)])
+
+
+def scan_topic(cluster: Cluster, topic: str, handle, timeout: float = 60.0) -> None:
+    """Call `handle(msg)` for every record now in `topic`, in offset order per partition."""
+    meta = cluster.admin.list_topics(topic, timeout=30).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return
+    partitions = [(topic, p) for p in meta.partitions]
+    starts, ends = start_offsets(cluster, partitions), end_offsets(cluster, partitions)
+    todo = {tp for tp in partitions if starts[tp] < ends[tp]}
+    if not todo:
+        return
+    consumer = cluster.consumer(**{"enable.partition.eof": True})
+    try:
+        consumer.assign([TopicPartition(t, p, starts[(t, p)]) for t, p in todo])
+        deadline = time.monotonic() + timeout
+        while todo:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} on {cluster.name} took over {timeout:.0f}s")
+            for msg in consumer.consume(1000, timeout=0.5):
+                tp = (msg.topic(), msg.partition())
+                if msg.error() is not None:
+                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(msg.error())
+                    todo.discard(tp)
+                    continue
+                if msg.offset() >= ends[tp] - 1:
+                    todo.discard(tp)
+                if msg.offset() < ends[tp]:
+                    handle(msg)
+    finally:
+        consumer.close()
