@@ -107,8 +107,8 @@ def test_read_committed_flow_counts_aborted_records_and_markers_as_no_lag(flow):
     progress = wait_for(lambda: caught_up(flow, flow["rc"], [topic], read_committed=True), 120,
                         "read_committed flow lag 0")
     row = progress.partitions[0]
-    # 5 aborted records and their abort marker lie past the last copied record
-    assert row.end - row.replicated_to == 6 and row.lag == 0
+    # past the last copied record: its commit marker, 5 aborted records, their abort marker
+    assert row.end - row.replicated_to == 7 and row.lag == 0
     target = read_values(flow["target"], topic)
     assert [v for v in target if v.startswith(b"abort")] == []
     assert len(target) == 10
