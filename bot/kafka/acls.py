@@ -24,6 +24,16 @@ from bot.errors import UserError
 from bot.kafka.cluster import TIMEOUT, Cluster, gather
 from bot.kafka.select import remote_topic
 
+
+# Kafka calls resource type 4 CLUSTER; confluent-kafka names it BROKER
+def _restype(name: str) -> ResourceType:
+    return ResourceType.BROKER if name == "CLUSTER" else ResourceType[name]
+
+
+def _resname(restype: ResourceType) -> str:
+    return "CLUSTER" if restype.name == "BROKER" else restype.name
+
+
 ANY_ACL = AclBindingFilter(
     ResourceType.ANY,
     None,
@@ -48,7 +58,7 @@ class Acl:
     @classmethod
     def of(cls, b: AclBinding) -> Acl:
         return cls(
-            b.restype.name,
+            _resname(b.restype),
             b.name,
             b.resource_pattern_type.name,
             b.principal,
@@ -59,7 +69,7 @@ class Acl:
 
     def binding(self) -> AclBinding:
         return AclBinding(
-            ResourceType[self.resource],
+            _restype(self.resource),
             self.name,
             ResourcePatternType[self.pattern],
             self.principal,
@@ -70,7 +80,7 @@ class Acl:
 
     def filter(self) -> AclBindingFilter:
         return AclBindingFilter(
-            ResourceType[self.resource],
+            _restype(self.resource),
             self.name,
             ResourcePatternType[self.pattern],
             self.principal,

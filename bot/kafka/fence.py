@@ -3,14 +3,12 @@
 Quiet: the source end offsets of the selected partitions have not moved for the window (a
 transaction marker is a write too). Fence: DENY WRITE ACLs on each selected topic for every
 principal that may write to it, except the listed ones; removed on rollback. Super users
-bypass ACLs and cannot be fenced: they are reported.
+bypass ACLs and cannot be fenced, and brokers hide who they are: the fence says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from confluent_kafka.admin import ConfigResource, ResourceType
 
 from bot.errors import UserError
 from bot.kafka.acls import Acl, covers, describe_all
@@ -54,17 +52,7 @@ class ProducerWatch:
 class Fence:
     bindings: list[Acl]  # DENY WRITE bindings to create (and later remove)
     fenced: list[str]  # principals fenced
-    unfenceable: list[str] = field(default_factory=list)  # super users: ACLs do not apply
-
-
-def _super_users(cluster: Cluster) -> list[str]:
-    meta = cluster.admin.list_topics(timeout=TIMEOUT)
-    broker = ConfigResource(ResourceType.BROKER, str(min(meta.brokers)))
-    entries = gather(
-        cluster.admin.describe_configs([broker], request_timeout=TIMEOUT), "describe broker config"
-    )[broker]
-    value = entries["super.users"].value if "super.users" in entries else None
-    return [u.strip() for u in (value or "").split(";") if u.strip()]
+    warnings: list[str] = field(default_factory=list)
 
 
 def plan_fence(cluster: Cluster, topics: list[str], allow: list[str]) -> Fence:
@@ -92,8 +80,13 @@ def plan_fence(cluster: Cluster, topics: list[str], allow: list[str]) -> Fence:
         if principal not in allow
         for topic in granted
     )
-    supers = [u for u in _super_users(cluster) if u not in allow]
-    return Fence(bindings, sorted({b.principal for b in bindings}), supers)
+    warnings = [
+        "super users (the brokers' super.users) bypass ACLs and are not fenced; the brokers "
+        "hide that list, so check it by hand"
+    ]
+    if not bindings:
+        warnings.append("no principal other than the listed ones has a WRITE grant here")
+    return Fence(bindings, sorted({b.principal for b in bindings}), warnings)
 
 
 def apply_fence(cluster: Cluster, fence: Fence) -> None:

@@ -143,8 +143,16 @@ def plan_handover(
                 # the target holds a copy of the `behind` records still to read at its tail:
                 # everything after the translated offset beyond those is read a second time
                 copied_after = target_ends[(target_topic, partition)] - cp.downstream
-                row = OffsetHandover(topic, partition, off, end, target_topic, cp.downstream,
-                                     TRANSLATED, duplicates=max(copied_after - behind, 0))
+                row = OffsetHandover(
+                    topic,
+                    partition,
+                    off,
+                    end,
+                    target_topic,
+                    cp.downstream,
+                    TRANSLATED,
+                    duplicates=max(copied_after - behind, 0),
+                )
             else:
                 row = OffsetHandover(topic, partition, off, end, target_topic, None, UNKNOWN)
             plan.offsets.append(row)

@@ -28,8 +28,9 @@ def transactions(conf: dict, topic: str, txn_id: str, outcomes=("commit", "abort
     for outcome in outcomes:
         producer.begin_transaction()
         for i in range(5):
-            producer.produce(topic, key=f"k{i}".encode(), value=f"{outcome}-{i}".encode(),
-                             partition=0)
+            producer.produce(
+                topic, key=f"k{i}".encode(), value=f"{outcome}-{i}".encode(), partition=0
+            )
         producer.flush(30)
         getattr(producer, f"{outcome}_transaction")(30)
 
@@ -47,12 +48,18 @@ def flow(sandbox):
     create_topic(src, names["compact"], 2, {"cleanup.policy": "compact"})
     create_topic(src, names["empty"], 2)
     create_topic(src, names["truncated"], 1)
-    produce(src, names["plain"], [(f"k{i}".encode(), f"v{i}".encode(), [("h", b"1")])
-                                  for i in range(300)])
+    produce(
+        src,
+        names["plain"],
+        [(f"k{i}".encode(), f"v{i}".encode(), [("h", b"1")]) for i in range(300)],
+    )
     transactions(src, names["txn"], f"txn-{tag}")
     transactions(src, names["txnrc"], f"txnrc-{tag}", ("commit", "commit", "abort"))
-    produce(src, names["compact"], [(f"user{i % 7}".encode(), None if i % 5 == 0 else b"x" * i, [])
-                                    for i in range(60)])
+    produce(
+        src,
+        names["compact"],
+        [(f"user{i % 7}".encode(), None if i % 5 == 0 else b"x" * i, []) for i in range(60)],
+    )
     produce(src, names["truncated"], [(None, f"r{i}".encode(), []) for i in range(100)])
     source = Cluster("source", src)
     gather_deleted = source.admin.delete_records([TopicPartition(names["truncated"], 0, 40)])
@@ -64,12 +71,23 @@ def flow(sandbox):
     rc = f"mm2-progress-rc-{tag}"
     topics = [names[k] for k in ("plain", "txn", "compact", "empty", "truncated")]
     connectors.put(main, source_connector(sandbox, topics))
-    connectors.put(rc, source_connector(sandbox, [names["txnrc"]],
-                                        **{"source.consumer.isolation.level": "read_committed"}))
+    connectors.put(
+        rc,
+        source_connector(
+            sandbox, [names["txnrc"]], **{"source.consumer.isolation.level": "read_committed"}
+        ),
+    )
     try:
-        yield {"names": names, "topics": topics, "main": main, "rc": rc, "tag": tag,
-               "connectors": connectors, "source": source,
-               "target": Cluster("target", sandbox.target.client_config())}
+        yield {
+            "names": names,
+            "topics": topics,
+            "main": main,
+            "rc": rc,
+            "tag": tag,
+            "connectors": connectors,
+            "source": source,
+            "target": Cluster("target", sandbox.target.client_config()),
+        }
     finally:
         connectors.close()
 
@@ -82,15 +100,19 @@ def partitions_of(cluster: Cluster, topics: list[str]) -> list[tuple[str, int]]:
 def caught_up(flow, connector: str, topics: list[str], read_committed: bool = False):
     with httpx.Client(base_url=flow["connectors"].client.base_url, timeout=10) as client:
         replicated = connect_offsets(client, connector)
-    progress = replication_progress(flow["source"], replicated,
-                                    partitions_of(flow["source"], topics),
-                                    read_committed=read_committed)
+    progress = replication_progress(
+        flow["source"],
+        replicated,
+        partitions_of(flow["source"], topics),
+        read_committed=read_committed,
+    )
     return progress if progress.lag == 0 and replicated else None
 
 
 def test_progress_reaches_exactly_zero_despite_markers_empties_and_truncation(flow):
-    progress = wait_for(lambda: caught_up(flow, flow["main"], flow["topics"]), 120,
-                        "replication lag 0")
+    progress = wait_for(
+        lambda: caught_up(flow, flow["main"], flow["topics"]), 120, "replication lag 0"
+    )
     rows = {(p.topic, p.partition): p for p in progress.partitions}
     names = flow["names"]
     txn = rows[(names["txn"], 0)]
@@ -104,8 +126,11 @@ def test_progress_reaches_exactly_zero_despite_markers_empties_and_truncation(fl
 
 def test_read_committed_flow_counts_aborted_records_and_markers_as_no_lag(flow):
     topic = flow["names"]["txnrc"]
-    progress = wait_for(lambda: caught_up(flow, flow["rc"], [topic], read_committed=True), 120,
-                        "read_committed flow lag 0")
+    progress = wait_for(
+        lambda: caught_up(flow, flow["rc"], [topic], read_committed=True),
+        120,
+        "read_committed flow lag 0",
+    )
     row = progress.partitions[0]
     # past the last copied record: its commit marker, 5 aborted records, their abort marker
     assert row.end - row.replicated_to == 7 and row.lag == 0
@@ -158,8 +183,9 @@ def test_stopped_flow_shows_lag_time_lag_and_retention_gap(flow):
     time.sleep(1.5)  # let the stopped task's last offset flush settle
     with httpx.Client(base_url=connectors.client.base_url, timeout=10) as client:
         replicated = connect_offsets(client, flow["main"])
-    produce(flow["source"].client_config, topic, [(None, f"late{i}".encode(), [])
-                                                  for i in range(50)])
+    produce(
+        flow["source"].client_config, topic, [(None, f"late{i}".encode(), []) for i in range(50)]
+    )
     time.sleep(1.2)
     for future in flow["source"].admin.delete_records([TopicPartition(topic, 0, 120)]).values():
         future.result(timeout=30)

@@ -1,0 +1,131 @@
+"""ACL migration and the producer fence, with the sandbox's real StandardAuthorizer."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import KafkaError, Producer
+
+from bot.errors import UserError
+from bot.kafka.acls import Acl, apply_acls, describe_all, parse_principal_map, plan_acls
+from bot.kafka.cluster import Cluster, gather
+from bot.kafka.fence import ProducerWatch, apply_fence, plan_fence, remove_fence
+from bot.kafka.groups import end_offsets
+from tests.kafka_helpers import create_topic
+
+
+def grant(cluster: Cluster, acls: list[Acl]) -> None:
+    gather(cluster.admin.create_acls([a.binding() for a in acls]), "create ACLs")
+
+
+def test_acls_export_map_apply_idempotent_and_mm2_report(sandbox, unique):
+    source = Cluster("source", sandbox.source.client_config())
+    target = Cluster("target", sandbox.target.client_config())
+    topic, group = f"orders-{unique}", f"billing-{unique}"
+    svc, other = f"User:svc-{unique}", f"User:other-{unique}"
+    acls = [
+        Acl("TOPIC", topic, "LITERAL", svc, "*", "READ", "ALLOW"),
+        Acl("TOPIC", topic, "LITERAL", svc, "*", "WRITE", "ALLOW"),
+        Acl("TOPIC", topic, "LITERAL", svc, "*", "ALL", "ALLOW"),
+        Acl("TOPIC", f"orders-{unique[:4]}", "PREFIXED", svc, "*", "DESCRIBE", "ALLOW"),
+        Acl("TOPIC", topic, "LITERAL", svc, "10.0.0.9", "READ", "DENY"),
+        Acl("GROUP", group, "LITERAL", svc, "*", "READ", "ALLOW"),
+        Acl("TRANSACTIONAL_ID", f"tx-{unique}", "PREFIXED", svc, "*", "WRITE", "ALLOW"),
+        Acl("CLUSTER", "kafka-cluster", "LITERAL", svc, "*", "IDEMPOTENT_WRITE", "ALLOW"),
+        Acl("GROUP", group, "LITERAL", other, "*", "READ", "ALLOW"),  # reads the selection
+        Acl("TOPIC", f"unrelated-{unique}", "LITERAL", other, "*", "READ", "ALLOW"),
+    ]
+    grant(source, acls)
+    mapped = f"User:svc-new-{unique}"
+    plan = plan_acls(
+        source, target, [topic], [group], principal_map=parse_principal_map(f"{svc}={mapped}")
+    )
+    assert set(plan.exported) == set(acls[:9])  # not the unrelated topic's binding
+    assert all(a.principal in (mapped, other) for a in plan.planned.values())
+    assert plan.mm2[acls[0]] == "copied"
+    assert plan.mm2[acls[1]].startswith("dropped: MM2 never syncs ALLOW WRITE")
+    assert plan.mm2[acls[2]].startswith("downgraded")
+    assert plan.mm2[acls[3]].startswith("dropped: MM2 syncs LITERAL topic ACLs only")
+    assert plan.mm2[acls[4]] == "copied"
+    assert all(plan.mm2[a].startswith("dropped: MM2 syncs topic ACLs only") for a in acls[5:8])
+    assert len(plan.missing) == 9
+
+    created = apply_acls(target, plan)
+    assert len(created) == 9
+    on_target = set(describe_all(target))
+    assert (
+        Acl("TRANSACTIONAL_ID", f"tx-{unique}", "PREFIXED", mapped, "*", "WRITE", "ALLOW")
+        in on_target
+    )
+
+    again = plan_acls(
+        source, target, [topic], [group], principal_map=parse_principal_map(f"{svc}={mapped}")
+    )
+    assert again.missing == [] and len(again.present) == 9
+    assert apply_acls(target, again) == []  # idempotent: nothing created twice
+
+    with pytest.raises(UserError, match="is not 'User:from=User:to'"):
+        parse_principal_map("svc=User:a")
+
+
+def write(conf: dict, user: str, password: str, topic: str) -> KafkaError | None:
+    producer = Producer(
+        {
+            **conf,
+            "sasl.username": user,
+            "sasl.password": password,
+            "message.timeout.ms": 10000,
+            "enable.idempotence": False,
+        }
+    )
+    errors: list[KafkaError] = []
+    producer.produce(topic, b"v", on_delivery=lambda err, _m: err and errors.append(err))
+    producer.flush(15)
+    return errors[0] if errors else None
+
+
+def test_fence_denies_writers_but_the_listed_and_rollback_removes_it(sandbox, unique):
+    conf = sandbox.source.client_config()
+    users = sandbox.source.users
+    cluster = Cluster("source", conf)
+    topic = f"fenced-{unique}"
+    create_topic(conf, topic, 1)
+    grant(
+        cluster,
+        [
+            Acl("TOPIC", topic, "LITERAL", f"User:{u}", "*", "WRITE", "ALLOW")
+            for u in ("alice", "bob")
+        ],
+    )
+    assert write(conf, "alice", users["alice"], topic) is None
+
+    fence = plan_fence(cluster, [topic], allow=["User:bob"])
+    assert fence.fenced == ["User:alice"]
+    assert "super users" in fence.warnings[0]
+    watch = ProducerWatch(window_s=5)
+    before = end_offsets(cluster, [(topic, 0)])
+    assert not watch.observe(before, now=100).quiet  # never quiet on first sight
+
+    apply_fence(cluster, fence)
+    try:
+        refused = write(conf, "alice", users["alice"], topic)
+        assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        assert watch.observe(end_offsets(cluster, [(topic, 0)]), now=103).quiet is False
+        state = watch.observe(end_offsets(cluster, [(topic, 0)]), now=106)
+        assert state.quiet and state.moved == []
+        assert write(conf, "bob", users["bob"], topic) is None  # the listed principal still writes
+        assert write(conf, "admin", users["admin"], topic) is None  # a super user: not fenced
+        state = watch.observe(end_offsets(cluster, [(topic, 0)]), now=107)
+        assert not state.quiet and state.moved == [(topic, 0)]
+    finally:
+        remove_fence(cluster, fence)
+    assert write(conf, "alice", users["alice"], topic) is None
+    assert not [a for a in describe_all(cluster) if a.permission == "DENY" and a.name == topic]
+
+
+def test_fence_refuses_a_wildcard_writer_with_exceptions(sandbox, unique):
+    cluster = Cluster("source", sandbox.source.client_config())
+    topic = f"open-{unique}"
+    create_topic(cluster.client_config, topic, 1)
+    grant(cluster, [Acl("TOPIC", topic, "LITERAL", "User:*", "*", "WRITE", "ALLOW")])
+    with pytest.raises(UserError, match="User:\\* may write"):
+        plan_fence(cluster, [topic], allow=["User:bob"])

@@ -1,0 +1,89 @@
+"""Cluster inspection and consumer-group lag on the sandbox."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+
+from bot.kafka.cluster import Cluster, gather
+from bot.kafka.groups import lag_snapshot
+from bot.kafka.inspect import inspect
+from tests.kafka_helpers import create_topic, produce
+
+
+def test_inspect_reports_identity_version_authorizer_and_internal_topics(sandbox):
+    info = inspect(Cluster("source", sandbox.source.client_config()))
+    assert len(info.cluster_id) == 22
+    port = sandbox.source.bootstrap_servers.rsplit(":", 1)[1]
+    assert info.brokers == [f"1@127.0.0.1:{port}"] and info.controller == 1
+    assert info.kafka_version == "4.3" and info.metadata_version == "4.3-IV0"
+    assert info.authorizer is True
+    flags = {t.name: t.internal for t in info.topics}
+    assert flags["__consumer_offsets"] is True
+    assert not any(flags[name] for name in flags if name.startswith("orders-"))
+
+
+def test_lag_snapshot_per_group_and_partition_with_state_and_members(sandbox, unique):
+    conf = sandbox.source.client_config()
+    cluster = Cluster("source", conf)
+    topic, other = f"lag-{unique}", f"lag-other-{unique}"
+    create_topic(conf, topic, 3)
+    create_topic(conf, other, 1)
+    produce(conf, topic, [(None, b"x", [], p) for p in range(3) for _ in range(10)])
+    produce(conf, other, [(None, b"x", [])] * 5)
+    idle, live, unrelated = f"idle-{unique}", f"live-{unique}", f"unrelated-{unique}"
+    gather(
+        cluster.admin.alter_consumer_group_offsets(
+            [
+                ConsumerGroupTopicPartitions(
+                    idle, [TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 4)]
+                )
+            ]
+        ),
+        "commit",
+    )
+    gather(
+        cluster.admin.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(unrelated, [TopicPartition(other, 0, 1)])]
+        ),
+        "commit",
+    )
+    consumer = Consumer(
+        {**conf, "group.id": live, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    try:
+        deadline = time.monotonic() + 30
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        consumer.commit(offsets=[TopicPartition(topic, 2, 7)], asynchronous=False)
+        snap = lag_snapshot(cluster, topics=[topic])
+    finally:
+        consumer.close()
+    assert unrelated not in snap.groups
+    rows = {
+        (r.topic, r.partition): (r.committed, r.end, r.lag) for r in snap.groups[idle].partitions
+    }
+    assert rows == {(topic, 0): (10, 10, 0), (topic, 1): (4, 10, 6)}
+    assert snap.groups[idle].state == "EMPTY" and snap.groups[idle].members == 0
+    assert snap.groups[live].state == "STABLE" and snap.groups[live].members == 1
+    assert snap.groups[live].lag == 3
+    assert snap.end_offsets[(topic, 2)] == 10
+
+
+def test_selection_preview_on_the_real_cluster(sandbox, unique):
+    from bot.kafka.inspect import preview_selection
+    from bot.kafka.select import TopicSelection
+
+    conf = sandbox.source.client_config()
+    for name in (f"shop.{unique}.orders", f"shop.{unique}.orders.test", f"shop.{unique}.users"):
+        create_topic(conf, name, 1)
+    selection = TopicSelection(f"shop\\.{unique}\\..*,__consumer_offsets", ".*\\.test")
+    preview = preview_selection(Cluster("source", conf), selection)
+    assert preview.selected == [
+        "__consumer_offsets",
+        f"shop.{unique}.orders",
+        f"shop.{unique}.users",
+    ]
+    assert preview.excluded == [f"shop.{unique}.orders.test"]
