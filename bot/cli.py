@@ -1,13 +1,161 @@
-"""`kafka-migrate`: the command line (serve, sandbox; the runbook verbs join as they land)."""
+"""`kafka-migrate`: the CLI twin of `/kafka-migrate` (same grammar, same engine), the sandbox,
+and `serve`, which runs the bot."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import os
 import sys
 
 from bot.errors import UserError
+
+VERBS_HELP = (
+    "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report"
+)
+
+
+def actor() -> str:
+    """CLI decisions are recorded with the OS user, marked as CLI."""
+    return f"cli:{getpass.getuser()}"
+
+
+def build_engine(config_path: str | None, *, notifier=None):
+    from bot import config
+    from bot.db import database_url, init_db, make_engine
+    from bot.migration.engine import Engine
+    from bot.migration.notify import LogNotifier
+    from bot.migration.store import Store
+
+    settings = config.load(config_path)
+    db = make_engine()
+    init_db(db)
+    return Engine(settings, Store(db), notifier or LogNotifier()), database_url()
+
+
+def _print(data, as_json: bool, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+def _status_text(s: dict) -> str:
+    marks = {
+        "done": "[x]",
+        "running": "[>]",
+        "failed": "[!]",
+        "skipped": "[-]",
+        "regressed": "[<]",
+        "pending": "[ ]",
+    }
+    lines = [
+        f"{s['id']} ({s['status']}, version {s['version']}): {s['source']} -> {s['target']} "
+        f"via {s['replicator']}, {len(s['topics'])} topic(s), requested by "
+        f"{s['requested_by']}"
+    ]
+    for step in s["steps"]:
+        extra = f" {step['seconds']:.0f}s" if step["seconds"] is not None else ""
+        actor_ = f" by {step['actor']}" if step["actor"] and step["actor"] != "bot" else ""
+        lines.append(f"  {marks.get(step['state'], '[?]')} {step['step']}{extra}{actor_}")
+    if s["note"]:
+        lines.append(f"now: {s['step']}: {s['note']}")
+    if s["reason"]:
+        lines.append(f"reason: {s['reason']}")
+    if s["replication_lag"] is not None:
+        eta = f", ETA {s['eta_seconds']:.0f}s" if s["eta_seconds"] else ""
+        lines.append(f"replication lag: {s['replication_lag']:,} records{eta}")
+    if s["gate"] and s["gate"].get("step") == s["step"]:
+        lines.append(f"approve with: kafka-migrate approve {s['id']} --version {s['version']}")
+    lines.append(s["rollback"])
+    return "\n".join(lines)
+
+
+def _runbook(args: argparse.Namespace) -> int:
+    from bot.migration.grammar import parse_start
+
+    engine, _url = build_engine(args.config)
+    verb = args.verb
+    if verb in ("start", "plan"):
+        request = parse_start(args.args)
+        if verb == "plan":
+            plan = engine.plan(request)
+            text = "\n".join(
+                [f"topics: {', '.join(plan['topics'])}"]
+                + [
+                    f"  {i['source']} -> {i['target']}: {i['partitions']} partition(s), "
+                    f"{', '.join(i['actions']) or 'in place'}"
+                    + (f"; problems: {'; '.join(i['problems'])}" if i["problems"] else "")
+                    for i in plan["topic_plan"]
+                ]
+                + ([f"excluded: {', '.join(plan['excluded'])}"] if plan["excluded"] else [])
+            )
+            _print(plan, args.json, text)
+            return 0 if not plan["summary"]["problems"] else 2
+        m = engine.start(request, actor())
+        print(
+            f"started {m.id}: {len(m.selected_topics)} topic(s); follow it with "
+            f"`kafka-migrate status {m.id}` (the bot's `serve` process moves it)"
+        )
+        return 0
+    if verb == "list":
+        rows = engine.list()
+        _print(
+            rows,
+            args.json,
+            "\n".join(
+                f"{r['id']}  {r['status']:<9} {r['step']:<20} v{r['version']}  {r['topics']} "
+                f"topic(s)  by {r['requested_by']}"
+                for r in rows
+            )
+            or "no migrations",
+        )
+        return 0
+    if verb in ("status", "report"):
+        data = engine.report(args.id) if verb == "report" else engine.status(args.id)
+        text = _status_text(data)
+        if verb == "report":
+            text += (
+                "\napprovals:\n"
+                + "\n".join(
+                    f"  {a['at']} {a['step']} {a['decision']} by {a['actor']} via {a['via']} "
+                    f"(version {a['version']})"
+                    for a in data["approvals"]
+                )
+                or "  none"
+            )
+            text += "\ntimeline:\n" + "\n".join(
+                f"  {e['at']} {e['actor']}: {e['message']}" for e in data["timeline"]
+            )
+        _print(data, args.json, text)
+        return 0
+    if verb in ("approve", "reject"):
+        print(
+            engine.decide(
+                args.id,
+                actor=actor(),
+                version=args.version,
+                via="cli",
+                approve=verb == "approve",
+                step=args.step,
+                reason=args.reason,
+            )
+        )
+        return 0
+    actions = {
+        "pause": engine.pause,
+        "resume": engine.resume,
+        "cancel": engine.cancel,
+        "retry": engine.retry,
+    }
+    if verb in actions:
+        m = actions[verb](args.id, actor())
+        print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
+        return 0
+    if verb == "skip":
+        m = engine.skip(args.id, actor(), args.reason or "")
+        print(f"{m.id}: now at {m.step} (version {m.version})")
+        return 0
+    raise UserError(f"unknown verb {verb}")
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -21,53 +169,57 @@ def _sandbox(args: argparse.Namespace) -> int:
     elif args.action == "down":
         sandbox.down(args.dir)
     elif args.action == "status":
-        box = sandbox.status(args.dir)
-        state = box.status()
-        if args.json:
-            print(json.dumps(state, indent=2))
-        else:
-            print(f"sandbox in {state['dir']}")
-            for side in ("source", "target"):
-                print(
-                    f"  {side}: {state[side]['bootstrap_servers']} (SASL_PLAINTEXT, PLAIN, "
-                    f"users {', '.join(state[side]['users'])})"
-                )
-            print(f"  connect: {state['connect']['url']}")
-            print(f"  bot config: {state['config']}")
-            for name, running in state["running"].items():
-                print(f"  {name}: {'running' if running else 'NOT running'}")
+        state = sandbox.status(args.dir).status()
+        lines = [f"sandbox in {state['dir']}"]
+        for side in ("source", "target"):
+            lines.append(
+                f"  {side}: {state[side]['bootstrap_servers']} (SASL_PLAINTEXT, PLAIN, "
+                f"users {', '.join(state[side]['users'])})"
+            )
+        lines.append(f"  connect: {state['connect']['url']}")
+        lines.append(f"  bot config: {state['config']}")
+        lines += [
+            f"  {n}: {'running' if up else 'NOT running'}" for n, up in state["running"].items()
+        ]
+        _print(state, args.json, "\n".join(lines))
         return 0 if all(state["running"].values()) else 1
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Run the bot. Without Slack credentials: a local rehearsal on the sandbox."""
-    import os
+    """Run the bot: the engine and its scheduler. Without Slack credentials it runs headless,
+    and without a config file it rehearses on a local sandbox."""
     import signal
     import threading
 
     from bot import config, sandbox
+    from bot.jobs import runner
 
     if os.environ.get("SLACK_BOT_TOKEN"):
-        settings = config.load(args.config)
         raise UserError(
-            f"{settings.path}: loaded, but this version has no Slack interface yet; "
-            "unset SLACK_BOT_TOKEN to rehearse locally on the sandbox."
+            "this version has no Slack interface yet; unset SLACK_BOT_TOKEN to run "
+            "the engine headless (drive it with the kafka-migrate CLI)"
         )
-    print("No SLACK_BOT_TOKEN: local rehearsal on a real Kafka + MirrorMaker 2 sandbox.")
-    box = sandbox.up(args.dir)
-    settings = config.load(box.config_file)
+    box = None
+    path = config.config_path(args.config)
+    if not path.exists():
+        print(f"No {path}: local rehearsal on a real Kafka + MirrorMaker 2 sandbox.")
+        box = sandbox.up(args.dir)
+        path = box.config_file
+        os.environ.setdefault("DATABASE_URL", f"sqlite:///{box.dir / 'kafka-migrate.db'}")
+    engine, url = build_engine(str(path))
     print(
-        f"clusters: {', '.join(settings.config.clusters)}; "
-        f"replicators: {', '.join(settings.config.replicators)}"
+        f"engine running on {path} ({', '.join(engine.settings.config.clusters)}); drive it "
+        f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={url} kafka-migrate start ..."
     )
-    print(f"bot config: {box.config_file} (use it with --config or KAFKA_MIGRATE_CONFIG)")
-    print("Ctrl-C stops the rehearsal and its sandbox.")
+    runner.start(engine, url)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    sandbox.down(args.dir)
+    runner.stop()
+    if box is not None:
+        sandbox.down(args.dir)
     return 0
 
 
@@ -78,7 +230,46 @@ def parser() -> argparse.ArgumentParser:
         help="configuration file (default: $KAFKA_MIGRATE_CONFIG or ./kafka-migrate.toml)",
     )
     root.add_argument("-v", "--verbose", action="store_true")
-    verbs = root.add_subparsers(dest="verb", required=True)
+    verbs = root.add_subparsers(
+        dest="verb", required=True, metavar="VERB", help=f"{VERBS_HELP}, serve, sandbox"
+    )
+
+    for verb, helptext in (
+        ("start", "start a migration: start NAME source=.. target=.. ..."),
+        ("plan", "what start would do, changing nothing"),
+    ):
+        sub = verbs.add_parser(verb, help=helptext)
+        sub.add_argument("args", nargs=argparse.REMAINDER)
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(func=_runbook)
+    sub = verbs.add_parser("list", help="migrations")
+    sub.add_argument("--json", action="store_true")
+    sub.set_defaults(func=_runbook)
+    for verb in (
+        "status",
+        "report",
+        "pause",
+        "resume",
+        "cancel",
+        "retry",
+        "skip",
+        "approve",
+        "reject",
+    ):
+        sub = verbs.add_parser(verb, help=f"{verb} a migration")
+        sub.add_argument("id")
+        sub.add_argument("--json", action="store_true")
+        if verb in ("approve", "reject"):
+            sub.add_argument(
+                "--version",
+                type=int,
+                required=True,
+                help="the version you were shown (status prints it)",
+            )
+            sub.add_argument("--step", help="the gate (default: the current step)")
+        if verb in ("approve", "reject", "skip"):
+            sub.add_argument("--reason", default=None)
+        sub.set_defaults(func=_runbook)
 
     serve = verbs.add_parser("serve", help="run the bot")
     serve.add_argument("--dir", default=".sandbox", help="rehearsal sandbox directory")
@@ -98,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return args.func(args)
     except UserError as exc:

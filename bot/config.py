@@ -140,6 +140,8 @@ class Policy(_Model):
     drain_window_seconds: int = Field(default=60, ge=1)
     gate_expiry_seconds: int = Field(default=3600, ge=60)
     stall_polls: int = Field(default=10, ge=2)
+    ready_lag_records: int = Field(default=1000, ge=0)  # catch_up is done at or below this
+    cli_approvers: list[str] = Field(default_factory=list)  # OS users allowed to approve by CLI
 
 
 class Config(_Model):

@@ -34,6 +34,12 @@ class Migration(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=40)
     card_ts: str | None = Field(default=None, max_length=40)
     selected_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # engine working data (gate round, snapshots, plans): references to re-verify, not proofs
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    reason: str | None = None  # why it is paused / failed / cancelled
+    note: str | None = None  # what the current step waits for (live; not an event)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -54,8 +60,20 @@ class StepRun(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
+class TopicLock(SQLModel, table=True):
+    """A topic is moved by at most one open migration: the primary key says so."""
+
+    __tablename__ = "topic_locks"
+
+    cluster: str = Field(primary_key=True, max_length=63)
+    topic: str = Field(primary_key=True, max_length=249)
+    migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
+
+
 class Approval(SQLModel, table=True):
     __tablename__ = "approvals"
+    # one decision per actor per gate round: a double click records once
+    __table_args__ = (UniqueConstraint("migration_id", "step", "state_version", "actor"),)
 
     id: int | None = Field(default=None, primary_key=True)
     migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")

@@ -57,7 +57,10 @@ def verify(
     sample: int = 100,
     count_limit: int = 1_000_000,
     read_committed: bool = False,
+    target_ends: dict[TP, int] | None = None,
 ) -> VerifyReport:
+    """Compare each source partition with its copy. `target_ends` stops the target side at a
+    point (the handover), when producers have written to the target since."""
     src_meta = source.admin.list_topics(timeout=30)
     pairs = [
         ((t, p), (remote_topic(t, policy, source_alias), p))
@@ -66,7 +69,8 @@ def verify(
     ]
     src_tps, tgt_tps = [s for s, _ in pairs], [t for _, t in pairs]
     s_start, s_end = start_offsets(source, src_tps), end_offsets(source, src_tps)
-    t_start, t_end = start_offsets(target, tgt_tps), end_offsets(target, tgt_tps)
+    t_start = start_offsets(target, tgt_tps)
+    t_end = {**end_offsets(target, tgt_tps), **(target_ends or {})}
     counted = {
         s: s_end[s] - s_start[s] <= count_limit and t_end[t] - t_start[t] <= count_limit
         for s, t in pairs

@@ -1,0 +1,111 @@
+"""The scheduler of the one process that moves migrations, and its jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.migration.progress import poll_interval
+from bot.migration.steps import INFO, Status, Step
+
+log = logging.getLogger(__name__)
+_engine = None  # the Engine of this process (set by bind)
+RECONCILE_SECONDS = 5
+
+
+def bind(engine) -> None:
+    global _engine
+    _engine = engine
+
+
+def tick_id(migration_id: str) -> str:
+    return f"tick:{migration_id}"
+
+
+def advance(migration_id: str) -> None:
+    """Job: move one migration as far as it can go now, then set the next poll interval."""
+    if _engine is None:
+        log.error("no engine bound: cannot advance %s", migration_id)
+        return
+    m = _engine.tick(migration_id)
+    if m.status != Status.ACTIVE:
+        return
+    samples = _engine.store.lag_samples(m.id, 1)
+    lag = samples[-1].replication_lag if samples else None
+    base = _engine.settings.config.policy.poll_interval_seconds
+    wanted = poll_interval(base, lag, INFO[Step(m.step)].kind)
+    job = _scheduler.get_job(tick_id(m.id)) if _scheduler else None
+    if job is not None and job.trigger.interval.total_seconds() != wanted:
+        _scheduler.reschedule_job(job.id, trigger="interval", seconds=wanted)
+
+
+def reconcile() -> None:
+    """Job: one tick job per active migration, none for the others (also after a restart)."""
+    if _engine is None or _scheduler is None:
+        return
+    active = {m.id for m in _engine.store.list(open_only=True) if m.status == Status.ACTIVE}
+    jobs = {job.id for job in _scheduler.get_jobs() if job.id.startswith("tick:")}
+    for migration_id in active:
+        if tick_id(migration_id) not in jobs:
+            schedule(migration_id)
+    for job_id in jobs - {tick_id(m) for m in active}:
+        with contextlib.suppress(JobLookupError):
+            _scheduler.remove_job(job_id)
+
+
+_scheduler: BackgroundScheduler | None = None
+
+
+def schedule(migration_id: str, seconds: int | None = None) -> None:
+    seconds = seconds or _engine.settings.config.policy.poll_interval_seconds
+    _scheduler.add_job(
+        advance,
+        "interval",
+        seconds=seconds,
+        args=[migration_id],
+        id=tick_id(migration_id),
+        replace_existing=True,
+        misfire_grace_time=max(seconds, 5),
+        coalesce=True,
+        max_instances=1,
+        next_run_time=_now(),
+    )
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def start(engine, database_url: str) -> BackgroundScheduler:
+    """Start this process's scheduler: job store in the same database, reconciled at once."""
+    global _scheduler
+    bind(engine)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=database_url, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        timezone="UTC",
+    )
+    _scheduler = scheduler
+    scheduler.start()
+    scheduler.add_job(
+        reconcile,
+        "interval",
+        seconds=RECONCILE_SECONDS,
+        id="reconcile",
+        replace_existing=True,
+        next_run_time=_now(),
+    )
+    return scheduler
+
+
+def stop() -> None:
+    global _scheduler
+    if _scheduler is not None:
+        _scheduler.shutdown(wait=True)
+        _scheduler = None

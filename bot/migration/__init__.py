@@ -1,0 +1,1 @@
+"""The domain: the migration runbook as a persistent, verified, approved state machine."""

@@ -1,0 +1,364 @@
+"""One function per runbook step: do the step's work (idempotently) and say where it stands.
+
+Each returns a Result: done (verified), waiting (condition not met yet), failed (reason), or
+regress (a verified condition broke: go back to an earlier step).
+"""
+
+from __future__ import annotations
+
+from bot.kafka import acls as kacls
+from bot.kafka import fence as kfence
+from bot.kafka import topics as ktopics
+from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
+from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
+from bot.kafka.inspect import has_authorizer, inspect
+from bot.kafka.select import remote_topic
+from bot.kafka.verify import verify as kverify
+from bot.migration import checks
+from bot.migration.context import Context, Result
+from bot.migration.steps import Step
+
+
+def preflight(ctx: Context) -> Result:
+    src, tgt = inspect(ctx.source), inspect(ctx.target)
+    names = {t.name: t.partitions for t in src.topics}
+    missing = [t for t in ctx.topics if t not in names]
+    if missing:
+        return Result.failed(f"selected topics no longer on the source: {', '.join(missing)}")
+    status = ctx.replicator.status(ctx.flow)  # reachable (parts may not exist yet)
+    ctx.state["partitions"] = [[t, p] for t in ctx.topics for p in range(names[t])]
+    ends = checks.source_ends(ctx)
+    if not ctx.migration.groups:
+        ctx.migration.groups = sorted(checks.consumers(ctx).groups)
+    warnings = []
+    sinks = [g for g in ctx.migration.groups if g.startswith("connect-")]
+    if sinks:
+        warnings.append(
+            f"Kafka Connect sink groups {', '.join(sinks)}: connectors that keep "
+            "their own offsets outside Kafka are not moved by any tool"
+        )
+    if src.authorizer and tgt.authorizer is False:
+        warnings.append("the source enforces ACLs, the target has no authorizer")
+    ctx.state["preflight"] = {
+        "source": {"kafka": src.kafka_version, "brokers": len(src.brokers)},
+        "target": {"kafka": tgt.kafka_version, "brokers": len(tgt.brokers)},
+        "replicator": status.parts,
+        "warnings": warnings,
+    }
+    return Result.done(
+        f"source Kafka {src.kafka_version}, target Kafka {tgt.kafka_version}; "
+        f"{len(ctx.topics)} topic(s), {len(ends)} partition(s), "
+        f"{sum(ends.values()):,} offsets; {len(ctx.migration.groups)} consumer group(s)"
+        + ("; warnings: " + "; ".join(warnings) if warnings else ""),
+        warnings=warnings,
+    )
+
+
+def prepare_target(ctx: Context) -> Result:
+    described = ctx.target.admin.describe_cluster(request_timeout=30).result(timeout=30)
+    return Result.done(
+        f"target {described.cluster_id} answers with {len(described.nodes)} broker(s)"
+    )
+
+
+def create_topics(ctx: Context) -> Result:
+    plan = ktopics.plan_topics(
+        ctx.source,
+        ctx.target,
+        ctx.topics,
+        policy=ctx.flow.replication_policy,
+        source_alias=ctx.flow.source_alias,
+        allow_config_changes=bool(ctx.options.get("allow_config_changes")),
+    )
+    if plan.problems:
+        return Result.failed("; ".join(plan.problems[:5]))
+    summary = plan.summary()
+    ktopics.apply_topics(ctx.target, plan)
+    forced = {i.target: i.forced for i in plan.items if i.forced}
+    return Result.done(
+        f"{summary['create']} created, {summary['add_partitions']} grown, "
+        f"{summary['alter_configs']} reconfigured, {summary['topics']} in total"
+        + (f"; the target forced {forced}" if forced else ""),
+        **summary,
+    )
+
+
+def migrate_schemas(ctx: Context) -> Result:
+    return Result.done("no schema registry named for this migration: nothing to migrate")
+
+
+def migrate_acls(ctx: Context) -> Result:
+    if not has_authorizer(ctx.source):
+        return Result.done("the source has no authorizer: no ACLs to migrate")
+    if has_authorizer(ctx.target) is False:
+        return Result.failed("the target has no authorizer: cannot create ACLs there")
+    plan = kacls.plan_acls(
+        ctx.source,
+        ctx.target,
+        ctx.topics,
+        ctx.migration.groups,
+        principal_map=kacls.parse_principal_map(ctx.options.get("principals", "")),
+        policy=ctx.flow.replication_policy,
+        source_alias=ctx.flow.source_alias,
+    )
+    created = kacls.apply_acls(ctx.target, plan)
+    lost = plan.mm2_lost
+    return Result.done(
+        f"{len(plan.exported)} ACL(s) on the selection, {len(created)} created, "
+        f"{len(plan.present) - len(created)} already there; MM2's own sync would have dropped "
+        f"or downgraded {len(lost)}",
+        exported=len(plan.exported),
+        created=len(created),
+        mm2_lost=len(lost),
+    )
+
+
+def start_replication(ctx: Context) -> Result:
+    parts = ctx.replicator.ensure(ctx.flow)
+    status = ctx.replicator.status(ctx.flow)
+    if status.errors:
+        return Result.failed("; ".join(status.errors[:3]))
+    if not status.running:
+        return Result.waiting(f"replicator starting: {status.parts}")
+    return Result.done(f"MirrorMaker 2 running: {', '.join(parts)}", parts=parts)
+
+
+def catch_up(ctx: Context) -> Result:
+    progress = checks.replication(ctx)
+    text = checks.describe_progress(progress)
+    if progress.lag <= ctx.policy.ready_lag_records:
+        return Result.done(f"ready for cutover: {text}", lag=progress.lag)
+    return Result.waiting(text, lag=progress.lag)
+
+
+def stop_producers_condition(ctx: Context) -> Result | None:
+    """The stop_producers gate stays open only while replication keeps up."""
+    progress = checks.replication(ctx)
+    if progress.lag > ctx.policy.ready_lag_records:
+        return Result.regress(
+            Step.CATCH_UP,
+            f"replication fell behind: {checks.describe_progress(progress)}",
+            lag=progress.lag,
+        )
+    return None
+
+
+def producers_stopped(ctx: Context) -> Result:
+    if ctx.options.get("fence") and "fence" not in ctx.state:
+        fence = kfence.plan_fence(ctx.source, ctx.topics, ctx.options.get("fence_allow", []))
+        kfence.apply_fence(ctx.source, fence)
+        ctx.state["fence"] = [list(vars(b).values()) for b in fence.bindings]
+    if ctx.memory.watch is None:
+        ctx.memory.watch = kfence.ProducerWatch(ctx.policy.quiet_window_seconds)
+    ends = checks.source_ends(ctx)
+    state = ctx.memory.watch.observe(ends, ctx.now)
+    if not state.quiet:
+        moved = f"; written since last look: {len(state.moved)} partition(s)" if state.moved else ""
+        return Result.waiting(
+            f"no write for {state.quiet_for_s:.0f}s of {ctx.policy.quiet_window_seconds}s{moved}"
+        )
+    ctx.state["quiet_offsets"] = [[t, p, off] for (t, p), off in sorted(ends.items())]
+    return Result.done(
+        f"no write on {len(ends)} partition(s) for {ctx.policy.quiet_window_seconds}s"
+    )
+
+
+def _still_quiet(ctx: Context) -> Result | None:
+    moved = checks.moved_since_quiet(ctx)
+    if moved:
+        ctx.memory.watch = None
+        ctx.memory.drain_since = None
+        where = ", ".join(f"{t}[{p}]" for t, p in moved[:5])
+        return Result.regress(Step.PRODUCERS_STOPPED, f"a producer wrote again ({where})")
+    return None
+
+
+def drain(ctx: Context) -> Result:
+    if regress := _still_quiet(ctx):
+        return regress
+    progress = checks.replication(ctx)
+    snapshot = checks.consumers(ctx)
+    behind = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag}
+    if progress.lag or behind:
+        ctx.memory.drain_since = None
+        groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
+        return Result.waiting(
+            f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}",
+            lag=progress.lag,
+        )
+    if ctx.memory.drain_since is None:
+        ctx.memory.drain_since = ctx.now
+    held = ctx.now - ctx.memory.drain_since
+    if held < ctx.policy.drain_window_seconds:
+        return Result.waiting(
+            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s", lag=0
+        )
+    return Result.done(
+        "lag reached zero: every group read everything and MirrorMaker 2 copied every record", lag=0
+    )
+
+
+def cutover_holds(ctx: Context) -> Result | None:
+    """After drain: the source is still quiet and both lags are still 0 (checked live)."""
+    if regress := _still_quiet(ctx):
+        return regress
+    progress = checks.replication(ctx)
+    if progress.lag:
+        return Result.regress(
+            Step.DRAIN,
+            f"replication lag is back: {checks.describe_progress(progress)}",
+            lag=progress.lag,
+        )
+    return None
+
+
+def consumers_stopped(ctx: Context) -> Result:
+    if broken := cutover_holds(ctx):
+        return broken
+    states = describe_groups(ctx.source, ctx.migration.groups)
+    active = {g: m for g, (_s, m) in states.items() if m}
+    if active:
+        return Result.waiting(
+            "stop these consumers on the source: "
+            + ", ".join(f"{g} ({m} member(s))" for g, m in sorted(active.items()))
+        )
+    return Result.done(f"{len(states)} group(s) empty on the source")
+
+
+def repoint_preview(ctx: Context) -> dict:
+    """Before the repoint approval: which groups move exactly, and what the others will see."""
+    plans = plan_handover(
+        ctx.source,
+        ctx.target,
+        ctx.topics,
+        ctx.migration.groups,
+        policy=ctx.flow.replication_policy,
+        source_alias=ctx.flow.source_alias,
+        checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
+    )
+    return {
+        p.group: {"kinds": p.kinds, "duplicates": sum(r.duplicates for r in p.offsets)}
+        for p in plans
+    }
+
+
+def handover_offsets(ctx: Context) -> Result:
+    if broken := cutover_holds(ctx):
+        return broken
+    plans = plan_handover(
+        ctx.source,
+        ctx.target,
+        ctx.topics,
+        ctx.migration.groups,
+        policy=ctx.flow.replication_policy,
+        source_alias=ctx.flow.source_alias,
+        checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
+    )
+    wanted = {
+        p.group: {
+            (r.target_topic, r.partition): r.target_offset
+            for r in p.offsets
+            if r.target_offset is not None
+        }
+        for p in plans
+    }
+    written = committed_offsets(ctx.target, list(wanted))
+    if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
+        apply_handover(ctx.target, plans)
+    target_tps = [
+        (remote_topic(t, ctx.flow.replication_policy, ctx.flow.source_alias), p)
+        for t, p in checks.partitions(ctx)
+    ]
+    ctx.state["handover_ends"] = [
+        [t, p, o] for (t, p), o in sorted(end_offsets(ctx.target, target_tps).items())
+    ]
+    kinds: dict[str, int] = {}
+    for plan in plans:
+        for kind, n in plan.kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    ctx.state["handover"] = {p.group: p.kinds for p in plans}
+    return Result.done(
+        f"offsets written for {len(plans)} group(s): "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        kinds=kinds,
+    )
+
+
+def consumers_on_target(ctx: Context) -> Result:
+    states = describe_groups(ctx.target, ctx.migration.groups)
+    waiting = sorted(g for g, (_s, members) in states.items() if not members)
+    if waiting:
+        return Result.waiting("start these consumers on the target: " + ", ".join(waiting))
+    return Result.done(f"{len(states)} group(s) consuming on the target")
+
+
+def producers_on_target(ctx: Context) -> Result:
+    reference = {(t, int(p)): o for t, p, o in ctx.state.get("handover_ends", [])}
+    now = end_offsets(ctx.target, list(reference))
+    grown = [tp for tp, off in now.items() if off > reference[tp]]
+    if not grown:
+        return Result.waiting("start producers on the target: no new record there yet")
+    return Result.done(f"producers write to the target ({len(grown)} partition(s) grew)")
+
+
+def verify(ctx: Context) -> Result:
+    handover = {(t, int(p)): o for t, p, o in ctx.state.get("handover_ends", [])}
+    report = kverify(
+        ctx.source,
+        ctx.target,
+        ctx.topics,
+        policy=ctx.flow.replication_policy,
+        source_alias=ctx.flow.source_alias,
+        read_committed=ctx.flow.read_committed,
+        target_ends=handover or None,
+    )
+    ctx.state["verify"] = {
+        "partitions": len(report.partitions),
+        "differences": [
+            f"{d.topic}[{d.partition}]: source "
+            f"{d.source_count}, target {d.target_count}"
+            + (f", record -{d.mismatch_at} differs" if d.mismatch_at else "")
+            for d in report.differences
+        ],
+    }
+    if not report.ok:
+        return Result.failed(
+            f"{len(report.differences)} partition(s) differ: "
+            + "; ".join(ctx.state["verify"]["differences"][:5])
+        )
+    total = sum(p.source_count for p in report.partitions)
+    return Result.done(
+        f"{len(report.partitions)} partition(s), {total:,} records: counts and last records match"
+    )
+
+
+def complete(ctx: Context) -> Result:
+    ctx.replicator.pause(ctx.flow)
+    return Result.done(
+        "migration complete; MirrorMaker 2 paused (delete it when done)"
+        + ("; the source write fence stays in place" if "fence" in ctx.state else "")
+    )
+
+
+ACTIONS = {
+    Step.PREFLIGHT: preflight,
+    Step.PREPARE_TARGET: prepare_target,
+    Step.CREATE_TOPICS: create_topics,
+    Step.MIGRATE_SCHEMAS: migrate_schemas,
+    Step.MIGRATE_ACLS: migrate_acls,
+    Step.START_REPLICATION: start_replication,
+    Step.CATCH_UP: catch_up,
+    Step.PRODUCERS_STOPPED: producers_stopped,
+    Step.DRAIN: drain,
+    Step.CONSUMERS_STOPPED: consumers_stopped,
+    Step.HANDOVER_OFFSETS: handover_offsets,
+    Step.CONSUMERS_ON_TARGET: consumers_on_target,
+    Step.PRODUCERS_ON_TARGET: producers_on_target,
+    Step.VERIFY: verify,
+    Step.COMPLETE: complete,
+}
+# what must still hold while a gate waits for people
+GATE_CONDITIONS = {
+    Step.STOP_PRODUCERS: stop_producers_condition,
+    Step.REPOINT_CLIENTS: cutover_holds,
+}

@@ -1,0 +1,67 @@
+"""Who may approve a gate, and when: checked on the server at the moment of the decision.
+
+An approval names the gate step and the state version the approver was shown. It is refused
+when the gate is not open (its condition does not hold yet), when the version moved on (stale),
+when the actor is not an approver (user id, member of an approver user group, or a listed CLI
+user), when the actor requested the migration (two-person rule), or when the actor already
+approved this gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import UserError
+from bot.migration.steps import GATES
+
+
+class Refused(UserError):
+    """An approval or rejection that is not allowed; the message says why."""
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    approvers: frozenset[str]  # Slack user ids (U…/W…), user-group ids (S…), "cli:<os user>"
+    two_person_rule: bool = True
+    required: int = 1
+
+    def is_approver(self, actor: str, actor_groups: frozenset[str] = frozenset()) -> bool:
+        return actor in self.approvers or bool(actor_groups & self.approvers)
+
+
+def check(
+    policy: ApprovalPolicy,
+    *,
+    actor: str,
+    actor_groups: frozenset[str],
+    requested_by: str,
+    step: str,
+    current_step: str,
+    waiting_for: str,
+    shown_version: int,
+    current_version: int,
+    already: frozenset[str],
+) -> None:
+    """Raise Refused with the reason, or return when the decision may be recorded."""
+    if step not in GATES:
+        raise Refused(f"{step} is not an approval step (gates: {', '.join(GATES)})")
+    if current_step != step:
+        raise Refused(
+            f"{step} is not open for approval: the migration is at {current_step}"
+            + (f" ({waiting_for})" if waiting_for else "")
+        )
+    if shown_version != current_version:
+        raise Refused(
+            f"stale approval: you saw version {shown_version}, the migration is at version "
+            f"{current_version} (its state changed); look at the current state and decide again"
+        )
+    if not policy.is_approver(actor, actor_groups):
+        raise Refused(f"{actor} is not an approver for this migration")
+    if policy.two_person_rule and actor == requested_by:
+        raise Refused(f"{actor} requested this migration and cannot approve it (two-person rule)")
+    if actor in already:
+        raise Refused(f"{actor} already approved {step} at this version")
+
+
+def gate_passed(policy: ApprovalPolicy, approvers: set[str]) -> bool:
+    return len(approvers) >= policy.required

@@ -1,0 +1,72 @@
+"""What a step sees: the migration, its clusters and replicator, and this process's memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.kafka.cluster import Cluster
+from bot.kafka.fence import ProducerWatch
+from bot.models import Migration
+from bot.replicators.base import FlowSpec, Replicator
+
+TP = tuple[str, int]
+
+
+@dataclass
+class Memory:
+    """Point-in-time attestations observed by THIS process; empty again after a restart."""
+
+    watch: ProducerWatch | None = None
+    drain_since: float | None = None
+    reverified: bool = False
+    stall_reported: bool = False
+
+
+@dataclass
+class Result:
+    outcome: str  # done / waiting / failed / regress
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    to_step: str | None = None  # for regress
+    lag: int | None = None  # replication lag, when measured
+
+    @classmethod
+    def done(cls, message: str, **detail: Any) -> Result:
+        return cls("done", message, detail)
+
+    @classmethod
+    def waiting(cls, message: str, lag: int | None = None, **detail: Any) -> Result:
+        return cls("waiting", message, detail, lag=lag)
+
+    @classmethod
+    def failed(cls, message: str, **detail: Any) -> Result:
+        return cls("failed", message, detail)
+
+    @classmethod
+    def regress(cls, to_step: str, message: str, **detail: Any) -> Result:
+        return cls("regress", message, detail, to_step=to_step)
+
+
+@dataclass
+class Context:
+    migration: Migration
+    source: Cluster
+    target: Cluster
+    replicator: Replicator
+    flow: FlowSpec
+    policy: Any  # config.Policy
+    memory: Memory
+    now: float
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.migration.selected_topics)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.migration.state
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return self.migration.options

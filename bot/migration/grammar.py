@@ -1,0 +1,119 @@
+"""The argument grammar shared by `/kafka-migrate` and the `kafka-migrate` CLI.
+
+    start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX...] [exclude=REGEX,...]
+          via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...]
+          [principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME]
+          [allow_config_changes=yes|no]
+
+Values may be quoted with '...' or "..."; backslashes are kept as typed (they are regexes).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from bot.errors import UserError
+
+START_USAGE = (
+    "start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX] [exclude=REGEX,...] "
+    "via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...] "
+    "[principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME] "
+    "[allow_config_changes=yes|no]"
+)
+REQUIRED = ("source", "target", "topics", "via")
+OPTIONAL = (
+    "exclude",
+    "policy",
+    "fence",
+    "fence_allow",
+    "principals",
+    "source_registry",
+    "target_registry",
+    "allow_config_changes",
+)
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    name: str
+    source: str
+    target: str
+    topics: str
+    via: str
+    exclude: str = ""
+    policy: str = "identity"
+    options: dict = field(default_factory=dict)
+
+
+def tokens(text: str) -> list[str]:
+    """Split like a shell, but keep backslashes (regexes) and accept Slack's curly quotes."""
+    lexer = shlex.shlex(text.translate(_QUOTES), posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError as exc:
+        raise UserError(f"cannot read the arguments: {exc} (check the quotes)") from None
+
+
+def _yes(key: str, value: str) -> bool:
+    if value.lower() in ("yes", "true", "on", "1"):
+        return True
+    if value.lower() in ("no", "false", "off", "0"):
+        return False
+    raise UserError(f"{key}={value!r}: say yes or no")
+
+
+def parse_start(args: list[str]) -> StartRequest:
+    usage = f"\nusage: {START_USAGE}"
+    if not args or "=" in args[0]:
+        raise UserError("start: give the migration a NAME first (e.g. start orders ...)" + usage)
+    name, rest = args[0], args[1:]
+    if not NAME_RE.match(name):
+        raise UserError(
+            f"start: name {name!r} must be lowercase letters, digits and '-', "
+            "at most 30 characters" + usage
+        )
+    values: dict[str, str] = {}
+    for arg in rest:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise UserError(f"start: {arg!r} is not key=value" + usage)
+        if key not in REQUIRED + OPTIONAL:
+            raise UserError(f"start: unknown argument {key!r}" + usage)
+        if key in values:
+            raise UserError(f"start: {key} is given twice" + usage)
+        values[key] = value
+    missing = [k for k in REQUIRED if not values.get(k)]
+    if missing:
+        raise UserError(f"start: missing {', '.join(k + '=' for k in missing)}" + usage)
+    if values["source"] == values["target"]:
+        raise UserError("start: source and target are the same cluster")
+    policy = values.get("policy", "identity")
+    if policy not in ("identity", "default"):
+        raise UserError(f"start: policy={policy!r} must be identity or default" + usage)
+    options = {
+        "fence": _yes("fence", values["fence"]) if "fence" in values else False,
+        "fence_allow": [p.strip() for p in values.get("fence_allow", "").split(",") if p.strip()],
+        "principals": values.get("principals", ""),
+        "source_registry": values.get("source_registry"),
+        "target_registry": values.get("target_registry"),
+        "allow_config_changes": _yes("allow_config_changes", values["allow_config_changes"])
+        if "allow_config_changes" in values
+        else False,
+    }
+    return StartRequest(
+        name,
+        values["source"],
+        values["target"],
+        values["topics"],
+        values["via"],
+        values.get("exclude", ""),
+        policy,
+        options,
+    )

@@ -1,0 +1,45 @@
+"""Notifications are domain events sent through a port; Slack implements it, the CLI logs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Note(StrEnum):
+    CARD_CHANGED = "card_changed"
+    STEP_DONE = "step_done"
+    GATE_OPENED = "gate_opened"
+    GATE_CLOSED = "gate_closed"
+    LAG_ZERO = "lag_zero"
+    STALL = "stall"
+    FAILURE = "failure"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: Note
+    migration_id: str
+    text: str
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Notifier(Protocol):
+    def notify(self, note: Notification) -> None: ...
+
+
+class LogNotifier:
+    """Writes notifications to the log (the CLI's and the headless engine's port)."""
+
+    def __init__(self, logger: logging.Logger | None = None):
+        self.log = logger or logging.getLogger("kafka_migrate.notify")
+        self.sent: list[Notification] = []
+
+    def notify(self, note: Notification) -> None:
+        self.sent.append(note)
+        if note.kind != Note.CARD_CHANGED:
+            self.log.info("[%s] %s: %s", note.migration_id, note.kind, note.text)

@@ -1,0 +1,317 @@
+"""Persistence of migrations: conditional updates, topic locks, the audit trail.
+
+Every change of a migration is `UPDATE ... WHERE id = ? AND version = ?`: when two actors
+(a tick and a click, two engines) race, one wins and the other gets ConcurrentUpdate and
+re-reads. Topic locks make a topic belong to at most one open migration.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot.db import session_scope
+from bot.errors import UserError
+from bot.migration.steps import OPEN
+from bot.models import Approval, Event, LagSample, Migration, StepRun, TopicLock
+
+ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+
+
+class ConcurrentUpdate(UserError):
+    """The migration changed under us; re-read and decide again."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(name: str) -> str:
+    return f"{name}-{''.join(secrets.choice(ALPHABET) for _ in range(3))}"
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # migrations ---------------------------------------------------------------------------
+    def create(self, migration: Migration, actor: str) -> Migration:
+        """Insert the migration and lock its topics, or change nothing and say who holds one."""
+        try:
+            with session_scope(self.engine) as session:
+                session.add(migration)
+                session.flush()
+                for topic in migration.selected_topics:
+                    session.add(
+                        TopicLock(cluster=migration.source, topic=topic, migration_id=migration.id)
+                    )
+                session.flush()
+                session.add(
+                    Event(
+                        migration_id=migration.id,
+                        actor=actor,
+                        kind="created",
+                        step=migration.step,
+                        message=f"migration {migration.id} created",
+                        data={"topics": len(migration.selected_topics)},
+                    )
+                )
+        except IntegrityError:
+            held = self.locks_held(migration.source, migration.selected_topics)
+            if not held:
+                raise
+            listed = ", ".join(f"{t} (by {m})" for t, m in sorted(held.items())[:10])
+            raise UserError(f"topics already in an open migration: {listed}") from None
+        return migration
+
+    def locks_held(self, cluster: str, topics: list[str]) -> dict[str, str]:
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(TopicLock).where(TopicLock.cluster == cluster, TopicLock.topic.in_(topics))
+            ).all()
+            return {row.topic: row.migration_id for row in rows}
+
+    def get(self, migration_id: str) -> Migration:
+        with session_scope(self.engine) as session:
+            found = session.get(Migration, migration_id)
+        if found is None:
+            raise UserError(f"no migration {migration_id!r} (see: list)")
+        return found
+
+    def list(self, *, open_only: bool = False) -> list[Migration]:
+        with session_scope(self.engine) as session:
+            query = select(Migration).order_by(Migration.created_at)
+            if open_only:
+                query = query.where(Migration.status.in_([s.value for s in OPEN]))
+            return list(session.exec(query).all())
+
+    def save(
+        self,
+        migration: Migration,
+        expected_version: int,
+        *,
+        actor: str,
+        kind: str,
+        message: str,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Migration:
+        """Write the migration if nobody changed it since `expected_version`; bump the version
+        and append the event in the same transaction."""
+        fields = {
+            "status": migration.status,
+            "step": migration.step,
+            "state": migration.state,
+            "reason": migration.reason,
+            "card_ts": migration.card_ts,
+            "channel": migration.channel,
+            "groups": migration.groups,
+            "version": expected_version + 1,
+            "updated_at": now(),
+        }
+        with session_scope(self.engine) as session:
+            result = session.exec(
+                update(Migration)
+                .where(Migration.id == migration.id, Migration.version == expected_version)
+                .values(**fields)
+            )
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(
+                    f"{migration.id} changed meanwhile (expected version "
+                    f"{expected_version}); look again and retry"
+                )
+            session.add(
+                Event(
+                    migration_id=migration.id,
+                    actor=actor,
+                    kind=kind,
+                    step=migration.step,
+                    message=message,
+                    reason=reason,
+                    data=data or {},
+                )
+            )
+            if migration.status not in OPEN:
+                session.exec(delete(TopicLock).where(TopicLock.migration_id == migration.id))
+        migration.version = expected_version + 1
+        return migration
+
+    def set_note(self, migration_id: str, note: str) -> None:
+        """What the current step waits for: progress, not a state change (no version bump)."""
+        with session_scope(self.engine) as session:
+            session.exec(update(Migration).where(Migration.id == migration_id).values(note=note))
+
+    def set_card(self, migration_id: str, channel: str, ts: str) -> None:
+        """Where the migration's card lives (no version bump: the state did not change)."""
+        with session_scope(self.engine) as session:
+            session.exec(
+                update(Migration)
+                .where(Migration.id == migration_id)
+                .values(channel=channel, card_ts=ts)
+            )
+
+    # events and step runs -----------------------------------------------------------------
+    def event(
+        self,
+        migration_id: str,
+        *,
+        actor: str,
+        kind: str,
+        message: str,
+        step: str | None = None,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        with session_scope(self.engine) as session:
+            session.add(
+                Event(
+                    migration_id=migration_id,
+                    actor=actor,
+                    kind=kind,
+                    step=step,
+                    message=message,
+                    reason=reason,
+                    data=data or {},
+                )
+            )
+
+    def events(self, migration_id: str) -> list[Event]:
+        with session_scope(self.engine) as session:
+            return list(
+                session.exec(
+                    select(Event).where(Event.migration_id == migration_id).order_by(Event.id)
+                ).all()
+            )
+
+    def step_runs(self, migration_id: str) -> list[StepRun]:
+        with session_scope(self.engine) as session:
+            return list(
+                session.exec(
+                    select(StepRun).where(StepRun.migration_id == migration_id).order_by(StepRun.id)
+                ).all()
+            )
+
+    def run_step(self, migration_id: str, step: str, *, actor: str) -> StepRun:
+        """The running StepRun of `step`, started now if none is running."""
+        with session_scope(self.engine) as session:
+            runs = session.exec(
+                select(StepRun)
+                .where(StepRun.migration_id == migration_id, StepRun.step == step)
+                .order_by(StepRun.attempt)
+            ).all()
+            if runs and runs[-1].state == "running":
+                return runs[-1]
+            run = StepRun(
+                migration_id=migration_id,
+                step=step,
+                attempt=len(runs) + 1,
+                state="running",
+                actor=actor,
+                started_at=now(),
+            )
+            session.add(run)
+            return run
+
+    def finish_step(
+        self,
+        migration_id: str,
+        step: str,
+        state: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with session_scope(self.engine) as session:
+            run = session.exec(
+                select(StepRun)
+                .where(StepRun.migration_id == migration_id, StepRun.step == step)
+                .order_by(StepRun.attempt.desc())
+            ).first()
+            if run is None or run.state != "running":
+                run = StepRun(
+                    migration_id=migration_id,
+                    step=step,
+                    attempt=(run.attempt + 1) if run else 1,
+                    started_at=now(),
+                )
+                session.add(run)
+            run.state, run.actor, run.reason = state, actor, reason
+            run.detail = detail or {}
+            run.finished_at = now()
+
+    # approvals ----------------------------------------------------------------------------
+    def approvals(self, migration_id: str, step: str, version: int | None = None) -> list[Approval]:
+        with session_scope(self.engine) as session:
+            query = select(Approval).where(
+                Approval.migration_id == migration_id, Approval.step == step
+            )
+            if version is not None:
+                query = query.where(Approval.state_version == version)
+            return list(session.exec(query.order_by(Approval.id)).all())
+
+    def all_approvals(self, migration_id: str) -> list[Approval]:
+        with session_scope(self.engine) as session:
+            return list(
+                session.exec(
+                    select(Approval)
+                    .where(Approval.migration_id == migration_id)
+                    .order_by(Approval.id)
+                ).all()
+            )
+
+    def add_approval(self, approval: Approval) -> bool:
+        """Record a decision; False when this actor already decided at this version."""
+        try:
+            with session_scope(self.engine) as session:
+                session.add(approval)
+                session.flush()
+                session.add(
+                    Event(
+                        migration_id=approval.migration_id,
+                        actor=approval.actor,
+                        kind=approval.decision,
+                        step=approval.step,
+                        message=f"{approval.step} {approval.decision} by "
+                        f"{approval.actor} via {approval.via}",
+                        reason=approval.reason,
+                        data={"state_version": approval.state_version},
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # lag ----------------------------------------------------------------------------------
+    def add_lag(
+        self,
+        migration_id: str,
+        replication: int | None,
+        consumer: int | None,
+        partitions_behind: int | None,
+    ) -> None:
+        with session_scope(self.engine) as session:
+            session.add(
+                LagSample(
+                    migration_id=migration_id,
+                    replication_lag=replication,
+                    consumer_lag=consumer,
+                    partitions_behind=partitions_behind,
+                )
+            )
+
+    def lag_samples(self, migration_id: str, limit: int = 500) -> list[LagSample]:
+        with session_scope(self.engine) as session:
+            rows = session.exec(
+                select(LagSample)
+                .where(LagSample.migration_id == migration_id)
+                .order_by(LagSample.id.desc())
+                .limit(limit)
+            ).all()
+        return list(reversed(rows))

@@ -1,0 +1,30 @@
+"""Replicators run MirrorMaker 2 for a migration: Kafka Connect (here) or Aiven's service."""
+
+from __future__ import annotations
+
+from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
+
+
+def from_settings(settings, name: str) -> Replicator:
+    """The replicator named `name` in the configuration."""
+    from bot.errors import ConfigError
+
+    try:
+        conf = settings.config.replicators[name]
+    except KeyError:
+        known = ", ".join(sorted(settings.config.replicators)) or "none"
+        raise ConfigError(
+            f"{settings.path}: no replicator named {name!r} (known: {known})"
+        ) from None
+    if conf.kind == "connect":
+        from bot.replicators.connect import ConnectReplicator
+
+        password = settings.secret(conf.password_env).reveal() if conf.password_env else None
+        return ConnectReplicator(conf.url, username=conf.username, password=password)
+    raise ConfigError(
+        f"{settings.path}: replicators.{name}: kind {conf.kind!r} is not supported "
+        "by this version yet"
+    )
+
+
+__all__ = ["FlowSpec", "Replicator", "ReplicatorError", "ReplicatorStatus", "from_settings"]
