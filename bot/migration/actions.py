@@ -128,7 +128,8 @@ def catch_up(ctx: Context) -> Result:
     text = checks.describe_progress(progress)
     if progress.lag <= ctx.policy.ready_lag_records:
         return Result.done(f"ready for cutover: {text}", lag=progress.lag)
-    return Result.waiting(text, lag=progress.lag)
+    copied = sum(p.replicated_to or 0 for p in progress.partitions)
+    return Result.waiting(text, lag=progress.lag, copied=copied)
 
 
 def stop_producers_condition(ctx: Context) -> Result | None:

@@ -21,6 +21,7 @@ class Memory:
     drain_since: float | None = None
     reverified: bool = False
     stall_reported: bool = False
+    copied: list[int] = field(default_factory=list)  # MM2's copied position, per catch_up poll
 
 
 @dataclass

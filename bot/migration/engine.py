@@ -305,7 +305,9 @@ class Engine:
         self.store.finish_step(m.id, m.step, "skipped", actor=actor, reason=reason)
         skipped = m.step
         m.step, m.status, m.reason = next_step(Step(m.step)), Status.ACTIVE, None
-        return self._save(m, version, actor, "skipped", f"{skipped} skipped by {actor}", reason)
+        return self._save(
+            m, version, actor, "skipped", f"{skipped} skipped by {actor}", reason, step=skipped
+        )
 
     def _save(
         self,
@@ -315,10 +317,18 @@ class Engine:
         kind: str,
         message: str,
         reason: str | None = None,
+        step: str | None = None,
         **data: Any,
     ) -> Migration:
         m = self.store.save(
-            m, version, actor=actor, kind=kind, message=message, reason=reason, data=data
+            m,
+            version,
+            actor=actor,
+            kind=kind,
+            message=message,
+            reason=reason,
+            data=data,
+            step=step,
         )
         self._note(m, Note.CARD_CHANGED, message)
         return m
@@ -377,7 +387,7 @@ class Engine:
                 m.note = result.message
                 self._note(m, Note.CARD_CHANGED, result.message)
             if step == Step.CATCH_UP:
-                self._watch_stall(m)
+                self._watch_stall(m, result)
             return False
         if result.outcome == "failed":
             self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
@@ -414,7 +424,9 @@ class Engine:
             m.status = Status.COMPLETE
         else:
             m.step = following
-        self._save(m, version, "bot", "step_done", f"{step}: {result.message}", **result.detail)
+        self._save(
+            m, version, "bot", "step_done", f"{step}: {result.message}", step=step, **result.detail
+        )
         self.store.set_note(m.id, "")
         self._note(m, Note.STEP_DONE, f"{step} done: {result.message}")
         if step == Step.DRAIN:
@@ -440,18 +452,18 @@ class Engine:
         ]
         return ", ".join(names) or "bot"
 
-    def _watch_stall(self, m: Migration) -> None:
-        samples = self.store.lag_samples(m.id, 50)
-        lags = [s.replication_lag or 0 for s in samples]
+    def _watch_stall(self, m: Migration, result: Result) -> None:
         memory = self.memory.setdefault(m.id, Memory())
-        if stalled(lags, self.settings.config.policy.stall_polls):
+        memory.copied = (memory.copied + [result.detail.get("copied", 0)])[-100:]
+        polls = self.settings.config.policy.stall_polls
+        if stalled(memory.copied, result.lag or 0, polls):
             if not memory.stall_reported:
                 memory.stall_reported = True
                 self._note(
                     m,
                     Note.STALL,
-                    f"replication lag {lags[-1]:,} has not decreased for "
-                    f"{self.settings.config.policy.stall_polls} polls",
+                    f"MirrorMaker 2 copied nothing for {polls} polls while "
+                    f"{result.lag:,} records wait: check the replicator",
                 )
         else:
             memory.stall_reported = False

@@ -28,12 +28,14 @@ def eta_seconds(samples: Sequence[tuple[float, int]], window: int = 20) -> float
     return latest_lag / -slope
 
 
-def stalled(lags: Sequence[int], polls: int) -> bool:
-    """Lag above zero that has not decreased over the last `polls` samples."""
-    recent = list(lags)[-polls:]
-    if len(recent) < polls or recent[-1] == 0:
-        return False
-    return min(recent[1:]) >= recent[0]
+def stalled(copied: Sequence[int], lag: int, polls: int) -> bool:
+    """Lag above zero while MM2's copied position has not moved over the last `polls` polls.
+
+    `copied` is the sum over partitions of MM2's next offset to copy, one value per poll. A lag
+    that merely hovers under a live producer is progress, not a stall.
+    """
+    recent = list(copied)[-polls:]
+    return lag > 0 and len(recent) >= polls and recent[-1] <= recent[0]
 
 
 def poll_interval(base: int, lag: int | None, step_kind: str) -> int:

@@ -101,6 +101,7 @@ class Store:
         message: str,
         reason: str | None = None,
         data: dict[str, Any] | None = None,
+        step: str | None = None,
     ) -> Migration:
         """Write the migration if nobody changed it since `expected_version`; bump the version
         and append the event in the same transaction."""
@@ -131,7 +132,7 @@ class Store:
                     migration_id=migration.id,
                     actor=actor,
                     kind=kind,
-                    step=migration.step,
+                    step=step or migration.step,
                     message=message,
                     reason=reason,
                     data=data or {},

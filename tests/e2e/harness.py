@@ -1,0 +1,196 @@
+"""Drive the real `kafka-migrate` CLI and a real `kafka-migrate serve` process, as people do."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+POLICY = """
+[policy]
+poll_interval_seconds = 1
+quiet_window_seconds = {quiet}
+drain_window_seconds = {drain}
+ready_lag_records = {ready}
+cli_approvers = ["bob", "alice"]
+
+[slack]
+channel = "C0TEST"
+approvers = ["U0APPROVER"]
+two_person_rule = true
+"""
+
+
+class Workspace:
+    """A config (the sandbox's clusters + test policy), a database, and a serve process."""
+
+    def __init__(self, sandbox, root: Path, *, quiet: int = 3, drain: int = 2, ready: int = 0):
+        self.root = root
+        base = sandbox.config_file.read_text()
+        base = base[: base.index("[policy]")]
+        (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
+        self.config = root / "kafka-migrate.toml"
+        self.config.write_text(base + POLICY.format(quiet=quiet, drain=drain, ready=ready))
+        self.env = {
+            **os.environ,
+            "KAFKA_MIGRATE_CONFIG": str(self.config),
+            "DATABASE_URL": f"sqlite:///{root / 'km.db'}",
+        }
+        self.env.pop("SLACK_BOT_TOKEN", None)
+        self.serve_proc: subprocess.Popen | None = None
+        self.serve_log = root / "serve.log"
+
+    def cli(self, *args: str, user: str = "alice") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, "USER": user, "LOGNAME": user},
+            timeout=120,
+        )
+
+    def ok(self, *args: str, user: str = "alice") -> str:
+        result = self.cli(*args, user=user)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def start(self, text: str) -> str:
+        out = self.ok("start", *text.split())
+        return re.search(r"started (\S+):", out).group(1)
+
+    def status(self, migration_id: str) -> dict:
+        return json.loads(self.ok("status", migration_id, "--json"))
+
+    def wait(self, migration_id: str, predicate, timeout: float = 120, what: str = "") -> dict:
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = self.status(migration_id)
+            if predicate(status):
+                return status
+            if status["status"] == "failed":
+                raise AssertionError(f"migration failed: {status['reason']}")
+            time.sleep(0.3)
+        raise AssertionError(
+            f"{what or 'condition'} not reached in {timeout}s: step "
+            f"{status and status['step']}, note {status and status['note']}\n"
+            + self.serve_log.read_text()[-3000:]
+        )
+
+    def wait_step(self, migration_id: str, step: str, timeout: float = 120) -> dict:
+        return self.wait(migration_id, lambda s: s["step"] == step, timeout, f"step {step}")
+
+    def wait_reached(self, migration_id: str, step: str, timeout: float = 120) -> dict:
+        """Wait until the migration is at `step` or beyond it."""
+        from bot.migration.steps import ORDER, Step
+
+        target = ORDER.index(Step(step))
+        return self.wait(
+            migration_id,
+            lambda s: ORDER.index(Step(s["step"])) >= target or s["status"] == "complete",
+            timeout,
+            f"step {step} or later",
+        )
+
+    def wait_gate(self, migration_id: str, step: str, timeout: float = 120) -> dict:
+        return self.wait(
+            migration_id,
+            lambda s: s["step"] == step and s["gate"] and s["gate"].get("version") == s["version"],
+            timeout,
+            f"gate {step}",
+        )
+
+    def serve(self) -> None:
+        sink = self.serve_log.open("a")
+        self.serve_proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=self.env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        sink.close()
+
+    def kill_serve(self) -> None:
+        """SIGKILL: no cleanup, no goodbye, as a crash."""
+        self.serve_proc.send_signal(signal.SIGKILL)
+        self.serve_proc.wait(30)
+
+    def stop_serve(self) -> None:
+        if self.serve_proc and self.serve_proc.poll() is None:
+            self.serve_proc.terminate()
+            try:
+                self.serve_proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.serve_proc.kill()
+
+
+class LiveProducer(threading.Thread):
+    """Writes numbered records until stopped; remembers what was acknowledged."""
+
+    def __init__(self, conf: dict, topic: str, prefix: str, rate_per_s: float = 500):
+        super().__init__(daemon=True)
+        self.producer = Producer({**conf, "linger.ms": 5, "enable.idempotence": True})
+        self.topic, self.prefix, self.pause = topic, prefix, 1.0 / rate_per_s
+        self.acked: list[bytes] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.halt.is_set():
+            value = f"{self.prefix}-{i}".encode()
+            self.producer.produce(
+                self.topic,
+                key=str(i % 50).encode(),
+                value=value,
+                on_delivery=lambda err, msg: err or self.acked.append(msg.value()),
+            )
+            self.producer.poll(0)
+            i += 1
+            time.sleep(self.pause)
+        self.producer.flush(30)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(60)
+
+
+class LiveConsumer(threading.Thread):
+    """Consumes as a group member and commits after every batch, until stopped."""
+
+    def __init__(self, conf: dict, topic: str, group: str):
+        super().__init__(daemon=True)
+        self.consumer = Consumer(
+            {
+                **conf,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+        self.topic = topic
+        self.values: list[bytes] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        self.consumer.subscribe([self.topic])
+        while not self.halt.is_set():
+            batch = self.consumer.consume(200, timeout=0.2)
+            for msg in batch:
+                assert msg.error() is None, msg.error()
+                self.values.append(msg.value())
+            if batch:
+                self.consumer.commit(asynchronous=False)
+        self.consumer.close()
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(60)
