@@ -1,0 +1,227 @@
+"""What people do to a migration (start, approve or reject, pause, resume, retry, cancel,
+skip): each checked, recorded in the audit trail, or refused with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import UserError
+from bot.kafka.acls import Acl
+from bot.kafka.fence import Fence, remove_fence
+from bot.kafka.select import TopicSelection
+from bot.migration import approvals
+from bot.migration.grammar import StartRequest
+from bot.migration.notify import Note
+from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
+from bot.migration.store import new_id
+from bot.models import Approval, Migration
+
+
+class Decisions:
+    """Mixed into Engine: the verbs of people. The mover (`tick`) lives in engine.py."""
+
+    def _request(self, req: StartRequest) -> tuple[TopicSelection, list[str]]:
+        self.settings.cluster(req.source)
+        self.settings.cluster(req.target)
+        self.replicator(req.via)
+        if req.options.get("source_registry") or req.options.get("target_registry"):
+            raise UserError(
+                "schema registry migration is not available in this version: "
+                "leave out source_registry/target_registry"
+            )
+        selection = TopicSelection(req.topics, req.exclude)
+        names = list(self.cluster(req.source).admin.list_topics(timeout=30).topics)
+        return selection, selection.resolve(names)
+
+    def plan(self, req: StartRequest) -> dict[str, Any]:
+        """What `start` would do, changing nothing: topics selected and the topic plan."""
+        from bot.kafka.topics import plan_topics
+
+        selection, topics = self._request(req)
+        conf = self.settings.config.replicators[req.via]
+        topic_plan = plan_topics(
+            self.cluster(req.source),
+            self.cluster(req.target),
+            topics,
+            policy=req.policy,
+            source_alias=conf.source_alias,
+            allow_config_changes=req.options["allow_config_changes"],
+        )
+        preview = selection.preview(
+            list(self.cluster(req.source).admin.list_topics(timeout=30).topics)
+        )
+        return {
+            "topics": topics,
+            "excluded": preview.excluded,
+            "internal": preview.internal,
+            "topic_plan": [
+                {
+                    "source": i.source,
+                    "target": i.target,
+                    "partitions": i.partitions,
+                    "actions": i.actions,
+                    "configs": i.configs,
+                    "problems": i.problems,
+                    "warnings": i.warnings,
+                }
+                for i in topic_plan.items
+            ],
+            "summary": topic_plan.summary(),
+        }
+
+    def start(self, req: StartRequest, actor: str, channel: str | None = None) -> Migration:
+        _selection, topics = self._request(req)
+        m = Migration(
+            id=new_id(req.name),
+            name=req.name,
+            source=req.source,
+            target=req.target,
+            replicator=req.via,
+            topics=req.topics,
+            exclude=req.exclude,
+            replication_policy=req.policy,
+            status=Status.ACTIVE,
+            step=Step.PREFLIGHT,
+            requested_by=actor,
+            channel=channel,
+            selected_topics=topics,
+            options=req.options,
+            state={},
+        )
+        self.store.create(m, actor)
+        self._note(m, Note.CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
+        return m
+
+    def decide(
+        self,
+        migration_id: str,
+        *,
+        actor: str,
+        version: int,
+        via: str,
+        approve: bool = True,
+        step: str | None = None,
+        actor_groups: frozenset[str] = frozenset(),
+        reason: str | None = None,
+    ) -> str:
+        m = self.store.get(migration_id)
+        if step is None and Step(m.step) not in GATES:
+            raise approvals.Refused(
+                f"nothing to approve now: {m.id} is at {m.step}"
+                + (f" ({m.note})" if m.note else "")
+            )
+        step = step or m.step
+        if m.status != Status.ACTIVE:
+            raise approvals.Refused(
+                f"{m.id} is {m.status}"
+                + (f" ({m.reason})" if m.reason else "")
+                + ": nothing to approve"
+            )
+        gate = m.state.get("gate") or {}
+        open_version = gate.get("version") if gate.get("step") == m.step else None
+        already = {a.actor for a in self.store.approvals(m.id, step, version)}
+        approvals.check(
+            self.approval_policy(),
+            actor=actor,
+            actor_groups=actor_groups,
+            requested_by=m.requested_by,
+            step=step,
+            current_step=m.step,
+            waiting_for=m.note or "",
+            shown_version=version,
+            current_version=m.version,
+            already=frozenset(already),
+        )
+        if open_version != m.version:
+            raise approvals.Refused(f"{step} is not open for approval yet: {m.note or 'checking'}")
+        decision = "approved" if approve else "rejected"
+        recorded = self.store.add_approval(
+            Approval(
+                migration_id=m.id,
+                step=step,
+                decision=decision,
+                actor=actor,
+                via=via,
+                state_version=version,
+                reason=reason,
+            )
+        )
+        if not recorded:
+            raise approvals.Refused(f"{actor} already decided {step} at version {version}")
+        if not approve:
+            m.status, m.reason = (
+                Status.PAUSED,
+                f"{step} rejected by {actor}" + (f": {reason}" if reason else ""),
+            )
+            self._save(m, version, actor, "paused", m.reason)
+        self._note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
+        return f"{step} {decision} by {actor} (version {version})"
+
+    def _transition(
+        self,
+        migration_id: str,
+        actor: str,
+        allowed: tuple[Status, ...],
+        to: Status,
+        kind: str,
+        reason: str | None = None,
+    ) -> Migration:
+        m = self.store.get(migration_id)
+        if m.status not in allowed:
+            raise UserError(f"{m.id} is {m.status}: cannot {kind} it")
+        version = m.version
+        m.status, m.reason = to, reason
+        return self._save(m, version, actor, kind, reason or f"{kind} by {actor}")
+
+    def pause(self, migration_id: str, actor: str, reason: str | None = None) -> Migration:
+        return self._transition(
+            migration_id,
+            actor,
+            (Status.ACTIVE,),
+            Status.PAUSED,
+            "paused",
+            reason or f"paused by {actor}",
+        )
+
+    def resume(self, migration_id: str, actor: str) -> Migration:
+        m = self._transition(migration_id, actor, (Status.PAUSED,), Status.ACTIVE, "resumed")
+        self.memory.pop(m.id, None)  # re-verify everything after a pause
+        return m
+
+    def retry(self, migration_id: str, actor: str) -> Migration:
+        return self._transition(migration_id, actor, (Status.FAILED,), Status.ACTIVE, "retried")
+
+    def cancel(self, migration_id: str, actor: str, reason: str | None = None) -> Migration:
+        m = self.store.get(migration_id)
+        if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
+            raise UserError(f"{m.id} is {m.status}: cannot cancel it")
+        if m.state.get("fence"):  # rollback: producers go back to the source
+            remove_fence(self.cluster(m.source), Fence([Acl(*b) for b in m.state["fence"]], []))
+        m = self._transition(
+            migration_id,
+            actor,
+            (Status.ACTIVE, Status.PAUSED, Status.FAILED),
+            Status.CANCELLED,
+            "cancelled",
+            reason or f"cancelled by {actor}",
+        )
+        self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
+        return m
+
+    def skip(self, migration_id: str, actor: str, reason: str) -> Migration:
+        m = self.store.get(migration_id)
+        if not INFO[Step(m.step)].skippable:
+            raise UserError(
+                f"{m.step} cannot be skipped (only "
+                + ", ".join(i.step for i in INFO.values() if i.skippable)
+                + ")"
+            )
+        if not reason.strip():
+            raise UserError("skip needs a reason; it goes into the audit trail")
+        version = m.version
+        self.store.finish_step(m.id, m.step, "skipped", actor=actor, reason=reason)
+        skipped = m.step
+        m.step, m.status, m.reason = next_step(Step(m.step)), Status.ACTIVE, None
+        return self._save(
+            m, version, actor, "skipped", f"{skipped} skipped by {actor}", reason, step=skipped
+        )

@@ -1,0 +1,76 @@
+"""Who may approve a gate, and when."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.migration.approvals import ApprovalPolicy, Refused, check, gate_passed
+
+POLICY = ApprovalPolicy(
+    frozenset({"U0BOB", "S0SRE", "cli:carol"}), two_person_rule=True, required=2
+)
+
+
+def decide(**overrides):
+    args = dict(
+        actor="U0BOB",
+        actor_groups=frozenset(),
+        requested_by="U0ALICE",
+        step="stop_producers",
+        current_step="stop_producers",
+        waiting_for="",
+        shown_version=7,
+        current_version=7,
+        already=frozenset(),
+    )
+    args.update(overrides)
+    check(POLICY, **args)
+
+
+def test_an_approver_may_approve_an_open_gate():
+    decide()
+    decide(actor="U0DAN", actor_groups=frozenset({"S0SRE"}))  # through a user group
+    decide(actor="cli:carol")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"step": "drain"}, "is not an approval step"),
+        (
+            {"current_step": "catch_up", "waiting_for": "replication lag 1,234 records"},
+            "stop_producers is not open for approval: the migration is at catch_up (replication "
+            "lag 1,234 records)",
+        ),
+        ({"shown_version": 6}, "stale approval: you saw version 6"),
+        ({"actor": "U0EVE"}, "U0EVE is not an approver"),
+        ({"actor": "U0EVE", "actor_groups": frozenset({"S0OTHER"})}, "is not an approver"),
+        ({"requested_by": "U0BOB"}, "cannot approve it (two-person rule)"),
+        ({"already": frozenset({"U0BOB"})}, "already approved"),
+    ],
+)
+def test_refusals_say_why(overrides, reason):
+    with pytest.raises(Refused) as caught:
+        decide(**overrides)
+    assert reason in str(caught.value)
+
+
+def test_two_person_rule_off_lets_the_requester_approve():
+    policy = ApprovalPolicy(frozenset({"U0BOB"}), two_person_rule=False)
+    check(
+        policy,
+        actor="U0BOB",
+        actor_groups=frozenset(),
+        requested_by="U0BOB",
+        step="repoint_clients",
+        current_step="repoint_clients",
+        waiting_for="",
+        shown_version=1,
+        current_version=1,
+        already=frozenset(),
+    )
+
+
+def test_n_approvals():
+    assert not gate_passed(POLICY, {"U0BOB"})
+    assert gate_passed(POLICY, {"U0BOB", "cli:carol"})

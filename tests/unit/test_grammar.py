@@ -1,0 +1,65 @@
+"""The shared argument grammar of `/kafka-migrate start` and `kafka-migrate start`."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import UserError
+from bot.migration.grammar import parse_start, tokens
+
+
+def start(text: str):
+    return parse_start(tokens(text)[1:])
+
+
+def test_full_example_from_the_design():
+    req = start(
+        "start orders source=onprem target=aiven topics='customer\\..*' "
+        "exclude='.*\\.test' via=aiven-mm2 policy=identity"
+    )
+    assert (req.name, req.source, req.target, req.via, req.policy) == (
+        "orders",
+        "onprem",
+        "aiven",
+        "aiven-mm2",
+        "identity",
+    )
+    assert req.topics == "customer\\..*" and req.exclude == ".*\\.test"
+    assert req.options["fence"] is False
+
+
+def test_backslashes_survive_without_quotes_and_slack_curly_quotes_work():
+    assert start("start a source=x target=y topics=orders\\..* via=r").topics == "orders\\..*"
+    req = start(
+        "start a source=x target=y topics=\u2018a b\u2019 via=r fence=yes "
+        "fence_allow=User:ops,User:cron principals=User:svc=User:new"
+    )
+    assert req.topics == "a b" and req.options["fence"] is True
+    assert req.options["fence_allow"] == ["User:ops", "User:cron"]
+    assert req.options["principals"] == "User:svc=User:new"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("start", "give the migration a NAME"),
+        ("start source=x", "give the migration a NAME"),
+        ("start Orders! source=x", "must be lowercase"),
+        ("start a source=x target=y topics=t", "missing via="),
+        ("start a source=x target=y topics=t via=r colour=blue", "unknown argument 'colour'"),
+        ("start a source=x source=z target=y topics=t via=r", "source is given twice"),
+        ("start a source=x target=x topics=t via=r", "source and target are the same"),
+        ("start a source=x target=y topics=t via=r policy=prefix", "must be identity or default"),
+        ("start a source=x target=y topics=t via=r fence=maybe", "say yes or no"),
+        ("start a source=x target=y topics=t via=r oops", "is not key=value"),
+    ],
+)
+def test_bad_arguments_name_the_problem_and_show_usage(text, problem):
+    with pytest.raises(UserError) as caught:
+        start(text)
+    assert problem in str(caught.value)
+
+
+def test_unbalanced_quotes():
+    with pytest.raises(UserError, match="check the quotes"):
+        tokens("start a topics='orders")

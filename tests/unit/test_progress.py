@@ -1,0 +1,36 @@
+"""ETA, stalls and polling pace."""
+
+from __future__ import annotations
+
+from bot.migration.progress import eta_seconds, poll_interval, stalled
+from bot.migration.steps import ORDER, Step, next_step, rollback_hint
+
+
+def test_eta_by_regression():
+    samples = [(0, 1000), (10, 900), (20, 800), (30, 700)]
+    assert round(eta_seconds(samples)) == 70
+    assert eta_seconds(samples[:2]) is None  # too few
+    assert eta_seconds([(0, 5), (1, 6), (2, 7)]) is None  # growing
+    assert eta_seconds([(0, 5), (1, 2), (2, 0)]) == 0.0
+
+
+def test_stall_means_mm2_copies_nothing_while_records_wait():
+    assert stalled([100, 100, 100], lag=50, polls=3)
+    assert not stalled([100, 150, 200], lag=50, polls=3)  # hovering lag, but copying
+    assert not stalled([100, 100, 100], lag=0, polls=3)
+    assert not stalled([100, 100], lag=50, polls=3)
+
+
+def test_poll_faster_near_zero():
+    assert poll_interval(30, 50_000, "wait") == 30
+    assert poll_interval(30, 500, "wait") == 15
+    assert poll_interval(30, 0, "wait") == 7
+    assert poll_interval(2, 0, "gate") == 1
+
+
+def test_runbook_order_and_rollback_words():
+    assert ORDER[0] == Step.PREFLIGHT and ORDER[-1] == Step.COMPLETE and len(ORDER) == 17
+    assert next_step(Step.DRAIN) == Step.CONSUMERS_STOPPED and next_step(Step.COMPLETE) is None
+    assert "Nothing has moved" in rollback_hint(Step.CATCH_UP)
+    assert "restart producers" in rollback_hint(Step.PRODUCERS_ON_TARGET)
+    assert "replicating back" in rollback_hint(Step.VERIFY)

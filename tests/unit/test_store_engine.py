@@ -1,0 +1,156 @@
+"""Store: conditional updates, topic locks, one decision per actor. Engine: decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import config
+from bot.db import init_db, make_engine
+from bot.errors import UserError
+from bot.migration.approvals import Refused
+from bot.migration.engine import Engine
+from bot.migration.notify import LogNotifier
+from bot.migration.steps import Status, Step
+from bot.migration.store import ConcurrentUpdate, Store
+from bot.models import Approval, Migration
+
+CONFIG = """
+[clusters.src]
+bootstrap_servers = "127.0.0.1:1"
+[clusters.dst]
+bootstrap_servers = "127.0.0.1:2"
+[replicators.mm2]
+kind = "connect"
+url = "http://127.0.0.1:3"
+[slack]
+channel = "C1"
+approvers = ["U0BOB", "S0SRE"]
+[policy]
+cli_approvers = ["carol"]
+"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = make_engine(f"sqlite:///{tmp_path / 'km.db'}")
+    init_db(db)
+    return Store(db)
+
+
+@pytest.fixture
+def engine(tmp_path, store):
+    path = tmp_path / "km.toml"
+    path.write_text(CONFIG)
+    return Engine(config.load(path), store, LogNotifier())
+
+
+def migration(mid: str = "orders-abc", topics=("orders", "payments"), **extra) -> Migration:
+    fields = dict(
+        id=mid,
+        name="orders",
+        source="src",
+        target="dst",
+        replicator="mm2",
+        topics="orders,payments",
+        step=Step.PREFLIGHT,
+        status=Status.ACTIVE,
+        requested_by="U0ALICE",
+        selected_topics=list(topics),
+    )
+    fields.update(extra)
+    return Migration(**fields)
+
+
+def test_conditional_update_refuses_a_stale_writer(store):
+    m = store.create(migration(), "U0ALICE")
+    first, second = store.get(m.id), store.get(m.id)
+    first.step = Step.PREPARE_TARGET
+    store.save(first, 1, actor="bot", kind="step_done", message="preflight done")
+    second.status = Status.PAUSED
+    with pytest.raises(ConcurrentUpdate, match="changed meanwhile"):
+        store.save(second, 1, actor="U0BOB", kind="paused", message="paused")
+    fresh = store.get(m.id)
+    assert (fresh.version, fresh.step, fresh.status) == (2, "prepare_target", "active")
+    assert [e.kind for e in store.events(m.id)] == ["created", "step_done"]
+
+
+def test_a_topic_belongs_to_one_open_migration(store):
+    store.create(migration(), "U0ALICE")
+    with pytest.raises(UserError, match=r"payments \(by orders-abc\)"):
+        store.create(migration("other-xyz", topics=("payments", "refunds")), "U0BOB")
+    assert store.list() and len(store.list()) == 1  # nothing of the refused one was stored
+    m = store.get("orders-abc")
+    m.status = Status.CANCELLED
+    store.save(m, 1, actor="U0ALICE", kind="cancelled", message="cancelled")
+    store.create(migration("other-xyz", topics=("payments",)), "U0BOB")  # lock released
+
+
+def test_one_decision_per_actor_and_version(store):
+    store.create(migration(), "U0ALICE")
+    approval = dict(
+        migration_id="orders-abc",
+        step="stop_producers",
+        decision="approved",
+        actor="U0BOB",
+        via="slack",
+        state_version=3,
+    )
+    assert store.add_approval(Approval(**approval)) is True
+    assert store.add_approval(Approval(**approval)) is False  # a double click
+    assert len(store.approvals("orders-abc", "stop_producers", 3)) == 1
+
+
+def at_gate(store, step=Step.STOP_PRODUCERS, version=5) -> Migration:
+    m = store.create(migration(requested_by="U0BOB"), "U0BOB")
+    m.step, m.state = step, {"gate": {"step": step, "opened_at": 0, "version": version - 0}}
+    for v in range(1, version):
+        store.save(m, v, actor="bot", kind="step", message="moved")
+    return store.get(m.id)
+
+
+def test_engine_decisions_are_checked_and_recorded(engine, store):
+    m = at_gate(store)
+    assert m.version == 5
+    with pytest.raises(Refused, match="two-person rule"):
+        engine.decide(m.id, actor="U0BOB", version=5, via="slack")
+    with pytest.raises(Refused, match="not an approver"):
+        engine.decide(m.id, actor="U0EVE", version=5, via="slack")
+    with pytest.raises(Refused, match="stale approval"):
+        engine.decide(m.id, actor="cli:carol", version=4, via="cli")
+    assert "approved by U0DAN" in engine.decide(
+        m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
+    )
+    with pytest.raises(Refused, match="already approved"):
+        engine.decide(
+            m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
+        )
+    assert engine.decide(m.id, actor="cli:carol", version=5, via="cli")
+    assert [(a.actor, a.via) for a in store.all_approvals(m.id)] == [
+        ("U0DAN", "slack"),
+        ("cli:carol", "cli"),
+    ]
+
+
+def test_rejection_pauses_and_nothing_to_approve_elsewhere(engine, store):
+    m = at_gate(store)
+    engine.decide(m.id, actor="cli:carol", version=5, via="cli", approve=False, reason="not today")
+    paused = store.get(m.id)
+    assert paused.status == Status.PAUSED and "rejected by cli:carol: not today" in paused.reason
+    with pytest.raises(Refused, match="is paused"):
+        engine.decide(m.id, actor="cli:carol", version=6, via="cli")
+    resumed = engine.resume(m.id, "U0BOB")
+    assert resumed.status == Status.ACTIVE
+    with pytest.raises(UserError, match="cannot resume"):
+        engine.resume(m.id, "U0BOB")
+
+
+def test_skip_only_where_allowed_with_a_reason(engine, store):
+    m = store.create(migration(step=Step.MIGRATE_SCHEMAS), "U0ALICE")
+    with pytest.raises(UserError, match="needs a reason"):
+        engine.skip(m.id, "U0BOB", " ")
+    skipped = engine.skip(m.id, "U0BOB", "no registry in use")
+    assert skipped.step == Step.MIGRATE_ACLS
+    skipped.step = Step.DRAIN
+    store.save(skipped, skipped.version, actor="bot", kind="step", message="moved")
+    with pytest.raises(UserError, match="drain cannot be skipped"):
+        engine.skip(m.id, "U0BOB", "hurry")
