@@ -82,7 +82,7 @@ def _now():
     return datetime.now(UTC)
 
 
-def start(engine, database_url: str) -> BackgroundScheduler:
+def start(engine, database_url: str, *, paused: bool = False) -> BackgroundScheduler:
     """Start this process's scheduler: job store in the same database, reconciled at once."""
     global _scheduler
     bind(engine)
@@ -92,7 +92,7 @@ def start(engine, database_url: str) -> BackgroundScheduler:
         timezone="UTC",
     )
     _scheduler = scheduler
-    scheduler.start()
+    scheduler.start(paused=paused)
     scheduler.add_job(
         reconcile,
         "interval",
