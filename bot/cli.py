@@ -196,10 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.jobs import runner
 
     if os.environ.get("SLACK_BOT_TOKEN"):
-        raise UserError(
-            "this version has no Slack interface yet; unset SLACK_BOT_TOKEN to run "
-            "the engine headless (drive it with the kafka-migrate CLI)"
-        )
+        return _serve_slack(args)
     box = None
     path = config.config_path(args.config)
     if not path.exists():
@@ -220,6 +217,35 @@ def _serve(args: argparse.Namespace) -> int:
     runner.stop()
     if box is not None:
         sandbox.down(args.dir)
+    return 0
+
+
+def _serve_slack(args: argparse.Namespace) -> int:
+    """Slack mode: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (signing secret needed)."""
+    from bot import config
+    from bot.server import run_socket_mode
+    from bot.slackbot import SlackBot
+
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    secret = os.environ.get("SLACK_SIGNING_SECRET")
+    if not app_token and not secret:
+        raise UserError(
+            "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    bot = SlackBot(
+        config.load(args.config), token=os.environ["SLACK_BOT_TOKEN"], signing_secret=secret
+    )
+    bot.start_scheduler()
+    try:
+        if app_token:
+            print("Slack bot running in Socket Mode")
+            run_socket_mode(bot.app, app_token)
+        else:
+            server = bot.http_server()
+            print(f"Slack bot listening on port {server.effective_port}: /slack/events, /healthz")
+            server.run()
+    finally:
+        bot.stop()
     return 0
 
 

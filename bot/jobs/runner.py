@@ -107,5 +107,6 @@ def start(engine, database_url: str, *, paused: bool = False) -> BackgroundSched
 def stop() -> None:
     global _scheduler
     if _scheduler is not None:
+        _scheduler.pause()  # no job is submitted while the executors shut down
         _scheduler.shutdown(wait=True)
         _scheduler = None

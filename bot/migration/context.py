@@ -31,6 +31,7 @@ class Result:
     detail: dict[str, Any] = field(default_factory=dict)
     to_step: str | None = None  # for regress
     lag: int | None = None  # replication lag, when measured
+    consumer_lag: int | None = None  # total consumer lag of the selection's groups, when measured
 
     @classmethod
     def done(cls, message: str, **detail: Any) -> Result:

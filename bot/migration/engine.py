@@ -168,8 +168,8 @@ class Engine(Decisions):
     def _record(self, m: Migration, step: Step, result: Result) -> bool:
         """Store a step's outcome; True when the runbook moved on and the next step may run."""
         version = m.version
-        if result.lag is not None:
-            self.store.add_lag(m.id, result.lag, None, None)
+        if result.lag is not None or result.consumer_lag is not None:
+            self.store.add_lag(m.id, result.lag, result.consumer_lag, None)
         if result.outcome == "waiting":
             if result.message != m.note:
                 self.store.set_note(m.id, result.message)
@@ -198,11 +198,12 @@ class Engine(Decisions):
                 )
             return True
         # done
+        actor = self._actor_of(m, step)
         self.store.finish_step(
             m.id,
             step,
             "done",
-            actor=self._actor_of(m, step),
+            actor=actor,
             reason=None,
             detail={"message": result.message, **result.detail},
         )
@@ -217,7 +218,7 @@ class Engine(Decisions):
             m, version, "bot", "step_done", f"{step}: {result.message}", step=step, **result.detail
         )
         self.store.set_note(m.id, "")
-        self._note(m, Note.STEP_DONE, f"{step} done: {result.message}")
+        self._note(m, Note.STEP_DONE, f"{step} done: {result.message}", actor=actor)
         if step == Step.DRAIN:
             self._note(
                 m,

@@ -15,7 +15,10 @@ def status(store: Store, migration_id: str) -> dict[str, Any]:
     for run in store.step_runs(m.id):
         runs[run.step] = run
     samples = store.lag_samples(m.id, 100)
-    points = [(s.at.timestamp(), s.replication_lag or 0) for s in samples]
+    points = [
+        (s.at.timestamp(), s.replication_lag) for s in samples if s.replication_lag is not None
+    ]
+    consumer = [s.consumer_lag for s in samples if s.consumer_lag is not None]
     steps = []
     for info in INFO.values():
         run = runs.get(info.step)
@@ -50,6 +53,7 @@ def status(store: Store, migration_id: str) -> dict[str, Any]:
         "requested_by": m.requested_by,
         "steps": steps,
         "replication_lag": points[-1][1] if points else None,
+        "consumer_lag": consumer[-1] if consumer else None,
         "eta_seconds": eta_seconds(points),
         "gate": m.state.get("gate"),
         "rollback": rollback_hint(m.step),

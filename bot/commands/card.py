@@ -1,0 +1,54 @@
+"""The card's buttons: Pause, Resume, Retry, Cancel (requester or approvers only)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.commands.auth import check_operator
+from bot.errors import UserError
+from bot.migration.notify import Note, Notification
+from bot.slack import blocks
+from bot.slack.ids import Action, read_value
+
+VERBS = {
+    Action.PAUSE: "pause",
+    Action.RESUME: "resume",
+    Action.RETRY: "retry",
+    Action.CANCEL: "cancel",
+}
+
+
+def register(app: App, services) -> None:
+    engine = services.engine
+
+    def operate(ack, body, action, respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        migration_id, version, _step = read_value(action["value"])
+        verb = VERBS[Action(action["action_id"])]
+        try:
+            current = engine.store.get(migration_id)
+            if current.version != version:
+                services.notifier.notify(Notification(Note.CARD_CHANGED, migration_id, "stale"))
+                raise UserError(
+                    f"this card showed version {version}; {migration_id} is at "
+                    f"version {current.version} now ({current.status} at "
+                    f"{current.step}). The card is being refreshed: look again."
+                )
+            check_operator(services, migration_id, user)
+            m = getattr(engine, verb)(migration_id, user)
+        except UserError as exc:
+            respond(
+                text=blocks.clip(f":no_entry: {exc}"),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        respond(
+            text=f"`{m.id}`: {m.status} at `{m.step}`",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    for action_id in VERBS:
+        app.action(action_id)(operate)

@@ -1,0 +1,67 @@
+"""The start form (`/kafka-migrate start` with no arguments)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+
+from bot.errors import UserError
+from bot.migration.grammar import parse_start
+from bot.slack import blocks
+from bot.slack.ids import START_VIEW
+
+log = logging.getLogger(__name__)
+FIELDS = ("name", "source", "target", "topics", "exclude", "via", "policy")
+
+
+def _values(view: dict) -> dict[str, str]:
+    out = {}
+    for block_id, actions in view["state"]["values"].items():
+        element = actions.get("value", {})
+        selected = element.get("selected_option") or {}
+        value = selected.get("value") if selected else element.get("value")
+        if value:
+            out[block_id] = value.strip()
+    return out
+
+
+def _args(values: dict[str, str]) -> list[str]:
+    args = [values.get("name", "")]
+    args += [f"{key}={values[key]}" for key in FIELDS[1:] if values.get(key)]
+    return args
+
+
+def _field_of(message: str) -> str:
+    for key in FIELDS:
+        if key in message:
+            return key
+    return "topics"
+
+
+def register(app: App, services) -> None:
+    def ack_view(ack, view):
+        try:
+            parse_start(_args(_values(view)))
+        except UserError as exc:
+            text = str(exc).split("\nusage:")[0]
+            ack(response_action="errors", errors={_field_of(text): blocks.clip(text, 150)})
+            return
+        ack()
+
+    def start(view, body, client):
+        user, channel = body["user"]["id"], view.get("private_metadata") or None
+        try:
+            request = parse_start(_args(_values(view)))
+            m = services.engine.start(request, user, channel=channel)
+            text = f"Started `{m.id}` ({len(m.selected_topics)} topic(s)); its card follows."
+        except UserError as exc:
+            text = blocks.clip(f":warning: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("start from the form failed")
+            text = f":x: start failed: {exc.__class__.__name__}"
+        client.chat_postEphemeral(
+            channel=channel or services.notifier.channel, user=user, text=text
+        )
+
+    app.view(START_VIEW)(ack=ack_view, lazy=[start])

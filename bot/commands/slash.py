@@ -1,0 +1,133 @@
+"""`/kafka-migrate <sub> ...`: acknowledged at once; the work runs after the ack (lazy)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+
+from bot.commands.auth import check_operator
+from bot.errors import UserError
+from bot.migration.grammar import START_USAGE, parse_start, tokens
+from bot.slack import blocks
+from bot.slack.ids import COMMAND
+
+log = logging.getLogger(__name__)
+ID_VERBS = ("status", "pause", "resume", "cancel", "retry", "report")
+VERBS = ("start", "plan", "list", "help", *ID_VERBS)
+
+
+def usage(verb: str | None = None) -> str:
+    if verb in ("start", "plan"):
+        return f"`{COMMAND} {verb} {START_USAGE.removeprefix('start ')}`"
+    if verb in ID_VERBS:
+        return f"`{COMMAND} {verb} ID`"
+    return f"`{COMMAND} {' | '.join(VERBS)}` (`{COMMAND} help` explains)"
+
+
+def parse(text: str) -> tuple[str, list[str]]:
+    """Check the command's shape without touching any cluster; UserError says what is wrong."""
+    words = tokens(text or "")
+    if not words:
+        return "help", []
+    verb, args = words[0].lower(), words[1:]
+    if verb not in VERBS:
+        raise UserError(f"unknown subcommand {verb!r}. Usage: {usage()}")
+    if verb in ID_VERBS and len(args) != 1:
+        raise UserError(f"{verb} takes one migration id. Usage: {usage(verb)}")
+    if verb in ("list", "help") and args:
+        raise UserError(f"{verb} takes no arguments. Usage: {usage(verb)}")
+    if verb == "plan" and not args:
+        raise UserError(f"plan needs the same arguments as start. Usage: {usage('plan')}")
+    if verb in ("start", "plan") and args:
+        try:
+            parse_start(args)
+        except UserError as exc:
+            raise UserError(str(exc).split("\nusage:")[0] + f". Usage: {usage(verb)}") from None
+    return verb, args
+
+
+def register(app: App, services) -> None:
+    engine = services.engine
+
+    def ack_command(ack, command):
+        try:
+            verb, _args = parse(command.get("text", ""))
+        except UserError as exc:
+            ack(text=f":warning: {exc}")
+            return
+        if verb == "help":
+            ack(text=blocks.HELP)
+        else:
+            ack()
+
+    def run_command(command, respond, client):
+        try:
+            verb, args = parse(command.get("text", ""))
+        except UserError:
+            return  # already answered in the ack
+        user, channel = command["user_id"], command["channel_id"]
+        try:
+            if verb == "help":
+                return
+            if verb == "start" and not args:
+                settings = services.settings.config
+                client.views_open(
+                    trigger_id=command["trigger_id"],
+                    view=blocks.start_modal(
+                        sorted(settings.clusters), sorted(settings.replicators), channel
+                    ),
+                )
+                return
+            if verb == "start":
+                m = engine.start(parse_start(args), user, channel=channel)
+                respond(
+                    text=f"Started `{m.id}` ({len(m.selected_topics)} topic(s)); its card "
+                    "follows in the channel."
+                )
+            elif verb == "plan":
+                plan = engine.plan(parse_start(args))
+                lines = [
+                    f"• `{i['source']}` → `{i['target']}`: {i['partitions']} partition(s), "
+                    f"{', '.join(i['actions']) or 'in place'}"
+                    + (f" — *{'; '.join(i['problems'])}*" if i["problems"] else "")
+                    for i in plan["topic_plan"]
+                ]
+                respond(
+                    text=blocks.clip(
+                        f"*Plan* ({plan['summary']['topics']} topic(s), nothing "
+                        "changed):\n" + "\n".join(lines)
+                    )
+                )
+            elif verb == "list":
+                rows = engine.list()
+                respond(
+                    text=blocks.clip(
+                        "\n".join(
+                            f"• `{r['id']}` {r['status']} at `{r['step']}` (v{r['version']})"
+                            for r in rows
+                        )
+                        or "No migrations yet."
+                    )
+                )
+            elif verb == "status":
+                status = engine.status(args[0])
+                respond(
+                    text=f"Kafka migration {status['id']}",
+                    blocks=blocks.as_dicts(blocks.card(status)),
+                )
+            elif verb == "report":
+                engine.status(args[0])  # exists?
+                services.notifier.post_report(args[0])
+                respond(text=f"Report of `{args[0]}` posted in its thread.")
+            else:
+                check_operator(services, args[0], user)
+                m = getattr(engine, verb)(args[0], user)
+                respond(text=f"`{m.id}`: {m.status} at `{m.step}`")
+        except UserError as exc:
+            respond(text=blocks.clip(f":warning: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - logged with context, answered briefly
+            log.exception("%s %s failed", COMMAND, verb)
+            respond(text=f":x: {verb} failed: {exc.__class__.__name__}")
+
+    app.command(COMMAND)(ack=ack_command, lazy=[run_command])

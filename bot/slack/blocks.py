@@ -1,0 +1,303 @@
+"""Block Kit rendering, in one place, with slack_sdk.models (which checks the limits too)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.migration.grammar import START_USAGE
+from bot.slack.ids import START_VIEW, Action, button_value
+
+MARKS = {
+    "done": ":white_check_mark:",
+    "running": ":arrow_forward:",
+    "failed": ":x:",
+    "skipped": ":fast_forward:",
+    "regressed": ":leftwards_arrow_with_hook:",
+    "pending": ":white_circle:",
+}
+MAX_TEXT = 3000
+HELP = (
+    "*/kafka-migrate* runs a Kafka migration with MirrorMaker 2, step by verified step.\n"
+    f"• `start` (a form) or `{START_USAGE}`\n"
+    "• `plan <same arguments as start>`: what start would do, changing nothing\n"
+    "• `status ID`, `list`, `report ID`\n"
+    "• `pause ID`, `resume ID`, `cancel ID`, `retry ID`\n"
+    "Approvals come as buttons in the channel: stop producers, then repoint clients."
+)
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(who: str) -> str:
+    if who.startswith("S"):
+        return f"<!subteam^{who}>"
+    if who.startswith(("U", "W")):
+        return f"<@{who}>"
+    return who  # cli:<user>, bot
+
+
+def summarize(names: list[str], shown: int = 5) -> str:
+    if len(names) <= shown:
+        return ", ".join(f"`{n}`" for n in names)
+    return ", ".join(f"`{n}`" for n in names[:shown]) + f" and {len(names) - shown} more"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f" {seconds:.0f}s"
+    if seconds < 5400:
+        return f" {seconds / 60:.0f}m"
+    return f" {seconds / 3600:.1f}h"
+
+
+def _checklist(status: dict[str, Any]) -> str:
+    lines = []
+    for step in status["steps"]:
+        mark = MARKS.get(step["state"], ":grey_question:")
+        name = f"*{step['step']}*" if step["step"] == status["step"] else step["step"]
+        who = (
+            f" by {', '.join(mention(a.strip()) for a in step['actor'].split(','))}"
+            if step["actor"] and step["actor"] != "bot"
+            else ""
+        )
+        lines.append(f"{mark} {name}{duration(step['seconds'])}{who}")
+    return "\n".join(lines)
+
+
+def card(status: dict[str, Any]) -> list:
+    """The one message per migration, kept current."""
+    lag = status.get("replication_lag")
+    consumer = status.get("consumer_lag")
+    eta = status.get("eta_seconds")
+    fields = [
+        MarkdownTextObject(text=f"*Status*\n{status['status']} at `{status['step']}`"),
+        MarkdownTextObject(text=f"*Version*\n{status['version']}"),
+        MarkdownTextObject(text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}"),
+        MarkdownTextObject(text=f"*Consumer lag*\n{'—' if consumer is None else f'{consumer:,}'}"),
+        MarkdownTextObject(text=f"*ETA*\n{'—' if not eta else duration(eta).strip()}"),
+        MarkdownTextObject(text=f"*Requested by*\n{mention(status['requested_by'])}"),
+    ]
+    blocks: list = [
+        HeaderBlock(text=PlainTextObject(text=clip(f"Kafka migration {status['id']}", 150))),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=clip(
+                    f"*{status['source']} → {status['target']}* via {status['replicator']}, "
+                    f"policy {status['policy']}\n{len(status['topics'])} topic(s): "
+                    f"{summarize(status['topics'])}"
+                )
+            )
+        ),
+        SectionBlock(fields=fields),
+        SectionBlock(text=MarkdownTextObject(text=clip(_checklist(status)))),
+    ]
+    now = status.get("note") or status.get("reason")
+    context = [MarkdownTextObject(text=clip(status["rollback"], 2000))]
+    if now:
+        context.insert(0, MarkdownTextObject(text=clip(f"*Now:* {now}", 2000)))
+    blocks.append(ContextBlock(elements=context))
+    buttons = _card_buttons(status)
+    if buttons:
+        blocks.append(ActionsBlock(block_id="card_actions", elements=buttons))
+    return blocks
+
+
+def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
+    value = button_value(status["id"], status["version"])
+    cancel = ButtonElement(
+        text="Cancel",
+        action_id=Action.CANCEL,
+        value=value,
+        style="danger",
+        confirm=ConfirmObject(
+            title="Cancel this migration?",
+            text=clip(status["rollback"], 300),
+            confirm="Cancel it",
+            deny="Keep going",
+        ),
+    )
+    by_status = {
+        "active": [ButtonElement(text="Pause", action_id=Action.PAUSE, value=value), cancel],
+        "paused": [
+            ButtonElement(text="Resume", action_id=Action.RESUME, value=value, style="primary"),
+            cancel,
+        ],
+        "failed": [
+            ButtonElement(text="Retry", action_id=Action.RETRY, value=value, style="primary"),
+            cancel,
+        ],
+    }
+    return by_status.get(status["status"], [])
+
+
+def gate_request(status: dict[str, Any], title: str, approvers: list[str], text: str) -> list:
+    step, version = status["step"], status["version"]
+    value = button_value(status["id"], version, step)
+    who = " ".join(mention(a) for a in approvers if not a.startswith("cli:"))
+    blocks: list = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=clip(f"{who} *{title}* for `{status['id']}` (version {version})\n{text}")
+            )
+        ),
+    ]
+    preview = (status.get("gate") or {}).get("preview")
+    if preview:
+        lines = [
+            f"• `{g}`: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(p["kinds"].items()))
+            + (f" — about {p['duplicates']:,} records read twice" if p["duplicates"] else "")
+            for g, p in sorted(preview.items())
+        ]
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=clip("*Offsets at cutover*\n" + "\n".join(lines)))
+            )
+        )
+    blocks.append(
+        ActionsBlock(
+            block_id=f"gate_{step}",
+            elements=[
+                ButtonElement(
+                    text="Approve",
+                    action_id=Action.APPROVE,
+                    value=value,
+                    style="primary",
+                    confirm=ConfirmObject(
+                        title=clip(title, 100),
+                        text=clip(f"Approve {step} for {status['id']} at version {version}?", 300),
+                        confirm="Approve",
+                        deny="Not yet",
+                    ),
+                ),
+                ButtonElement(
+                    text="Reject",
+                    action_id=Action.REJECT,
+                    value=value,
+                    style="danger",
+                    confirm=ConfirmObject(
+                        title="Reject and pause?",
+                        text=clip(f"Rejecting pauses {status['id']}.", 300),
+                        confirm="Reject",
+                        deny="Back",
+                    ),
+                ),
+            ],
+        )
+    )
+    return blocks
+
+
+def decided(original_text: str, decision: str, actor: str, at: datetime | None = None) -> list:
+    """The gate message after a decision: no buttons, who and when."""
+    at = at or datetime.now(UTC)
+    stamp = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat()}>"
+    mark = ":white_check_mark:" if decision == "approved" else ":no_entry:"
+    return [
+        SectionBlock(text=MarkdownTextObject(text=clip(original_text))),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"{mark} {decision.capitalize()} by {mention(actor)} at {stamp}"
+                )
+            ]
+        ),
+    ]
+
+
+def closed(original_text: str, reason: str) -> list:
+    return [
+        SectionBlock(text=MarkdownTextObject(text=clip(original_text))),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=clip(
+                        f":leftwards_arrow_with_hook: Closed: {reason}. A new request "
+                        "follows when the condition holds again.",
+                        2000,
+                    )
+                )
+            ]
+        ),
+    ]
+
+
+def text_blocks(text: str) -> list:
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text)))]
+
+
+def start_modal(clusters: list[str], replicators: list[str], channel: str) -> View:
+    def select(action: str, names: list[str]) -> StaticSelectElement:
+        return StaticSelectElement(
+            action_id=action, options=[Option(text=n[:75], value=n) for n in names[:100]]
+        )
+
+    def text_input(action: str, hint: str, optional: bool = False) -> PlainTextInputElement:
+        return PlainTextInputElement(action_id=action, placeholder=hint)
+
+    return View(
+        type="modal",
+        callback_id=START_VIEW,
+        private_metadata=channel,
+        title="Start a migration",
+        submit="Start",
+        close="Cancel",
+        blocks=[
+            InputBlock(block_id="name", label="Name", element=text_input("value", "orders")),
+            InputBlock(
+                block_id="source", label="Source cluster", element=select("value", clusters)
+            ),
+            InputBlock(
+                block_id="target", label="Target cluster", element=select("value", clusters)
+            ),
+            InputBlock(
+                block_id="topics",
+                label="Topics (Java regexes, comma-separated)",
+                element=text_input("value", "orders\\..*"),
+            ),
+            InputBlock(
+                block_id="exclude",
+                label="Exclude (optional)",
+                optional=True,
+                element=text_input("value", ".*\\.test"),
+            ),
+            InputBlock(block_id="via", label="Replicator", element=select("value", replicators)),
+            InputBlock(
+                block_id="policy",
+                label="Replication policy",
+                element=StaticSelectElement(
+                    action_id="value",
+                    options=[
+                        Option(text="identity (same names)", value="identity"),
+                        Option(text="default (source.topic)", value="default"),
+                    ],
+                    initial_option=Option(text="identity (same names)", value="identity"),
+                ),
+            ),
+        ],
+    )
+
+
+def as_dicts(blocks: list) -> list[dict]:
+    return [b.to_dict() for b in blocks]

@@ -1,0 +1,28 @@
+"""Action ids and callback ids: one constant each, used by rendering and handlers alike."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    APPROVE = "gate_approve"
+    REJECT = "gate_reject"
+    PAUSE = "migration_pause"
+    RESUME = "migration_resume"
+    CANCEL = "migration_cancel"
+    RETRY = "migration_retry"
+
+
+START_VIEW = "start_migration"
+COMMAND = "/kafka-migrate"
+
+
+def button_value(migration_id: str, version: int, step: str | None = None) -> str:
+    return json.dumps({"m": migration_id, "v": version, "s": step}, separators=(",", ":"))
+
+
+def read_value(value: str) -> tuple[str, int, str | None]:
+    data = json.loads(value)
+    return data["m"], int(data["v"]), data.get("s")

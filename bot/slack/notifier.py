@@ -1,0 +1,206 @@
+"""The Slack side of the notification port: the card, its thread, gate requests, alerts, charts.
+
+The engine's tick must not wait for Slack: notifications go to a queue and one worker thread
+sends them. Card updates are coalesced: many changes within `card_interval` seconds become one
+`chat.update` of the card's latest state.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from slack_sdk import WebClient
+
+from bot.migration import report
+from bot.migration.notify import Note, Notification
+from bot.migration.steps import GATES, INFO, Step
+from bot.migration.store import Store
+from bot.slack import blocks
+from bot.slack.chart import lag_chart
+
+log = logging.getLogger(__name__)
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        client: WebClient,
+        store: Store,
+        channel: str,
+        approvers: list[str],
+        card_interval: float = 2.0,
+    ):
+        self.client = client
+        self.store = store
+        self.channel = channel
+        self.approvers = approvers
+        self.card_interval = card_interval
+        self._queue: queue.Queue[Notification] = queue.Queue()
+        self._dirty: set[str] = set()
+        self._last_card: dict[str, float] = {}
+        self._gates: dict[str, list[tuple[str, str, str]]] = {}  # id -> (channel, ts, text)
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slack-notifier", daemon=True)
+        self._thread.start()
+
+    # the port ------------------------------------------------------------------------------
+    def notify(self, note: Notification) -> None:
+        self._idle.clear()
+        self._queue.put(note)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """For tests and benchmarks: every queued notification sent, no card update pending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and not self._dirty and self._idle.is_set():
+                return True
+            time.sleep(0.05)
+        return False
+
+    # the worker ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                note = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                note = None
+            if note is not None:
+                try:
+                    self._handle(note)
+                except Exception:  # noqa: BLE001 - Slack trouble must not stop the worker
+                    log.exception("sending %s for %s to Slack failed", note.kind, note.migration_id)
+            self._flush_cards()
+            if self._queue.empty() and not self._dirty:
+                self._idle.set()
+
+    def _flush_cards(self) -> None:
+        now = time.monotonic()
+        for migration_id in list(self._dirty):
+            if now - self._last_card.get(migration_id, 0) < self.card_interval:
+                continue
+            self._dirty.discard(migration_id)
+            self._last_card[migration_id] = now
+            try:
+                self._update_card(migration_id)
+            except Exception:  # noqa: BLE001
+                log.exception("updating the card of %s failed", migration_id)
+
+    def _where(self, migration_id: str) -> tuple[str, str]:
+        """(channel, card ts) of the migration; the card is posted on first use."""
+        m = self.store.get(migration_id)
+        channel = m.channel or self.channel
+        if m.card_ts:
+            return channel, m.card_ts
+        status = report.status(self.store, migration_id)
+        posted = self.client.chat_postMessage(
+            channel=channel,
+            text=f"Kafka migration {migration_id}",
+            blocks=blocks.as_dicts(blocks.card(status)),
+        )
+        self.store.set_card(migration_id, channel, posted["ts"])
+        self._last_card[migration_id] = time.monotonic()
+        return channel, posted["ts"]
+
+    def _update_card(self, migration_id: str) -> None:
+        channel, ts = self._where(migration_id)
+        status = report.status(self.store, migration_id)
+        self.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=f"Kafka migration {migration_id}",
+            blocks=blocks.as_dicts(blocks.card(status)),
+        )
+
+    def _thread_say(self, migration_id: str, text: str) -> None:
+        channel, ts = self._where(migration_id)
+        self.client.chat_postMessage(channel=channel, thread_ts=ts, text=blocks.clip(text))
+
+    def _chart(self, migration_id: str, title: str) -> None:
+        channel, ts = self._where(migration_id)
+        samples = [
+            (s.at, s.replication_lag, s.consumer_lag)
+            for s in self.store.lag_samples(migration_id, 2000)
+        ]
+        self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=ts,
+            title=title,
+            filename=f"{migration_id}-lag.png",
+            content=lag_chart(samples, title),
+        )
+
+    def _handle(self, note: Notification) -> None:
+        mid = note.migration_id
+        if note.kind == Note.CARD_CHANGED:
+            self._where(mid)
+            self._dirty.add(mid)
+            return
+        self._dirty.add(mid)
+        if note.kind == Note.GATE_OPENED:
+            channel, _ts = self._where(mid)
+            status = report.status(self.store, mid)
+            title = INFO[Step(status["step"])].title
+            gate_blocks = blocks.gate_request(status, title, self.approvers, note.text)
+            posted = self.client.chat_postMessage(
+                channel=channel, text=f"{title} ({mid})", blocks=blocks.as_dicts(gate_blocks)
+            )
+            first = gate_blocks[0].text.text
+            self._gates.setdefault(mid, []).append((channel, posted["ts"], first))
+        elif note.kind == Note.GATE_CLOSED:
+            for channel, ts, text in self._gates.pop(mid, []):
+                self.client.chat_update(
+                    channel=channel,
+                    ts=ts,
+                    text=f"closed: {note.text}",
+                    blocks=blocks.as_dicts(blocks.closed(text, note.text)),
+                )
+            self._thread_say(mid, f":leftwards_arrow_with_hook: {note.text}")
+        elif note.kind == Note.STEP_DONE:
+            if note.step in GATES and note.data.get("actor"):
+                for channel, ts, text in self._gates.pop(mid, []):
+                    actor = note.data["actor"]
+                    self.client.chat_update(
+                        channel=channel,
+                        ts=ts,
+                        text=f"approved by {actor}",
+                        blocks=blocks.as_dicts(blocks.decided(text, "approved", actor)),
+                    )
+            self._thread_say(mid, f":white_check_mark: {note.text}")
+        elif note.kind == Note.LAG_ZERO:
+            channel, _ts = self._where(mid)
+            self.client.chat_postMessage(
+                channel=channel, text=f":checkered_flag: `{mid}`: {note.text}"
+            )
+            self._chart(mid, f"{mid}: {note.text[:60]}")
+        elif note.kind in (Note.STALL, Note.FAILURE):
+            channel, _ts = self._where(mid)
+            mark = ":warning:" if note.kind == Note.STALL else ":x:"
+            self.client.chat_postMessage(
+                channel=channel, text=blocks.clip(f"{mark} `{mid}`: {note.text}")
+            )
+            self._thread_say(mid, f"{mark} {note.text}")
+        elif note.kind == Note.COMPLETED:
+            self.post_report(mid)
+
+    def post_report(self, migration_id: str) -> None:
+        data = report.report(self.store, migration_id)
+        approvals = (
+            "\n".join(
+                f"• {a['step']} {a['decision']} by {blocks.mention(a['actor'])} via {a['via']} "
+                f"(version {a['version']})"
+                for a in data["approvals"]
+            )
+            or "• none"
+        )
+        verify = data.get("verify") or {}
+        text = (
+            f"*Report for `{migration_id}`*: {data['status']} at `{data['step']}`\n"
+            f"*Approvals*\n{approvals}\n*Handover*: {data.get('handover') or '—'}\n"
+            f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
+            f"{len(verify.get('differences', [])) if verify else '—'}"
+        )
+        self._thread_say(migration_id, text)
+        self._chart(migration_id, f"{migration_id}: lag over the migration")

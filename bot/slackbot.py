@@ -1,0 +1,63 @@
+"""Everything the Slack bot is made of, wired once: storage, engine, notifier, bolt app, server."""
+
+from __future__ import annotations
+
+from bot.app import build_app
+from bot.commands import Services
+from bot.config import Settings
+from bot.db import database_url, init_db, make_engine
+from bot.errors import ConfigError
+from bot.jobs import runner
+from bot.migration.engine import Engine
+from bot.migration.store import Store
+from bot.server import health, make_http_server
+from bot.slack.client import web_client
+from bot.slack.directory import Directory
+from bot.slack.notifier import SlackNotifier
+
+
+class SlackBot:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        token: str,
+        signing_secret: str | None,
+        api_url: str | None = None,
+        db_url: str | None = None,
+        card_interval: float = 2.0,
+    ):
+        slack = settings.config.slack
+        if slack is None:
+            raise ConfigError(
+                f"{settings.path}: [slack] is needed to run the Slack bot (channel and approvers)"
+            )
+        self.db_url = database_url(db_url)
+        self.db = make_engine(self.db_url)
+        init_db(self.db)
+        self.store = Store(self.db)
+        self.client = web_client(token, api_url)
+        self.notifier = SlackNotifier(
+            self.client, self.store, slack.channel, slack.approvers, card_interval=card_interval
+        )
+        self.engine = Engine(settings, self.store, self.notifier)
+        self.directory = Directory(self.client, slack.approvers)
+        self.app = build_app(
+            Services(self.engine, self.notifier, self.directory, settings),
+            client=self.client,
+            signing_secret=signing_secret,
+        )
+        self.scheduler = None
+
+    def start_scheduler(self, *, paused: bool = False) -> None:
+        self.scheduler = runner.start(self.engine, self.db_url, paused=paused)
+
+    def stop(self) -> None:
+        runner.stop()
+        self.scheduler = None
+
+    def health(self) -> tuple[bool, dict[str, str]]:
+        return health(self.db, self.scheduler)
+
+    def http_server(self, host: str = "0.0.0.0", port: int | None = None):
+        return make_http_server(self.app, self.health, host=host, port=port)

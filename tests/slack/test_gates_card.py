@@ -1,0 +1,172 @@
+"""Gate buttons authorized at click time; the card kept current; alerts, charts, limits."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from bot.migration.notify import Note, Notification
+from bot.migration.steps import Step
+from tests.slack.conftest import CHANNEL, wait_for
+from tests.unit.conftest import migration
+
+
+def open_gate(slackbot, requested_by="U0ALICE", mid="orders-abc"):
+    store = slackbot.bot.store
+    m = store.create(
+        migration(mid, topics=(f"{mid}-topic",), requested_by=requested_by), requested_by
+    )
+    m.step = Step.STOP_PRODUCERS
+    m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 2}}
+    store.save(m, 1, actor="bot", kind="gate_opened", message="stop_producers open")
+    slackbot.bot.notifier.notify(
+        Notification(Note.GATE_OPENED, m.id, "stop the producers", "stop_producers")
+    )
+
+    def gate_message():
+        for msg in slackbot.standin.channel_messages(CHANNEL):
+            if (
+                msg.blocks
+                and f"({mid})" in msg.text
+                and any(
+                    b["type"] == "actions" and b.get("block_id") == "gate_stop_producers"
+                    for b in msg.blocks
+                )
+            ):
+                return msg
+        return None
+
+    return store.get(m.id), wait_for(gate_message, what="gate request")
+
+
+def answers(slackbot, text):
+    return any(text in r.get("text", "") for r in slackbot.standin.responses)
+
+
+def test_gate_request_mentions_approvers_and_only_an_approver_other_than_the_requester_passes(
+    slackbot,
+):
+    m, message = open_gate(slackbot)
+    first = message.blocks[0]["text"]["text"]
+    assert "<@U0BOB>" in first and "<!subteam^S0SRE>" in first and "version 2" in first
+
+    slackbot.click(message, "gate_approve", "U0EVE")  # not an approver
+    wait_for(lambda: answers(slackbot, "U0EVE is not an approver"), what="unauthorized refusal")
+    store = slackbot.bot.store
+    assert store.all_approvals(m.id) == []
+
+    m2, message2 = open_gate(
+        slackbot, requested_by="U0BOB", mid="bobs-xyz"
+    )  # bob asked: bob may not approve
+    slackbot.click(message2, "gate_approve", "U0BOB")
+    wait_for(
+        lambda: answers(slackbot, "cannot approve it (two-person rule)"),
+        what="self-approval refusal",
+    )
+    assert store.all_approvals(m2.id) == []
+
+    # dan is an approver through the S0SRE user group (asked at click time), clicking twice
+    seen = copy.deepcopy(message)  # both clicks carry the message as the user saw it
+    slackbot.click(seen, "gate_approve", "U0DAN")
+    slackbot.click(seen, "gate_approve", "U0DAN")
+    wait_for(lambda: answers(slackbot, "U0DAN already"), what="double click answer")
+    approvals = store.all_approvals(m.id)
+    assert [(a.actor, a.decision, a.state_version) for a in approvals] == [("U0DAN", "approved", 2)]
+    assert slackbot.standin.calls_of("usergroups.users.list")
+    updated = wait_for(
+        lambda: (
+            not any(b["type"] == "actions" for b in slackbot.standin.messages[message.ts].blocks)
+        ),
+        what="buttons replaced",
+    )
+    assert updated
+    context = slackbot.standin.messages[message.ts].blocks[-1]["elements"][0]["text"]
+    assert "Approved by <@U0DAN> at <!date^" in context
+
+
+def test_stale_gate_buttons_get_an_explanation(slackbot):
+    m, message = open_gate(slackbot)
+    m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 3}}
+    slackbot.bot.store.save(m, 2, actor="bot", kind="gate_opened", message="reopened")
+    slackbot.click(message, "gate_approve", "U0BOB")
+    wait_for(lambda: answers(slackbot, "stale approval: you saw version 2"), what="stale")
+    assert slackbot.bot.store.all_approvals(m.id) == []
+
+
+def test_card_is_posted_once_updated_coalesced_and_summarised(slackbot):
+    topics = [f"orders.region{i:03d}" for i in range(300)]
+    m = slackbot.bot.store.create(migration(topics=topics), "U0ALICE")
+    notifier = slackbot.bot.notifier
+    for i in range(30):
+        notifier.notify(Notification(Note.CARD_CHANGED, m.id, f"change {i}"))
+    assert notifier.wait_idle(10)
+    posts = [
+        c
+        for c in slackbot.standin.calls_of("chat.postMessage")
+        if c["args"].get("channel") == CHANNEL and not c["args"].get("thread_ts")
+    ]
+    updates = slackbot.standin.calls_of("chat.update")
+    assert len(posts) == 1 and 1 <= len(updates) <= 3  # 30 changes, coalesced
+    card = slackbot.standin.messages[slackbot.bot.store.get(m.id).card_ts]
+    text = " ".join(b.get("text", {}).get("text", "") for b in card.blocks)
+    assert "and 295 more" in text and "Pause" in str(card.blocks)
+
+
+def test_card_buttons_check_the_operator_and_the_version(slackbot):
+    store = slackbot.bot.store
+    m = store.create(migration(), "U0ALICE")
+    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "new"))
+    assert slackbot.bot.notifier.wait_idle(10)
+    card = slackbot.standin.messages[store.get(m.id).card_ts]
+    slackbot.click(card, "migration_pause", "U0EVE")
+    wait_for(lambda: answers(slackbot, "may not operate"), what="refusal")
+    slackbot.click(card, "migration_pause", "U0ALICE")
+    wait_for(lambda: store.get(m.id).status == "paused", what="paused by the requester")
+    slackbot.click(card, "migration_cancel", "U0ALICE")  # the card showed version 1
+    wait_for(lambda: answers(slackbot, "this card showed version 1"), what="stale card")
+    assert store.get(m.id).status == "paused"
+
+
+def test_alerts_go_to_the_channel_and_charts_to_the_thread(slackbot):
+    store = slackbot.bot.store
+    m = store.create(migration(), "U0ALICE")
+    for lag in (500, 200, 0):
+        store.add_lag(m.id, lag, lag // 2, None)
+    notifier = slackbot.bot.notifier
+    notifier.notify(Notification(Note.LAG_ZERO, m.id, "lag reached zero", "drain"))
+    notifier.notify(Notification(Note.STALL, m.id, "MirrorMaker 2 copied nothing", "catch_up"))
+    assert notifier.wait_idle(15)
+    texts = [msg.text for msg in slackbot.standin.channel_messages(CHANNEL)]
+    assert any("lag reached zero" in t for t in texts)
+    assert any(":warning:" in t and "copied nothing" in t for t in texts)
+    card_ts = store.get(m.id).card_ts
+    shared = [f for f in slackbot.standin.files.values() if f["shared"]]
+    assert shared and shared[0]["shared"]["thread_ts"] == card_ts
+    assert shared[0]["data"].startswith(b"\x89PNG")
+
+
+def test_rate_limits_are_retried_after_retry_after(slackbot):
+    store = slackbot.bot.store
+    m = store.create(migration(), "U0ALICE")
+    slackbot.standin.rate_limit("chat.postMessage", times=1, retry_after=1)
+    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "new"))
+    assert slackbot.bot.notifier.wait_idle(15)
+    assert store.get(m.id).card_ts  # posted on the second try
+    assert len(slackbot.standin.calls_of("chat.postMessage")) == 2
+
+
+def test_the_standin_rejects_what_slack_rejects(slackbot):
+    client = slackbot.bot.client
+    too_many = [{"type": "divider"}] * 51
+    with pytest.raises(SlackApiError) as caught:
+        client.chat_postMessage(channel=CHANNEL, text="x", blocks=too_many)
+    assert caught.value.response["error"] == "invalid_blocks"
+    assert "[json-pointer:/blocks]" in caught.value.response["errors"][0]
+    long_text = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    with pytest.raises(SlackApiError) as caught:
+        client.chat_postMessage(channel=CHANNEL, text="x", blocks=long_text)
+    assert "[json-pointer:/blocks/0/text/text]" in caught.value.response["errors"][0]
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        client.chat_postMessage(channel="C0NOWHERE", text="x")
