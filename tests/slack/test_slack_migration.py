@@ -1,0 +1,124 @@
+"""A whole migration driven from Slack (signed HTTP to the real bolt app) on the real sandbox."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from bot import config
+from bot.slackbot import SlackBot
+from tests.kafka_helpers import create_topic, produce
+from tests.slack.conftest import CHANNEL, SECRET, Driver, wait_for
+
+pytestmark = pytest.mark.sandbox
+SLACK = f"""
+[slack]
+channel = "{CHANNEL}"
+approvers = ["U0BOB", "S0SRE"]
+"""
+POLICY = """
+[policy]
+poll_interval_seconds = 1
+quiet_window_seconds = 2
+drain_window_seconds = 1
+"""
+
+
+@pytest.fixture
+def live_bot(sandbox, standin, tmp_path):
+    base = sandbox.config_file.read_text()
+    (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
+    path = tmp_path / "kafka-migrate.toml"
+    path.write_text(base[: base.index("[policy]")] + POLICY + SLACK)
+    bot = SlackBot(
+        config.load(path),
+        token=standin.token,
+        signing_secret=SECRET,
+        api_url=standin.api_url,
+        db_url=f"sqlite:///{tmp_path / 'km.db'}",
+        card_interval=0.5,
+    )
+    bot.start_scheduler()
+    server = bot.http_server(host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield Driver(f"http://127.0.0.1:{server.effective_port}", standin, bot)
+    server.close()
+    bot.stop()
+
+
+def gate(driver, mid: str, step: str):
+    def find():
+        for msg in driver.standin.channel_messages(CHANNEL):
+            if (
+                f"({mid})" in msg.text
+                and msg.blocks
+                and any(b.get("block_id") == f"gate_{step}" for b in msg.blocks)
+            ):
+                return msg
+        return None
+
+    return wait_for(find, 120, f"{step} request")
+
+
+def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
+    driver = live_bot
+    topic = f"slack-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 2)
+    produce(
+        sandbox.source.client_config(), topic, [(None, f"r{i}".encode(), []) for i in range(50)]
+    )
+
+    ack = driver.command(
+        f"start slk source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2",
+        user="U0BOB",
+    )
+    assert ack.status_code == 200
+    started = wait_for(
+        lambda: next(
+            (r["text"] for r in driver.standin.responses if "Started `slk-" in r.get("text", "")),
+            None,
+        ),
+        60,
+        "start",
+    )
+    mid = started.split("`")[1]
+    store = driver.bot.store
+
+    request = gate(driver, mid, "stop_producers")
+    driver.click(request, "gate_approve", "U0BOB")  # the requester, an approver otherwise
+    wait_for(
+        lambda: any("two-person rule" in r.get("text", "") for r in driver.standin.responses),
+        30,
+        "self-approval refused",
+    )
+    driver.click(request, "gate_approve", "U0DAN")  # an approver through S0SRE
+    wait_for(lambda: store.get(mid).step not in ("stop_producers",), 60, "past stop_producers")
+
+    repoint = gate(driver, mid, "repoint_clients")
+    channel_texts = [m.text for m in driver.standin.channel_messages(CHANNEL)]
+    assert any("lag reached zero" in t for t in channel_texts)
+    driver.click(repoint, "gate_approve", "U0DAN")
+    wait_for(lambda: store.get(mid).step == "producers_on_target", 60, "producers_on_target")
+    produce(sandbox.target.client_config(), topic, [(None, b"new", [])])
+    wait_for(lambda: store.get(mid).status == "complete", 120, "complete")
+    assert driver.bot.notifier.wait_idle(20)
+
+    card = driver.standin.messages[store.get(mid).card_ts]
+    card_text = str(card.blocks)
+    assert "complete" in card_text and card_text.count("by <@U0DAN>") == 2
+    thread = driver.standin.channel_messages(CHANNEL, thread_ts=card.ts)
+    assert any("Report for" in m.text and "via slack" in m.text for m in thread)
+    charts = [
+        f
+        for f in driver.standin.files.values()
+        if f["shared"] and f["shared"]["thread_ts"] == card.ts
+    ]
+    assert charts and all(f["data"].startswith(b"\x89PNG") for f in charts)
+    for message in (request, repoint):
+        assert not any(b["type"] == "actions" for b in driver.standin.messages[message.ts].blocks)
+    with httpx.Client(base_url=sandbox.connect_url) as connect:
+        for name in connect.get("/connectors").json():
+            if name.startswith(f"km-{mid}-"):
+                connect.delete(f"/connectors/{name}")
