@@ -55,12 +55,11 @@ def build_app(
     seen = SeenDeliveries()
 
     @app.middleware
-    def once(body, resp: BoltResponse, next):  # noqa: A002 - bolt injects `next` by name
+    def once(body, next):  # noqa: A002 - bolt injects `next` by name
         key = delivery_key(body)
         if key is not None and not seen.first_time(key):
             log.info("duplicate delivery %s ignored", key)
-            resp.status, resp.body = 200, ""
-            return resp
+            return BoltResponse(status=200, body="")
         return next()
 
     commands.register(app, services)
