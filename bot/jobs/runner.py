@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,6 +16,22 @@ from bot.migration.steps import INFO, Status, Step
 log = logging.getLogger(__name__)
 _engine = None  # the Engine of this process (set by bind)
 RECONCILE_SECONDS = 5
+
+
+class Executor(ThreadPoolExecutor):
+    """APScheduler 3's background loop may still submit a due job while shutting down; such a
+    job is left for the next start instead of failing with a RuntimeError."""
+
+    stopping = False
+
+    def shutdown(self, wait=True):
+        self.stopping = True
+        super().shutdown(wait)
+
+    def _do_submit_job(self, job, run_times):
+        if self.stopping:
+            return
+        super()._do_submit_job(job, run_times)
 
 
 def bind(engine) -> None:
@@ -88,6 +105,7 @@ def start(engine, database_url: str, *, paused: bool = False) -> BackgroundSched
     bind(engine)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=database_url, tablename="apscheduler_jobs")},
+        executors={"default": Executor(max_workers=10)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone="UTC",
     )
@@ -107,6 +125,5 @@ def start(engine, database_url: str, *, paused: bool = False) -> BackgroundSched
 def stop() -> None:
     global _scheduler
     if _scheduler is not None:
-        _scheduler.pause()  # no job is submitted while the executors shut down
         _scheduler.shutdown(wait=True)
         _scheduler = None
