@@ -88,3 +88,100 @@ def test_healthz(slackbot):
     response = slackbot.http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"ok": True, "database": "ok", "scheduler": "ok"}
+
+
+def submit_form(slackbot, **values) -> object:
+    import json
+    from urllib.parse import urlencode
+
+    state = {
+        key: {
+            "value": (
+                {"type": "static_select", "selected_option": {"value": v}}
+                if key in ("source", "target", "via", "policy")
+                else {"type": "plain_text_input", "value": v}
+            )
+        }
+        for key, v in values.items()
+    }
+    payload = {
+        "type": "view_submission",
+        "user": {"id": "U0ALICE"},
+        "team": {"id": "T0STANDIN"},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "hash": str(time.time()),
+            "callback_id": "start_migration",
+            "private_metadata": "C0MIGRATE",
+            "state": {"values": state},
+        },
+    }
+    return slackbot.post(urlencode({"payload": json.dumps(payload)}))
+
+
+def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(slackbot):
+    bad = submit_form(
+        slackbot,
+        name="orders",
+        source="src",
+        target="dst",
+        topics="*\\..europe",
+        via="mm2",
+        policy="identity",
+    )
+    assert bad.status_code == 200
+    # the grammar accepts the text; the regex is checked when the migration starts
+    wait_for(
+        lambda: any("invalid regex" in e.get("text", "") for e in slackbot.standin.ephemeral),
+        what="regex error to the user",
+    )
+    same = submit_form(
+        slackbot,
+        name="orders",
+        source="src",
+        target="src",
+        topics="t",
+        via="mm2",
+        policy="identity",
+    )
+    assert same.json() == {
+        "response_action": "errors",
+        "errors": {"source": "start: source and target are the same cluster"},
+    }
+    unknown = submit_form(
+        slackbot,
+        name="orders",
+        source="src",
+        target="dst",
+        topics="t",
+        via="nope",
+        policy="identity",
+    )
+    assert unknown.status_code == 200
+    wait_for(
+        lambda: any(
+            "no replicator named 'nope'" in e.get("text", "") for e in slackbot.standin.ephemeral
+        ),
+        what="config error",
+    )
+    assert slackbot.bot.store.list() == []
+
+
+def test_a_retried_delivery_takes_effect_once(slackbot):
+    from tests.slack.test_gates_card import open_gate
+
+    m, message = open_gate(slackbot)
+    slackbot.standin.trigger = lambda: "fixed-trigger"  # a retry repeats the same payload
+    fixed_ts = f"{time.time():.6f}"
+    original = time.time
+    try:
+        time.time = lambda: float(fixed_ts)
+        first = slackbot.click(message, "gate_approve", "U0DAN")
+        second = slackbot.click(message, "gate_approve", "U0DAN")
+    finally:
+        time.time = original
+    assert first.status_code == second.status_code == 200
+    time.sleep(1)
+    assert len(slackbot.bot.store.all_approvals(m.id)) == 1
+    assert not any("already" in r.get("text", "") for r in slackbot.standin.responses)

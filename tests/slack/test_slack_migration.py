@@ -70,6 +70,19 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
         sandbox.source.client_config(), topic, [(None, f"r{i}".encode(), []) for i in range(50)]
     )
 
+    driver.command(
+        f"plan slk source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2",
+        user="U0BOB",
+    )
+    plan = wait_for(
+        lambda: next(
+            (r["text"] for r in driver.standin.responses if r.get("text", "").startswith("*Plan*")),
+            None,
+        ),
+        60,
+        "plan",
+    )
+    assert f"`{topic}` → `{topic}`: 2 partition(s), create" in plan
     ack = driver.command(
         f"start slk source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2",
         user="U0BOB",
