@@ -205,9 +205,12 @@ def _serve(args: argparse.Namespace) -> int:
         path = box.config_file
         os.environ.setdefault("DATABASE_URL", f"sqlite:///{box.dir / 'kafka-migrate.db'}")
     engine, url = build_engine(str(path))
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True)  # never print a DB password
     print(
         f"engine running on {path} ({', '.join(engine.settings.config.clusters)}); drive it "
-        f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={url} kafka-migrate start ..."
+        f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={shown} kafka-migrate start ..."
     )
     runner.start(engine, url)
     stop = threading.Event()

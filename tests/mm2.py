@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
+
+from tests.waits import wait_for  # noqa: F401 - re-exported for the MM2 tests
 
 IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 DEFAULT = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"
@@ -91,12 +92,4 @@ class Connectors:
         self.client.close()
 
 
-def wait_for(predicate, timeout: float = 90, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not reached in {timeout}s (last: {last!r})")
+__all__ = ["Connectors", "checkpoint_connector", "source_connector", "wait_for"]

@@ -5,27 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError
-from confluent_kafka.admin import (
-    AclBindingFilter,
-    AclOperation,
-    AclPermissionType,
-    ResourcePatternType,
-    ResourceType,
-)
 
 from bot.kafka import apiversions
+from bot.kafka.acls import ANY_ACL
 from bot.kafka.cluster import TIMEOUT, Cluster, error_code, error_text
 from bot.kafka.select import Preview, TopicSelection, is_internal
-
-ANY_ACL = AclBindingFilter(
-    ResourceType.ANY,
-    None,
-    ResourcePatternType.ANY,
-    None,
-    None,
-    AclOperation.ANY,
-    AclPermissionType.ANY,
-)
 
 
 @dataclass(frozen=True)

@@ -184,21 +184,20 @@ def drain(ctx: Context) -> Result:
     if progress.lag or behind:
         ctx.memory.drain_since = None
         groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
-        result = Result.waiting(
+        return Result.waiting(
             f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}",
             lag=progress.lag,
+            consumer_lag=consumer_lag,
         )
-        result.consumer_lag = consumer_lag
-        return result
     if ctx.memory.drain_since is None:
         ctx.memory.drain_since = ctx.now
     held = ctx.now - ctx.memory.drain_since
     if held < ctx.policy.drain_window_seconds:
-        result = Result.waiting(
-            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s", lag=0
+        return Result.waiting(
+            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s",
+            lag=0,
+            consumer_lag=0,
         )
-        result.consumer_lag = 0
-        return result
     return Result.done(
         "lag reached zero: every group read everything and MirrorMaker 2 copied every record", lag=0
     )

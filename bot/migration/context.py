@@ -38,8 +38,10 @@ class Result:
         return cls("done", message, detail)
 
     @classmethod
-    def waiting(cls, message: str, lag: int | None = None, **detail: Any) -> Result:
-        return cls("waiting", message, detail, lag=lag)
+    def waiting(
+        cls, message: str, lag: int | None = None, consumer_lag: int | None = None, **detail: Any
+    ) -> Result:
+        return cls("waiting", message, detail, lag=lag, consumer_lag=consumer_lag)
 
     @classmethod
     def failed(cls, message: str, **detail: Any) -> Result:

@@ -14,23 +14,13 @@ from slack_sdk.signature import SignatureVerifier
 from bot import config
 from bot.slack.standin import SlackStandIn
 from bot.slackbot import SlackBot
+from tests.unit.conftest import CONFIG as UNIT_CONFIG
+from tests.waits import wait_for  # noqa: F401 - used by the Slack tests
 
 SECRET = "standin-signing-secret"
 CHANNEL = "C0MIGRATE"
 USERS = {"U0ALICE": "alice", "U0BOB": "bob", "U0EVE": "eve", "U0DAN": "dan"}
-CONFIG = f"""
-[clusters.src]
-bootstrap_servers = "127.0.0.1:1"
-[clusters.dst]
-bootstrap_servers = "127.0.0.1:2"
-[replicators.mm2]
-kind = "connect"
-url = "http://127.0.0.1:3"
-[slack]
-channel = "{CHANNEL}"
-approvers = ["U0BOB", "S0SRE"]
-two_person_rule = true
-"""
+CONFIG = UNIT_CONFIG.replace('channel = "C1"', f'channel = "{CHANNEL}"')
 
 
 @pytest.fixture
@@ -133,13 +123,3 @@ def slackbot(standin, tmp_path):
     yield driver
     server.close()
     bot.stop()
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {timeout}s")
