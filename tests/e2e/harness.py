@@ -156,6 +156,7 @@ class LiveProducer(threading.Thread):
             i += 1
             time.sleep(self.pause)
         self.producer.flush(30)
+        self.producer = None  # destroyed now, not at exit when its brokers may be gone
 
     def stop(self) -> None:
         self.halt.set()
