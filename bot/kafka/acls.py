@@ -67,8 +67,8 @@ class Acl:
             b.permission_type.name,
         )
 
-    def binding(self) -> AclBinding:
-        return AclBinding(
+    def _args(self) -> tuple:
+        return (
             _restype(self.resource),
             self.name,
             ResourcePatternType[self.pattern],
@@ -78,16 +78,12 @@ class Acl:
             AclPermissionType[self.permission],
         )
 
+    def binding(self) -> AclBinding:
+        return AclBinding(*self._args())
+
     def filter(self) -> AclBindingFilter:
-        return AclBindingFilter(
-            _restype(self.resource),
-            self.name,
-            ResourcePatternType[self.pattern],
-            self.principal,
-            self.host,
-            AclOperation[self.operation],
-            AclPermissionType[self.permission],
-        )
+        """A filter matching exactly this binding (to delete it and nothing else)."""
+        return AclBindingFilter(*self._args())
 
     def __str__(self) -> str:
         return (

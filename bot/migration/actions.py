@@ -132,16 +132,20 @@ def catch_up(ctx: Context) -> Result:
     return Result.waiting(text, lag=progress.lag, copied=copied)
 
 
-def stop_producers_condition(ctx: Context) -> Result | None:
-    """The stop_producers gate stays open only while replication keeps up."""
+def _replication_regressed(ctx: Context, above: int, to_step: Step, words: str) -> Result | None:
     progress = checks.replication(ctx)
-    if progress.lag > ctx.policy.ready_lag_records:
+    if progress.lag > above:
         return Result.regress(
-            Step.CATCH_UP,
-            f"replication fell behind: {checks.describe_progress(progress)}",
-            lag=progress.lag,
+            to_step, f"{words}: {checks.describe_progress(progress)}", lag=progress.lag
         )
     return None
+
+
+def stop_producers_condition(ctx: Context) -> Result | None:
+    """The stop_producers gate stays open only while replication keeps up."""
+    return _replication_regressed(
+        ctx, ctx.policy.ready_lag_records, Step.CATCH_UP, "replication fell behind"
+    )
 
 
 def producers_stopped(ctx: Context) -> Result:
@@ -207,14 +211,7 @@ def cutover_holds(ctx: Context) -> Result | None:
     """After drain: the source is still quiet and both lags are still 0 (checked live)."""
     if regress := _still_quiet(ctx):
         return regress
-    progress = checks.replication(ctx)
-    if progress.lag:
-        return Result.regress(
-            Step.DRAIN,
-            f"replication lag is back: {checks.describe_progress(progress)}",
-            lag=progress.lag,
-        )
-    return None
+    return _replication_regressed(ctx, 0, Step.DRAIN, "replication lag is back")
 
 
 def consumers_stopped(ctx: Context) -> Result:
