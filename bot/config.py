@@ -138,7 +138,7 @@ class Policy(_Model):
     poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
     quiet_window_seconds: int = Field(default=120, ge=1)
     drain_window_seconds: int = Field(default=60, ge=1)
-    gate_expiry_seconds: int = Field(default=3600, ge=60)
+    gate_expiry_seconds: int = Field(default=3600, ge=1)
     stall_polls: int = Field(default=10, ge=2)
     ready_lag_records: int = Field(default=1000, ge=0)  # catch_up is done at or below this
     cli_approvers: list[str] = Field(default_factory=list)  # OS users allowed to approve by CLI

@@ -20,6 +20,7 @@ poll_interval_seconds = 1
 quiet_window_seconds = {quiet}
 drain_window_seconds = {drain}
 ready_lag_records = {ready}
+gate_expiry_seconds = {expiry}
 cli_approvers = ["bob", "alice"]
 
 [slack]
@@ -32,13 +33,24 @@ two_person_rule = true
 class Workspace:
     """A config (the sandbox's clusters + test policy), a database, and a serve process."""
 
-    def __init__(self, sandbox, root: Path, *, quiet: int = 3, drain: int = 2, ready: int = 0):
+    def __init__(
+        self,
+        sandbox,
+        root: Path,
+        *,
+        quiet: int = 3,
+        drain: int = 2,
+        ready: int = 0,
+        expiry: int = 3600,
+    ):
         self.root = root
         base = sandbox.config_file.read_text()
         base = base[: base.index("[policy]")]
         (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
         self.config = root / "kafka-migrate.toml"
-        self.config.write_text(base + POLICY.format(quiet=quiet, drain=drain, ready=ready))
+        self.config.write_text(
+            base + POLICY.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry)
+        )
         self.env = {
             **os.environ,
             "KAFKA_MIGRATE_CONFIG": str(self.config),

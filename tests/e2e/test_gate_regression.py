@@ -72,3 +72,38 @@ def test_gates_close_on_lag_regression_and_on_a_new_write(sandbox, tmp_path, uni
             for name in connect.get("/connectors").json():
                 if name.startswith("km-regress-"):
                     connect.delete(f"/connectors/{name}")
+
+
+def test_an_unanswered_gate_expires_and_is_asked_again(sandbox, tmp_path, unique):
+    ws = Workspace(sandbox, tmp_path, ready=0, expiry=6)
+    topic = f"expiry-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    ws.serve()
+    try:
+        mid = ws.start(
+            f"expiry source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
+        )
+        first = ws.wait_gate(mid, "stop_producers", 120)
+        again = ws.wait(
+            mid,
+            lambda s: (
+                s["gate"]
+                and s["gate"]["version"] > first["version"]
+                and s["gate"]["version"] == s["version"]
+            ),
+            30,
+            "gate asked again",
+        )
+        late = ws.cli("approve", mid, "--version", str(first["version"]), user="bob")
+        assert late.returncode == 2 and "stale approval" in late.stderr
+        report = json.loads(ws.ok("report", mid, "--json"))
+        assert "gate_expired" in [e["kind"] for e in report["timeline"]]
+        ws.ok("approve", mid, "--version", str(again["version"]), user="bob")
+        ws.wait_reached(mid, "producers_stopped", 30)
+        ws.ok("cancel", mid)
+    finally:
+        ws.stop_serve()
+        with httpx.Client(base_url=sandbox.connect_url) as connect:
+            for name in connect.get("/connectors").json():
+                if name.startswith("km-expiry-"):
+                    connect.delete(f"/connectors/{name}")
