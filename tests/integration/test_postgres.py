@@ -1,0 +1,87 @@
+"""The storage on a real PostgreSQL server (started here with initdb/pg_ctl when available)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
+
+from bot.db import init_db, make_engine, session_scope
+from bot.errors import UserError
+from bot.migration.steps import Status
+from bot.migration.store import ConcurrentUpdate, Store
+from bot.models import Event
+from tests.unit.conftest import migration
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(*command: str) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else []
+    return subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    initdb = shutil.which("initdb") or str(BIN / "initdb")
+    if not Path(initdb).exists():
+        pytest.skip("no PostgreSQL server on this machine (initdb not found)")
+    root = Path(tempfile.mkdtemp(prefix="km-pg-"))  # the server runs as postgres: its own dir
+    account = pwd.getpwnam("postgres")
+    os.chown(root, account.pw_uid, account.pw_gid)
+    data = root / "data"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _as_postgres(initdb, "-D", str(data), "-U", "km", "--auth=trust", "-E", "UTF8")
+    assert done.returncode == 0, done.stderr
+    pg_ctl = shutil.which("pg_ctl") or str(BIN / "pg_ctl")
+    started = _as_postgres(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(data / "log"),
+        "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        "start",
+    )
+    assert started.returncode == 0, started.stderr + started.stdout
+    try:
+        yield f"postgresql://km@127.0.0.1:{port}/postgres"
+    finally:
+        _as_postgres(pg_ctl, "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_store_on_postgresql(postgres_url):
+    engine = make_engine(postgres_url)
+    assert engine.dialect.name == "postgresql"
+    init_db(engine)
+    init_db(engine)  # idempotent, trigger included
+    store = Store(engine)
+    m = store.create(migration(), "U0ALICE")
+    with pytest.raises(UserError, match="already in an open migration"):
+        store.create(migration("other-xyz"), "U0BOB")
+    stale = store.get(m.id)
+    fresh = store.get(m.id)
+    fresh.status = Status.PAUSED
+    store.save(fresh, 1, actor="U0ALICE", kind="paused", message="paused")
+    with pytest.raises(ConcurrentUpdate):
+        store.save(stale, 1, actor="bot", kind="step_done", message="late")
+    with pytest.raises(DBAPIError, match="append-only"), session_scope(engine) as session:
+        session.exec(select(Event)).first().message = "rewritten"
+    with session_scope(engine) as session:
+        assert [e.kind for e in session.exec(select(Event).order_by(Event.id))] == [
+            "created",
+            "paused",
+        ]
