@@ -6,11 +6,14 @@ The `events` table is append-only: the database itself refuses UPDATE and DELETE
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from bot import models  # noqa: F401  (registers the tables)
@@ -64,14 +67,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables and the append-only guard on events (idempotent)."""
-    SQLModel.metadata.create_all(engine)
-    statements = _SQLITE_APPEND_ONLY if engine.dialect.name == "sqlite" else []
+    """Create missing tables and the append-only guard on events (idempotent).
+
+    Two processes starting together (the bot and a CLI command) may both create the tables:
+    PostgreSQL takes an advisory lock so one creates them; on SQLite a CREATE that lost the
+    race fails and the next pass finds the table there.
+    """
     if engine.dialect.name == "postgresql":
-        statements = _POSTGRES_APPEND_ONLY
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(text(statement))
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one creator at a time
+            SQLModel.metadata.create_all(conn)
+            for statement in _POSTGRES_APPEND_ONLY:
+                conn.execute(text(statement))
+        return
+    for attempt in range(20):
+        try:
+            SQLModel.metadata.create_all(engine)
+            break
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            for statement in _SQLITE_APPEND_ONLY:
+                conn.execute(text(statement))
 
 
 @contextmanager

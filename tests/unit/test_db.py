@@ -101,3 +101,27 @@ def test_database_url(monkeypatch):
     assert database_url() == "sqlite:///kafka-migrate.db"
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db:5432/km")
     assert database_url() == "postgresql+psycopg://u:p@db:5432/km"
+
+
+def test_processes_starting_together_both_get_a_database(tmp_path):
+    """The bot and a CLI command may create the tables at the same moment."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        engine = make_engine(url)
+        barrier.wait()
+        try:
+            init_db(engine)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
