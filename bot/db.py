@@ -59,8 +59,8 @@ def make_engine(url: str | None = None) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: WAL switching waits too
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -85,7 +85,7 @@ def init_db(engine: Engine) -> None:
             SQLModel.metadata.create_all(engine)
             break
         except OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 19:
+            if not ("already exists" in str(exc) or "locked" in str(exc)) or attempt == 19:
                 raise
             time.sleep(random.uniform(0.005, 0.05))
     if engine.dialect.name == "sqlite":
