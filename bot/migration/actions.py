@@ -227,9 +227,8 @@ def consumers_stopped(ctx: Context) -> Result:
     return Result.done(f"{len(states)} group(s) empty on the source")
 
 
-def repoint_preview(ctx: Context) -> dict:
-    """Before the repoint approval: which groups move exactly, and what the others will see."""
-    plans = plan_handover(
+def _handover_plans(ctx: Context):
+    return plan_handover(
         ctx.source,
         ctx.target,
         ctx.topics,
@@ -238,6 +237,11 @@ def repoint_preview(ctx: Context) -> dict:
         source_alias=ctx.flow.source_alias,
         checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
     )
+
+
+def repoint_preview(ctx: Context) -> dict:
+    """Before the repoint approval: which groups move exactly, and what the others will see."""
+    plans = _handover_plans(ctx)
     return {
         p.group: {"kinds": p.kinds, "duplicates": sum(r.duplicates for r in p.offsets)}
         for p in plans
@@ -247,15 +251,7 @@ def repoint_preview(ctx: Context) -> dict:
 def handover_offsets(ctx: Context) -> Result:
     if broken := cutover_holds(ctx):
         return broken
-    plans = plan_handover(
-        ctx.source,
-        ctx.target,
-        ctx.topics,
-        ctx.migration.groups,
-        policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
-        checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
-    )
+    plans = _handover_plans(ctx)
     wanted = {
         p.group: {
             (r.target_topic, r.partition): r.target_offset

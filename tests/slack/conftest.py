@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -103,23 +104,30 @@ class Driver:
         return self.post(urlencode({"payload": json.dumps(payload)}), **kw)
 
 
-@pytest.fixture
-def slackbot(standin, tmp_path):
-    path = tmp_path / "km.toml"
-    path.write_text(CONFIG)
+@contextmanager
+def running_bot(path, standin, tmp_path, *, paused: bool, card_interval: float):
+    """The real bot behind the real waitress server; yields a Driver that signs requests."""
     bot = SlackBot(
         config.load(path),
         token=standin.token,
         signing_secret=SECRET,
         api_url=standin.api_url,
         db_url=f"sqlite:///{tmp_path / 'km.db'}",
-        card_interval=0.2,
+        card_interval=card_interval,
     )
-    bot.start_scheduler(paused=True)
+    bot.start_scheduler(paused=paused)
     server = bot.http_server(host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    driver = Driver(f"http://127.0.0.1:{server.effective_port}", standin, bot)
-    yield driver
-    server.close()
-    bot.stop()
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield Driver(f"http://127.0.0.1:{server.effective_port}", standin, bot)
+    finally:
+        server.close()
+        bot.stop()
+
+
+@pytest.fixture
+def slackbot(standin, tmp_path):
+    path = tmp_path / "km.toml"
+    path.write_text(CONFIG)
+    with running_bot(path, standin, tmp_path, paused=True, card_interval=0.2) as driver:
+        yield driver

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
 
-from bot import config
-from bot.slackbot import SlackBot
 from tests.kafka_helpers import create_topic, produce
-from tests.slack.conftest import CHANNEL, SECRET, Driver, wait_for
+from tests.slack.conftest import CHANNEL, running_bot, wait_for
 
 pytestmark = pytest.mark.sandbox
 SLACK = f"""
@@ -32,20 +28,8 @@ def live_bot(sandbox, standin, tmp_path):
     (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
     path = tmp_path / "kafka-migrate.toml"
     path.write_text(base[: base.index("[policy]")] + POLICY + SLACK)
-    bot = SlackBot(
-        config.load(path),
-        token=standin.token,
-        signing_secret=SECRET,
-        api_url=standin.api_url,
-        db_url=f"sqlite:///{tmp_path / 'km.db'}",
-        card_interval=0.5,
-    )
-    bot.start_scheduler()
-    server = bot.http_server(host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield Driver(f"http://127.0.0.1:{server.effective_port}", standin, bot)
-    server.close()
-    bot.stop()
+    with running_bot(path, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        yield driver
 
 
 def gate(driver, mid: str, step: str):
