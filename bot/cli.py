@@ -224,9 +224,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_slack(args: argparse.Namespace) -> int:
-    """Slack mode: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (signing secret needed)."""
+    """Slack mode: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (signing secret needed).
+    Both serve /healthz on $PORT; HTTP mode also /slack/events."""
+    import signal
+    import threading
+
     from bot import config
-    from bot.server import run_socket_mode
     from bot.slackbot import SlackBot
 
     app_token = os.environ.get("SLACK_APP_TOKEN")
@@ -235,19 +238,37 @@ def _serve_slack(args: argparse.Namespace) -> int:
         raise UserError(
             "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
         )
+    if app_token and not app_token.startswith("xapp-"):
+        raise UserError("SLACK_APP_TOKEN must be an app-level token (xapp-...) for Socket Mode")
     bot = SlackBot(
         config.load(args.config), token=os.environ["SLACK_BOT_TOKEN"], signing_secret=secret
     )
     bot.start_scheduler()
+    server = None
     try:
         if app_token:
-            print("Slack bot running in Socket Mode")
-            run_socket_mode(bot.app, app_token)
+            from slack_sdk.errors import SlackApiError
+
+            try:
+                bot.connect_socket_mode(app_token)
+            except SlackApiError as exc:
+                raise UserError(
+                    f"Slack refused SLACK_APP_TOKEN for Socket Mode: {exc.response.get('error')}"
+                ) from None
+            server = bot.http_server()
+            print(f"Slack bot running in Socket Mode; /healthz on port {server.effective_port}")
+            threading.Thread(target=server.run, name="healthz", daemon=True).start()
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait()
         else:
             server = bot.http_server()
             print(f"Slack bot listening on port {server.effective_port}: /slack/events, /healthz")
             server.run()
     finally:
+        if server is not None:
+            server.close()
         bot.stop()
     return 0
 

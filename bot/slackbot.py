@@ -10,7 +10,7 @@ from bot.errors import ConfigError
 from bot.jobs import runner
 from bot.migration.engine import Engine
 from bot.migration.store import Store
-from bot.server import health, make_http_server
+from bot.server import SocketMode, health, make_http_server
 from bot.slack.client import web_client
 from bot.slack.directory import Directory
 from bot.slack.notifier import SlackNotifier
@@ -48,16 +48,31 @@ class SlackBot:
             signing_secret=signing_secret,
         )
         self.scheduler = None
+        self.socket_mode: SocketMode | None = None
+
+    def connect_socket_mode(
+        self, app_token: str, *, grace: float = 30.0, ping_interval: float = 3
+    ) -> SocketMode:
+        """Socket Mode: Slack's requests come over a WebSocket the bot opens (no public URL)."""
+        self.socket_mode = SocketMode(
+            self.app, app_token, grace=grace, ping_interval=ping_interval
+        ).connect()
+        return self.socket_mode
 
     def start_scheduler(self, *, paused: bool = False) -> None:
         self.scheduler = runner.start(self.engine, self.db_url, paused=paused)
 
     def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+            self.socket_mode = None
         runner.stop()
         self.scheduler = None
 
     def health(self) -> tuple[bool, dict[str, str]]:
-        return health(self.db, self.scheduler)
+        return health(self.db, self.scheduler, self.socket_mode)
 
     def http_server(self, host: str = "0.0.0.0", port: int | None = None):
-        return make_http_server(self.app, self.health, host=host, port=port)
+        """HTTP mode: /slack/events and /healthz. In Socket Mode: /healthz only."""
+        app = None if self.socket_mode is not None else self.app
+        return make_http_server(app, self.health, host=host, port=port)

@@ -21,9 +21,10 @@ class Services:
 
 
 def register(app: App, services: Services) -> None:
-    from bot.commands import card, gates, modal, slash
+    from bot.commands import card, gates, mention, modal, slash
 
     slash.register(app, services)
     gates.register(app, services)
     card.register(app, services)
     modal.register(app, services)
+    mention.register(app, services)

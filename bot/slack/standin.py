@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bot.slack.limits import check_blocks, check_view, too_long
+from bot.slack.socket_standin import SocketModeStandIn
 
 BOT_USER = "U0BOT"
 TRIGGER_TTL = 3.0
@@ -43,8 +44,10 @@ class SlackStandIn:
         channels=("C0MIGRATE",),
         users: dict[str, str] | None = None,
         usergroups: dict[str, list[str]] | None = None,
+        socket_mode: SocketModeStandIn | None = None,
     ):
         self.token = token
+        self.socket_mode = socket_mode  # answers apps.connections.open when set
         self.channels = set(channels)
         self.users = dict(users or {})
         self.usergroups = dict(usergroups or {})
@@ -88,6 +91,12 @@ class SlackStandIn:
         key = f"r{next(self._ids)}"
         self._response_uses[key] = 0
         return f"{self.url}/response/{key}"
+
+    def user_message(self, channel: str, user: str, text: str) -> Message:
+        """A message a person posted (the bot may reply in its thread, not edit it)."""
+        message = Message(channel, self._ts(), user, text, None)
+        self.messages[message.ts] = message
+        return message
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         self._limits.setdefault(method, []).extend([retry_after] * times)
@@ -150,8 +159,8 @@ class SlackStandIn:
                     {"Retry-After": str(retry_after)},
                 )
             token = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
-            if (token or args.get("token")) != self.token:
-                return self._reply(handler, 200, {"ok": False, "error": "invalid_auth"})
+            if error := self._token_error(method, token or args.get("token") or ""):
+                return self._reply(handler, 200, {"ok": False, "error": error})
             answer = getattr(self, "_" + method.replace(".", "_"), None)
             if answer is None:
                 return self._reply(handler, 200, {"ok": False, "error": "unknown_method"})
@@ -172,7 +181,20 @@ class SlackStandIn:
                     args[key] = json.loads(args[key])
         return args
 
+    def _token_error(self, method: str, token: str) -> str | None:
+        """apps.connections.open takes the app-level token (xapp-) and nothing else takes it."""
+        app_level = method == "apps.connections.open"
+        app_token = self.socket_mode.app_token if self.socket_mode else None
+        if token in (self.token, app_token) and app_level != (token == app_token):
+            return "not_allowed_token_type"
+        if token not in (self.token, app_token):
+            return "invalid_auth"
+        return None
+
     # methods -------------------------------------------------------------------------------
+    def _apps_connections_open(self, _args):
+        return {"ok": True, "url": self.socket_mode.open_url()}
+
     def _ts(self) -> str:
         return f"{int(time.time())}.{next(self._clock):06d}"
 

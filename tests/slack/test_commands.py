@@ -1,4 +1,4 @@
-"""/kafka-migrate over signed HTTP: acks, errors, signatures, the start form."""
+"""/kafka-migrate over signed HTTP and over Socket Mode: acks, errors, signatures, the form."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def test_help_and_bad_input_are_answered_in_the_ack(slackbot):
     assert "status takes one migration id" in missing.text
 
 
-def test_forged_and_old_requests_are_refused_and_change_nothing(slackbot):
+def test_forged_and_old_requests_are_refused_and_change_nothing(http_bot):
+    slackbot = http_bot  # signatures are HTTP's; Socket Mode is authenticated by its link
     store = slackbot.bot.store
     m = store.create(migration(), "U0ALICE")
     calls = len(slackbot.standin.calls)
@@ -87,13 +88,13 @@ def test_start_without_arguments_opens_the_form_and_expired_triggers_fail(slackb
 def test_healthz(slackbot):
     response = slackbot.http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok", "scheduler": "ok"}
+    expected = {"ok": True, "database": "ok", "scheduler": "ok"}
+    if slackbot.mode == "socket":
+        expected["socket"] = "ok"
+    assert response.json() == expected
 
 
 def submit_form(slackbot, **values) -> object:
-    import json
-    from urllib.parse import urlencode
-
     state = {
         key: {
             "value": (
@@ -117,7 +118,7 @@ def submit_form(slackbot, **values) -> object:
             "state": {"values": state},
         },
     }
-    return slackbot.post(urlencode({"payload": json.dumps(payload)}))
+    return slackbot.interactive(payload)
 
 
 def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(slackbot):

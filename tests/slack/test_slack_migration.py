@@ -1,4 +1,5 @@
-"""A whole migration driven from Slack (signed HTTP to the real bolt app) on the real sandbox."""
+"""A whole migration driven from Slack (signed HTTP or Socket Mode to the real bolt app) on the
+real sandbox."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ drain_window_seconds = 1
 
 
 @pytest.fixture
-def live_bot(sandbox, standin, tmp_path):
+def live_bot(sandbox, standin, tmp_path, mode):
     base = sandbox.config_file.read_text()
     (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
     path = tmp_path / "kafka-migrate.toml"
     path.write_text(base[: base.index("[policy]")] + POLICY + SLACK)
-    with running_bot(path, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+    with running_bot(path, standin, tmp_path, paused=False, card_interval=0.5, mode=mode) as driver:
         yield driver
 
 

@@ -1,0 +1,24 @@
+"""Events: a mention of the bot is answered in its thread with where to start; every other event
+the app receives is acknowledged and ignored (an unacknowledged event is redelivered by Slack)."""
+
+from __future__ import annotations
+
+import re
+
+from slack_bolt import App
+
+from bot.slack.ids import COMMAND
+
+
+def register(app: App, _services) -> None:
+    @app.event("app_mention")
+    def mentioned(event, client) -> None:
+        client.chat_postMessage(
+            channel=event["channel"],
+            thread_ts=event.get("thread_ts") or event["ts"],
+            text=f"I run Kafka migrations: `{COMMAND} help` lists what I can do.",
+        )
+
+    @app.event(re.compile(".*"))
+    def other_event() -> None:
+        pass
