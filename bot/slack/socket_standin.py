@@ -64,9 +64,10 @@ class Envelope:
 
     @property
     def ack_delay(self) -> float | None:
+        """From the delivery that was acknowledged (the last one) to its ack."""
         if self.acked_at is None or not self.sent_at:
             return None
-        return self.acked_at - self.sent_at[0]
+        return self.acked_at - self.sent_at[-1]
 
 
 class SocketModeStandIn:
@@ -191,7 +192,7 @@ class SocketModeStandIn:
         return [
             e
             for e in self.envelopes.values()
-            if e.acked_at is None and e.sent_at and now - e.sent_at[0] > ACK_DEADLINE
+            if e.acked_at is None and e.sent_at and now - e.sent_at[-1] > ACK_DEADLINE
         ]
 
     # the server ----------------------------------------------------------------------------

@@ -158,8 +158,10 @@ class SocketDriver(Driver):
 
     mode = "socket"
 
-    def deliver(self, kind: str, payload: dict, ack_timeout: float = 10) -> Answer:
-        envelope = self.standin.socket_mode.deliver(kind, payload)
+    def deliver(
+        self, kind: str, payload: dict, ack_timeout: float = 10, lose_ack: bool = False
+    ) -> Answer:
+        envelope = self.standin.socket_mode.deliver(kind, payload, lose_ack=lose_ack)
         if not envelope.acked.wait(ack_timeout):
             return Answer(0, None)
         return Answer(200, envelope.ack_payload)

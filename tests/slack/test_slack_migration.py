@@ -33,6 +33,10 @@ def live_bot(sandbox, standin, tmp_path, mode):
         yield driver
 
 
+def lost_ack(driver) -> dict:
+    return {"lose_ack": True} if driver.mode == "socket" else {}
+
+
 def gate(driver, mid: str, step: str):
     def find():
         for msg in driver.standin.channel_messages(CHANNEL):
@@ -83,6 +87,10 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
     )
     mid = started.split("`")[1]
     store = driver.bot.store
+    link = driver.standin.socket_mode
+    if driver.mode == "socket":
+        link.drop()  # mid-migration the link drops; the bot reconnects on its own
+        updates_at_drop = len(driver.standin.calls_of("chat.update"))
 
     request = gate(driver, mid, "stop_producers")
     driver.click(request, "gate_approve", "U0BOB")  # the requester, an approver otherwise
@@ -91,7 +99,9 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
         30,
         "self-approval refused",
     )
-    driver.click(request, "gate_approve", "U0DAN")  # an approver through S0SRE
+    # an approver through S0SRE; over Socket Mode the ack is lost with the link, the click is
+    # delivered again on the next connection, and counts once
+    driver.click(request, "gate_approve", "U0DAN", **lost_ack(driver))
     wait_for(lambda: store.get(mid).step not in ("stop_producers",), 60, "past stop_producers")
 
     repoint = gate(driver, mid, "repoint_clients")
@@ -116,6 +126,16 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
     assert charts and all(f["data"].startswith(b"\x89PNG") for f in charts)
     for message in (request, repoint):
         assert not any(b["type"] == "actions" for b in driver.standin.messages[message.ts].blocks)
+    decisions = [(a.step, a.actor, a.decision) for a in store.all_approvals(mid)]
+    assert decisions == [
+        ("stop_producers", "U0DAN", "approved"),
+        ("repoint_clients", "U0DAN", "approved"),
+    ]
+    if driver.mode == "socket":
+        assert link.connections_opened >= 3  # first, after the drop, after the lost ack
+        assert link.missing_acks() == [] and link.late_acks() == []
+        assert any(e.retry_attempt for e in link.envelopes.values())
+        assert len(driver.standin.calls_of("chat.update")) > updates_at_drop
     with httpx.Client(base_url=sandbox.connect_url) as connect:
         for name in connect.get("/connectors").json():
             if name.startswith(f"km-{mid}-"):
