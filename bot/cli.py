@@ -4,22 +4,17 @@ and `serve`, which runs the bot."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import os
 import sys
 
 from bot.errors import UserError
+from bot.identity import cli_actor, cli_origin
 
 VERBS_HELP = (
     "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report"
 )
-
-
-def actor() -> str:
-    """CLI decisions are recorded with the OS user, marked as CLI."""
-    return f"cli:{getpass.getuser()}"
 
 
 def build_engine(config_path: str | None, *, notifier=None):
@@ -91,7 +86,7 @@ def _runbook(args: argparse.Namespace) -> int:
             )
             _print(plan, args.json, text)
             return 0 if not plan["summary"]["problems"] else 2
-        m = engine.start(request, actor())
+        m = engine.start(request, cli_actor(), origin=cli_origin())
         print(
             f"started {m.id}: {len(m.selected_topics)} topic(s); follow it with "
             f"`kafka-migrate status {m.id}` (the bot's `serve` process moves it)"
@@ -124,7 +119,11 @@ def _runbook(args: argparse.Namespace) -> int:
                 or "  none"
             )
             text += "\ntimeline:\n" + "\n".join(
-                f"  {e['at']} {e['actor']}: {e['message']}" for e in data["timeline"]
+                f"  {e['at']} {e['actor']}"
+                + (f" (on {e['host']})" if e.get("host") else "")
+                + f": {e['message']}"
+                + (f" [{e['reason']}]" if e["reason"] and e["reason"] not in e["message"] else "")
+                for e in data["timeline"]
             )
         _print(data, args.json, text)
         return 0
@@ -132,9 +131,10 @@ def _runbook(args: argparse.Namespace) -> int:
         print(
             engine.decide(
                 args.id,
-                actor=actor(),
+                actor=cli_actor(),
                 version=args.version,
                 via="cli",
+                origin=cli_origin(),
                 approve=verb == "approve",
                 step=args.step,
                 reason=args.reason,
@@ -148,11 +148,11 @@ def _runbook(args: argparse.Namespace) -> int:
         "retry": engine.retry,
     }
     if verb in actions:
-        m = actions[verb](args.id, actor())
+        m = actions[verb](args.id, cli_actor(), origin=cli_origin())
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
         return 0
     if verb == "skip":
-        m = engine.skip(args.id, actor(), args.reason or "")
+        m = engine.skip(args.id, cli_actor(), args.reason or "", origin=cli_origin())
         print(f"{m.id}: now at {m.step} (version {m.version})")
         return 0
     raise UserError(f"unknown verb {verb}")

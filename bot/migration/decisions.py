@@ -69,7 +69,13 @@ class Decisions:
             "summary": topic_plan.summary(),
         }
 
-    def start(self, req: StartRequest, actor: str, channel: str | None = None) -> Migration:
+    def start(
+        self,
+        req: StartRequest,
+        actor: str,
+        channel: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Migration:
         _selection, topics = self._request(req)
         m = Migration(
             id=new_id(req.name),
@@ -88,7 +94,7 @@ class Decisions:
             options=req.options,
             state={},
         )
-        self.store.create(m, actor)
+        self.store.create(m, actor, origin)
         self._note(m, Note.CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
         return m
 
@@ -103,8 +109,39 @@ class Decisions:
         step: str | None = None,
         actor_groups: frozenset[str] = frozenset(),
         reason: str | None = None,
+        origin: dict[str, Any] | None = None,
     ) -> str:
+        """Record an approval or a rejection; a refused one is recorded too, with its reason."""
         m = self.store.get(migration_id)
+        what = "approve" if approve else "reject"
+        try:
+            return self._decide(
+                m, actor, version, via, approve, step, actor_groups, reason, origin or {}
+            )
+        except approvals.Refused as exc:
+            self.store.event(
+                m.id,
+                actor=actor,
+                kind="refused",
+                step=(step or m.step)[:40],
+                message=f"{actor} may not {what} {step or m.step} at version {version}",
+                reason=str(exc),
+                data={"via": via, **(origin or {})},
+            )
+            raise
+
+    def _decide(
+        self,
+        m: Migration,
+        actor: str,
+        version: int,
+        via: str,
+        approve: bool,
+        step: str | None,
+        actor_groups: frozenset[str],
+        reason: str | None,
+        origin: dict[str, Any],
+    ) -> str:
         if step is None and Step(m.step) not in GATES:
             raise approvals.Refused(
                 f"nothing to approve now: {m.id} is at {m.step}"
@@ -144,7 +181,8 @@ class Decisions:
                 via=via,
                 state_version=version,
                 reason=reason,
-            )
+            ),
+            origin,
         )
         if not recorded:
             raise approvals.Refused(f"{actor} already decided {step} at version {version}")
@@ -153,7 +191,7 @@ class Decisions:
                 Status.PAUSED,
                 f"{step} rejected by {actor}" + (f": {reason}" if reason else ""),
             )
-            self._save(m, version, actor, "paused", m.reason)
+            self._save(m, version, actor, "paused", m.reason, **origin)
         self._note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
         return f"{step} {decision} by {actor} (version {version})"
 
@@ -165,15 +203,22 @@ class Decisions:
         to: Status,
         kind: str,
         reason: str | None = None,
+        origin: dict[str, Any] | None = None,
     ) -> Migration:
         m = self.store.get(migration_id)
         if m.status not in allowed:
             raise UserError(f"{m.id} is {m.status}: cannot {kind} it")
         version = m.version
         m.status, m.reason = to, reason
-        return self._save(m, version, actor, kind, reason or f"{kind} by {actor}")
+        return self._save(m, version, actor, kind, reason or f"{kind} by {actor}", **(origin or {}))
 
-    def pause(self, migration_id: str, actor: str, reason: str | None = None) -> Migration:
+    def pause(
+        self,
+        migration_id: str,
+        actor: str,
+        reason: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Migration:
         return self._transition(
             migration_id,
             actor,
@@ -181,17 +226,32 @@ class Decisions:
             Status.PAUSED,
             "paused",
             reason or f"paused by {actor}",
+            origin,
         )
 
-    def resume(self, migration_id: str, actor: str) -> Migration:
-        m = self._transition(migration_id, actor, (Status.PAUSED,), Status.ACTIVE, "resumed")
+    def resume(
+        self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
+        m = self._transition(
+            migration_id, actor, (Status.PAUSED,), Status.ACTIVE, "resumed", origin=origin
+        )
         self.memory.pop(m.id, None)  # re-verify everything after a pause
         return m
 
-    def retry(self, migration_id: str, actor: str) -> Migration:
-        return self._transition(migration_id, actor, (Status.FAILED,), Status.ACTIVE, "retried")
+    def retry(
+        self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
+        return self._transition(
+            migration_id, actor, (Status.FAILED,), Status.ACTIVE, "retried", origin=origin
+        )
 
-    def cancel(self, migration_id: str, actor: str, reason: str | None = None) -> Migration:
+    def cancel(
+        self,
+        migration_id: str,
+        actor: str,
+        reason: str | None = None,
+        origin: dict[str, Any] | None = None,
+    ) -> Migration:
         m = self.store.get(migration_id)
         if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
             raise UserError(f"{m.id} is {m.status}: cannot cancel it")
@@ -204,11 +264,14 @@ class Decisions:
             Status.CANCELLED,
             "cancelled",
             reason or f"cancelled by {actor}",
+            origin,
         )
         self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
         return m
 
-    def skip(self, migration_id: str, actor: str, reason: str) -> Migration:
+    def skip(
+        self, migration_id: str, actor: str, reason: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
         m = self.store.get(migration_id)
         if not INFO[Step(m.step)].skippable:
             raise UserError(
@@ -223,5 +286,12 @@ class Decisions:
         skipped = m.step
         m.step, m.status, m.reason = next_step(Step(m.step)), Status.ACTIVE, None
         return self._save(
-            m, version, actor, "skipped", f"{skipped} skipped by {actor}", reason, step=skipped
+            m,
+            version,
+            actor,
+            "skipped",
+            f"{skipped} skipped by {actor}",
+            reason,
+            step=skipped,
+            **(origin or {}),
         )

@@ -96,6 +96,7 @@ def report(store: Store, migration_id: str) -> dict[str, Any]:
             "step": e.step,
             "message": e.message,
             "reason": e.reason,
+            "host": (e.data or {}).get("host"),
         }
         for e in store.events(m.id)
     ]

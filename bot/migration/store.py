@@ -41,7 +41,9 @@ class Store:
         self.engine = engine
 
     # migrations ---------------------------------------------------------------------------
-    def create(self, migration: Migration, actor: str) -> Migration:
+    def create(
+        self, migration: Migration, actor: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
         """Insert the migration and lock its topics, or change nothing and say who holds one."""
         try:
             with session_scope(self.engine) as session:
@@ -59,7 +61,7 @@ class Store:
                         kind="created",
                         step=migration.step,
                         message=f"migration {migration.id} created",
-                        data={"topics": len(migration.selected_topics)},
+                        data={"topics": len(migration.selected_topics), **(origin or {})},
                     )
                 )
         except IntegrityError:
@@ -267,8 +269,9 @@ class Store:
                 ).all()
             )
 
-    def add_approval(self, approval: Approval) -> bool:
-        """Record a decision; False when this actor already decided at this version."""
+    def add_approval(self, approval: Approval, origin: dict[str, Any] | None = None) -> bool:
+        """Record a decision (and its audit event, with where it came from); False when this
+        actor already decided at this version."""
         try:
             with session_scope(self.engine) as session:
                 session.add(approval)
@@ -282,7 +285,7 @@ class Store:
                         message=f"{approval.step} {approval.decision} by "
                         f"{approval.actor} via {approval.via}",
                         reason=approval.reason,
-                        data={"state_version": approval.state_version},
+                        data={"state_version": approval.state_version, **(origin or {})},
                     )
                 )
         except IntegrityError:

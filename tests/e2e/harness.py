@@ -1,4 +1,8 @@
-"""Drive the real `kafka-migrate` CLI and a real `kafka-migrate serve` process, as people do."""
+"""Drive the real `kafka-migrate` CLI and a real `kafka-migrate serve` process, as people do.
+
+People on the CLI are real OS accounts (ACCOUNTS): each CLI call runs as the person's account,
+with USER and LOGNAME set to a name that is not theirs, so nothing can lean on them.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
+from tests.accounts import kafka_migrate_as, remove, shared_database, shared_dir
+
+ACCOUNTS = {"alice": "km-alice", "bob": "km-bob", "carol": "km-carol"}
+
 POLICY = """
 [policy]
 poll_interval_seconds = 1
@@ -21,7 +29,7 @@ quiet_window_seconds = {quiet}
 drain_window_seconds = {drain}
 ready_lag_records = {ready}
 gate_expiry_seconds = {expiry}
-cli_approvers = ["bob", "alice"]
+cli_approvers = ["km-bob", "km-alice"]
 
 [slack]
 channel = "C0TEST"
@@ -31,19 +39,20 @@ two_person_rule = true
 
 
 class Workspace:
-    """A config (the sandbox's clusters + test policy), a database, and a serve process."""
+    """A config (the sandbox's clusters + test policy), a database, and a serve process, in a
+    directory the test accounts can reach (removed by stop_serve)."""
 
     def __init__(
         self,
         sandbox,
-        root: Path,
+        _private: Path | None = None,
         *,
         quiet: int = 3,
         drain: int = 2,
         ready: int = 0,
         expiry: int = 3600,
     ):
-        self.root = root
+        self.root = root = shared_dir("km-e2e-")
         base = sandbox.config_file.read_text()
         base = base[: base.index("[policy]")]
         (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
@@ -54,19 +63,20 @@ class Workspace:
         self.env = {
             **os.environ,
             "KAFKA_MIGRATE_CONFIG": str(self.config),
-            "DATABASE_URL": f"sqlite:///{root / 'km.db'}",
+            "DATABASE_URL": shared_database(root / "km.db"),
         }
         self.env.pop("SLACK_BOT_TOKEN", None)
         self.serve_proc: subprocess.Popen | None = None
         self.serve_log = root / "serve.log"
 
+    @staticmethod
+    def actor(user: str) -> str:
+        return f"cli:{ACCOUNTS[user]}"
+
     def cli(self, *args: str, user: str = "alice") -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env={**self.env, "USER": user, "LOGNAME": user},
-            timeout=120,
+        """`kafka-migrate ARGS` as `user`'s OS account, claiming in USER to be someone else."""
+        return kafka_migrate_as(
+            ACCOUNTS[user], list(args), env={**self.env, "USER": "root", "LOGNAME": "root"}
         )
 
     def ok(self, *args: str, user: str = "alice") -> str:
@@ -142,6 +152,7 @@ class Workspace:
                 self.serve_proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.serve_proc.kill()
+        remove(self.root)
 
 
 class LiveProducer(threading.Thread):

@@ -7,6 +7,7 @@ duplicate and no loss, checked by record content.
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -58,8 +59,8 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     version = str(gate["version"])
     assert group in gate["groups"]
     refusals = {
-        "alice": ("cli:alice requested this migration and cannot approve it", version),
-        "carol": ("cli:carol is not an approver", version),
+        "alice": ("cli:km-alice requested this migration and cannot approve it", version),
+        "carol": ("cli:km-carol is not an approver", version),
         "bob": ("stale approval", str(gate["version"] - 1)),
     }
     for user, (reason, shown) in refusals.items():
@@ -67,7 +68,7 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
         assert result.returncode == 2 and reason in result.stderr, result.stderr
     assert ws.status(mid)["step"] == "stop_producers"  # refusals changed nothing
 
-    assert "approved by cli:bob" in ws.ok("approve", mid, "--version", version, user="bob")
+    assert "approved by cli:km-bob" in ws.ok("approve", mid, "--version", version, user="bob")
     ws.wait_step(mid, "producers_stopped", 60)
     producer.stop()  # the team stops producers after the approval; the engine must notice
     ws.wait_step(mid, "consumers_stopped", 120)
@@ -98,8 +99,12 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
 
     assert {s["step"]: s["state"] for s in done["steps"]}["verify"] == "done"
     report = ws.ok("report", mid)
-    assert "stop_producers approved by cli:bob via cli" in report
-    assert "repoint_clients approved by cli:bob via cli" in report
+    assert "stop_producers approved by cli:km-bob via cli" in report
+    assert "repoint_clients approved by cli:km-bob via cli" in report
+    host = socket.gethostname()
+    assert f"cli:km-bob (on {host}): stop_producers approved by cli:km-bob via cli" in report
+    assert f"cli:km-alice (on {host}): migration {mid} created" in report
+    assert f"cli:km-carol (on {host}): cli:km-carol may not approve" in report
     with httpx.Client(base_url=sandbox.connect_url) as connect:
         mine = [c for c in connect.get("/connectors").json() if c.startswith(f"km-{mid}-")]
         assert len(mine) == 3

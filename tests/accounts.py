@@ -1,0 +1,75 @@
+"""Real operating-system accounts for tests in which two people use the CLI.
+
+The CLI takes its identity from the process's effective uid, so a test that needs "bob" runs the
+CLI as the OS account `bob` (created here once, reused afterwards) through tests/as_account.py.
+Creating accounts needs root, as CI and the development machines have. Files those accounts must
+reach live in a shared directory (`shared_dir`): pytest's temporary directories are root's alone.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+LAUNCHER = Path(__file__).with_name("as_account.py")
+
+
+def os_account(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root to create the OS account {name!r} the test acts as")
+    made = subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise AssertionError(f"useradd {name} failed: {made.stderr}") from None
+
+
+def kafka_migrate_as(name: str, args: list[str], *, env: dict, timeout: float = 120):
+    """`kafka-migrate ARGS` run as the OS account `name` (see tests/as_account.py)."""
+    os_account(name)
+    return subprocess.run(
+        [sys.executable, str(LAUNCHER), name, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        umask=0o000,  # the database and its WAL files stay writable for every test account
+    )
+
+
+def shared_dir(prefix: str) -> Path:
+    """A directory every test account can read and write; remove it with shutil.rmtree."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o777)
+    return path
+
+
+def shared_database(path: Path) -> str:
+    """A SQLite database with its tables, writable by every test account (SQLite creates files
+    0644 whatever the umask, and its WAL files take the database file's mode)."""
+    from bot.db import init_db, make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    engine.dispose()
+    path.chmod(0o666)
+    return f"sqlite:///{path}"
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
