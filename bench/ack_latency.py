@@ -1,11 +1,15 @@
-"""Benchmark: how fast the bot acknowledges slash commands in HTTP mode.
+"""Benchmark: how fast the bot acknowledges slash commands, over HTTP and over Socket Mode.
 
-200 signed `/kafka-migrate list` commands, 50 in flight at a time, against `kafka-migrate serve`
-in HTTP mode (bolt behind waitress, its own process), its Web API pointed at the local Slack
-stand-in (in this process, with the load generator). Prints p50 / p99 / max ack
-latency, errors, and the lazy answers that arrived. Target: p99 < 300 ms (Slack allows 3 s).
+For each mode, 200 `/kafka-migrate list` commands, 50 in flight at a time, against
+`kafka-migrate serve` in its own process, its Web API pointed at the local Slack stand-in (in
+this process, with the load generator):
+- HTTP: signed form posts to /slack/events (bolt behind waitress); latency = request to response;
+- Socket Mode: envelopes over the Socket Mode stand-in's WebSocket; latency = envelope sent to
+  its ack received.
+Prints p50 / p99 / max ack latency per mode, errors, and the lazy answers that arrived.
+Target: p99 < 300 ms (Slack allows 3 s).
 
-    .venv/bin/python -m bench.ack_latency [--requests 200] [--concurrency 50]
+    .venv/bin/python -m bench.ack_latency [--requests 200] [--concurrency 50] [--mode http|socket]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.socket_standin import SocketModeStandIn
 from bot.slack.standin import SlackStandIn
 
 SECRET = "bench-signing-secret"
@@ -48,27 +53,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
-
-    standin = SlackStandIn(channels=("C0BENCH",), users={"U0ALICE": "alice"}).start()
-    root = Path(tempfile.mkdtemp(prefix="ack-bench-"))
-    (root / "km.toml").write_text(CONFIG)
+def start_bot(mode: str, standin: SlackStandIn, root: Path) -> tuple[subprocess.Popen, str]:
+    """`kafka-migrate serve` as in production, in its own process; waits for /healthz."""
     port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": standin.token,
-        "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": standin.api_url,
         "PORT": str(port),
         "KAFKA_MIGRATE_CONFIG": str(root / "km.toml"),
-        "DATABASE_URL": f"sqlite:///{root / 'km.db'}",
+        "DATABASE_URL": f"sqlite:///{root / f'km-{mode}.db'}",
     }
     env.pop("SLACK_APP_TOKEN", None)
-    # the bot runs as in production: its own process, `kafka-migrate serve` in HTTP mode
+    env.pop("SLACK_SIGNING_SECRET", None)
+    if mode == "http":
+        env["SLACK_SIGNING_SECRET"] = SECRET
+    else:
+        env["SLACK_APP_TOKEN"] = standin.socket_mode.app_token
     bot = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
         env=env,
@@ -76,32 +77,37 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=args.concurrency))
     deadline = time.monotonic() + 60
     while True:
         try:
-            if http.get(base + "/healthz").status_code == 200:
-                break
+            if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                return bot, base
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or bot.poll() is not None:
-            raise SystemExit("the bot did not become healthy")
+            bot.kill()
+            raise SystemExit(f"the bot did not become healthy ({mode})")
         time.sleep(0.2)
-    url = base + "/slack/events"
+
+
+def command(standin: SlackStandIn) -> dict:
+    return {
+        "command": "/kafka-migrate",
+        "text": "list",
+        "user_id": "U0ALICE",
+        "channel_id": "C0BENCH",
+        "team_id": "T0",
+        "trigger_id": standin.trigger(),
+        "response_url": standin.response_url(),
+    }
+
+
+def http_sender(standin: SlackStandIn, base: str, concurrency: int):
+    http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=concurrency))
     signer = SignatureVerifier(SECRET)
 
-    def one(_i: int) -> tuple[float, int]:
-        body = urlencode(
-            {
-                "command": "/kafka-migrate",
-                "text": "list",
-                "user_id": "U0ALICE",
-                "channel_id": "C0BENCH",
-                "team_id": "T0",
-                "trigger_id": standin.trigger(),
-                "response_url": standin.response_url(),
-            }
-        )
+    def one(_i: int) -> tuple[float, bool]:
+        body = urlencode(command(standin))
         ts = str(int(time.time()))
         headers = {
             "X-Slack-Request-Timestamp": ts,
@@ -109,9 +115,25 @@ def main() -> None:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         started = time.perf_counter()
-        response = http.post(url, content=body, headers=headers)
-        return time.perf_counter() - started, response.status_code
+        response = http.post(base + "/slack/events", content=body, headers=headers)
+        return time.perf_counter() - started, response.status_code == 200
 
+    return one
+
+
+def socket_sender(standin: SlackStandIn):
+    def one(_i: int) -> tuple[float, bool]:
+        envelope = standin.socket_mode.deliver("slash_commands", command(standin))
+        if not envelope.acked.wait(10):
+            return 10.0, False
+        return envelope.ack_delay, True
+
+    return one
+
+
+def measure(mode: str, standin: SlackStandIn, root: Path, args) -> dict:
+    bot, base = start_bot(mode, standin, root)
+    one = http_sender(standin, base, args.concurrency) if mode == "http" else socket_sender(standin)
     try:
         for i in range(10):  # warm-up: connections, first auth.test, imports
             one(i)
@@ -124,27 +146,55 @@ def main() -> None:
         deadline = time.monotonic() + 30
         while len(standin.responses) - before < args.requests and time.monotonic() < deadline:
             time.sleep(0.05)
+        answers = len(standin.responses) - before
     finally:
         bot.terminate()
         bot.wait(30)
-        standin.stop()
     latencies = sorted(r[0] * 1000 for r in results)
-    errors = sum(1 for r in results if r[1] != 200)
-    codes = sorted({r[1] for r in results})
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    return {
+        "mode": mode,
+        "wall": wall,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1],
+        "errors": sum(1 for r in results if not r[1]),
+        "answers": answers,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--mode", choices=("http", "socket", "both"), default="both")
+    args = parser.parse_args()
+
+    link = SocketModeStandIn().start()
+    standin = SlackStandIn(
+        channels=("C0BENCH",), users={"U0ALICE": "alice"}, socket_mode=link
+    ).start()
+    root = Path(tempfile.mkdtemp(prefix="ack-bench-"))
+    (root / "km.toml").write_text(CONFIG)
+    modes = ("http", "socket") if args.mode == "both" else (args.mode,)
+    try:
+        rows = [measure(mode, standin, root, args) for mode in modes]
+    finally:
+        standin.stop()
+        link.stop()
     print(
-        f"{args.requests} signed slash commands, {args.concurrency} at a time, in {wall:.2f}s "
-        "(bot in its own process: kafka-migrate serve, HTTP mode, waitress)"
+        f"{args.requests} slash commands per mode, {args.concurrency} at a time, against "
+        "kafka-migrate serve in its own process"
     )
-    print(
-        f"ack latency: p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "
-        f"max {latencies[-1]:.1f} ms; errors {errors} (statuses {codes})"
-    )
-    print(f"lazy answers delivered to response_url: {len(standin.responses) - before}")
-    print(
-        f"target p99 < 300 ms: {'met' if p99 < 300 else 'MISSED'} "
-        f"(Slack's limit 3 s is {3000 / p99:.0f}x the p99)"
-    )
+    for row in rows:
+        what = "request to response" if row["mode"] == "http" else "envelope sent to ack received"
+        print(
+            f"{row['mode']:>6}: ack latency p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, "
+            f"max {row['max']:.1f} ms ({what}); {row['wall']:.2f}s in all; errors "
+            f"{row['errors']}; lazy answers delivered {row['answers']}/{args.requests}; "
+            f"target p99 < 300 ms {'met' if row['p99'] < 300 else 'MISSED'}"
+        )
+    if len(rows) == 2:
+        print(f"ratio socket/http p99: {rows[1]['p99'] / rows[0]['p99']:.2f}")
 
 
 if __name__ == "__main__":

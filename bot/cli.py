@@ -197,6 +197,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     if os.environ.get("SLACK_BOT_TOKEN"):
         return _serve_slack(args)
+    if os.environ.get("SLACK_APP_TOKEN"):
+        raise UserError(
+            "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both "
+            "(the bot token xoxb-... posts messages, the app token xapp-... opens the socket)"
+        )
     box = None
     path = config.config_path(args.config)
     if not path.exists():

@@ -9,9 +9,11 @@ from slack_bolt import App
 
 from bot.slack.ids import COMMAND
 
+EVENTS = ("app_mention",)  # what manifest.yml subscribes to
+
 
 def register(app: App, _services) -> None:
-    @app.event("app_mention")
+    @app.event(EVENTS[0])
     def mentioned(event, client) -> None:
         client.chat_postMessage(
             channel=event["channel"],

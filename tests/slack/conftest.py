@@ -114,6 +114,26 @@ class Driver:
     def click(self, message, action_id: str, user: str, **kw):
         return self.interactive(self.click_payload(message, action_id, user), **kw)
 
+    def mention_payload(self, message, user: str) -> dict:
+        return {
+            "token": "unused",
+            "team_id": "T0STANDIN",
+            "api_app_id": "A0STANDIN",
+            "type": "event_callback",
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_mention",
+                "user": user,
+                "text": message.text,
+                "ts": message.ts,
+                "channel": message.channel,
+            },
+        }
+
+    def event(self, payload: dict, **kw):
+        raise NotImplementedError
+
     def slash(self, payload: dict, **kw):
         raise NotImplementedError
 
@@ -133,6 +153,7 @@ class HttpDriver(Driver):
         timestamp: int | None = None,
         secret: str = SECRET,
         signature: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> httpx.Response:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         sig = signature or SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
@@ -142,7 +163,7 @@ class HttpDriver(Driver):
             headers={
                 "X-Slack-Request-Timestamp": ts,
                 "X-Slack-Signature": sig,
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
             },
         )
 
@@ -151,6 +172,9 @@ class HttpDriver(Driver):
 
     def interactive(self, payload: dict, **kw) -> httpx.Response:
         return self.post(urlencode({"payload": json.dumps(payload)}), **kw)
+
+    def event(self, payload: dict, **kw) -> httpx.Response:
+        return self.post(json.dumps(payload), content_type="application/json", **kw)
 
 
 class SocketDriver(Driver):
@@ -171,6 +195,9 @@ class SocketDriver(Driver):
 
     def interactive(self, payload: dict, **kw) -> Answer:
         return self.deliver("interactive", payload, **kw)
+
+    def event(self, payload: dict, **kw) -> Answer:
+        return self.deliver("events_api", payload, **kw)
 
 
 @contextmanager

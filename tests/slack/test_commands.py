@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.slack.conftest import wait_for
+from tests.slack.conftest import CHANNEL, wait_for
 from tests.unit.conftest import migration
 
 
@@ -19,6 +19,21 @@ def test_help_and_bad_input_are_answered_in_the_ack(slackbot):
     assert "unknown argument 'x'" in bad.text and "Usage:" in bad.text
     missing = slackbot.command("status")
     assert "status takes one migration id" in missing.text
+
+
+def test_a_mention_is_answered_in_its_thread_and_other_events_are_acknowledged(slackbot):
+    mention = slackbot.standin.user_message(CHANNEL, "U0EVE", "<@U0BOT> <!channel> what now?")
+    assert slackbot.event(slackbot.mention_payload(mention, "U0EVE")).status_code == 200
+    replies = wait_for(
+        lambda: slackbot.standin.channel_messages(CHANNEL, thread_ts=mention.ts), 10, "reply"
+    )
+    assert len(replies) == 1 and "/kafka-migrate help" in replies[0].text
+    assert "<!channel>" not in replies[0].text and "<@" not in replies[0].text  # never echoed
+    other = slackbot.mention_payload(mention, "U0EVE")
+    other["event"] = {"type": "reaction_added", "user": "U0EVE", "reaction": "eyes"}
+    assert slackbot.event(other).status_code == 200
+    time.sleep(0.5)
+    assert len(slackbot.standin.channel_messages(CHANNEL, thread_ts=mention.ts)) == 1
 
 
 def test_forged_and_old_requests_are_refused_and_change_nothing(http_bot):

@@ -26,30 +26,10 @@ def test_every_kind_of_envelope_is_acked_in_time_with_its_envelope_id(socket_bot
     store = socket_bot.bot.store
     m = store.create(migration(), "U0ALICE")
     mention = socket_bot.standin.user_message(CHANNEL, "U0EVE", "<@U0BOT> what now?")
-    event = {
-        "token": "unused",
-        "team_id": "T0STANDIN",
-        "api_app_id": "A0STANDIN",
-        "type": "event_callback",
-        "event_id": "Ev0001",
-        "event_time": int(time.time()),
-        "event": {
-            "type": "app_mention",
-            "user": "U0EVE",
-            "text": mention.text,
-            "ts": mention.ts,
-            "channel": CHANNEL,
-        },
-    }
-    assert socket_bot.deliver("events_api", event).status_code == 200
-    reply = wait_for(
-        lambda: socket_bot.standin.channel_messages(CHANNEL, thread_ts=mention.ts),
-        10,
-        "reply in the mention's thread",
-    )
-    assert "/kafka-migrate help" in reply[0].text and "<@" not in reply[0].text
-    other = {**event, "event_id": "Ev0002", "event": {"type": "reaction_added", "user": "U0EVE"}}
-    assert socket_bot.deliver("events_api", other).status_code == 200  # acked, ignored
+    assert socket_bot.event(socket_bot.mention_payload(mention, "U0EVE")).status_code == 200
+    other = socket_bot.mention_payload(mention, "U0EVE")
+    other["event"] = {"type": "reaction_added", "user": "U0EVE", "reaction": "eyes"}
+    assert socket_bot.event(other).status_code == 200  # acked, ignored
     socket_bot.command(f"pause {m.id}")
     wait_for(lambda: store.get(m.id).status == "paused", 10, "paused over the socket")
     assert link.missing_acks() == [] and link.late_acks() == [] and link.unexpected == []
