@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App, BoltResponse
 
 from bot import commands
+from bot.slack.ids import START_VIEW, Action
+from bot.slack.payloads import problem
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,28 @@ def build_app(
         listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt"),
     )
     seen = SeenDeliveries()
+
+    @app.middleware
+    def well_formed(body, next, respond):  # noqa: A002 - bolt injects `next` by name
+        """Every request reaches a listener in the shape it expects, or is answered here: over
+        HTTP the server checked it already; over Socket Mode this is the check."""
+        reason = problem(body)
+        if reason is not None:
+            log.warning("malformed request refused: %s", reason)
+            return BoltResponse(status=400, body=f"malformed request: {reason}")
+        kind = body.get("type")
+        if kind == "block_actions" and body["actions"][0]["action_id"] not in set(Action):
+            log.warning("unknown action %r refused", body["actions"][0]["action_id"][:80])
+            if body.get("response_url"):
+                respond(
+                    text=":no_entry: this button is not one of kafka-migrate's: nothing was done",
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+            return BoltResponse(status=200, body="")
+        if kind == "view_submission" and body["view"]["callback_id"] != START_VIEW:
+            return BoltResponse(status=400, body="malformed request: unknown form")
+        return next()
 
     @app.middleware
     def once(body, next):  # noqa: A002 - bolt injects `next` by name

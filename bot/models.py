@@ -86,6 +86,22 @@ class Approval(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class GateMessage(SQLModel, table=True):
+    """A gate request posted in Slack: its buttons act only for this migration, step and version,
+    and only while the gate is open; when it closes, why (shown in place of the buttons)."""
+
+    __tablename__ = "gate_messages"
+
+    channel: str = Field(primary_key=True, max_length=40)
+    ts: str = Field(primary_key=True, max_length=40)
+    migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
+    step: str = Field(max_length=40)
+    state_version: int
+    text: str  # the request as posted (the first section), kept when the buttons go
+    closed: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Event(SQLModel, table=True):
     """The audit trail: who did what, when and why. Rows are only ever inserted."""
 

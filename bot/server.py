@@ -7,16 +7,23 @@ and the socket's state is part of it. One process owns the scheduler: run one in
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
+
+from bot.slack.payloads import problem
+
+MAX_BODY = 1 << 20  # Slack's payloads are far smaller
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +44,65 @@ def health(engine_db, scheduler, socket_mode: SocketMode | None = None) -> tuple
     return ok, checks
 
 
-def wsgi_app(app: App | None, healthcheck: Callable[[], tuple[bool, dict]]):
+def _answer(start_response, status: str, message: str) -> list[bytes]:
+    body = (message + "\n").encode()
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def guard(environ, verifier: SignatureVerifier) -> tuple[str, str] | None:
+    """Check a request to /slack/events before bolt sees it: authenticated first (signature,
+    timestamp within 5 minutes), then its shape. Returns (status, reason) to refuse it, or None
+    (the body is put back for bolt)."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return "405 Method Not Allowed", "POST only"
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request", "malformed Content-Length"
+    if length > MAX_BODY:
+        return "413 Payload Too Large", "request body too large"
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+    if not timestamp.isdigit() or not signature:
+        return "401 Unauthorized", "missing or malformed Slack signature headers"
+    try:
+        body = raw.decode()
+    except UnicodeDecodeError:
+        return "400 Bad Request", "the body is not UTF-8"
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return "401 Unauthorized", "invalid signature or a request older than 5 minutes"
+    kind = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+            data = json.loads(form["payload"]) if "payload" in form else form
+        elif kind == "application/json":
+            data = json.loads(body)
+        else:
+            return "415 Unsupported Media Type", f"unsupported content type {kind[:60]!r}"
+    except ValueError:
+        return "400 Bad Request", "the payload is not JSON"
+    if not isinstance(data, dict):
+        return "400 Bad Request", "the payload is not a JSON object"
+    if kind == "application/json" and "command" in data:
+        return "400 Bad Request", "slash commands come form-encoded"
+    reason = problem(data)
+    return ("400 Bad Request", f"malformed request: {reason}") if reason else None
+
+
+def wsgi_app(
+    app: App | None,
+    healthcheck: Callable[[], tuple[bool, dict]],
+    signing_secret: str | None = None,
+):
     """`/healthz`, and `/slack/events` when `app` is given (HTTP mode)."""
     slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
+    verifier = SignatureVerifier(signing_secret or "")
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
@@ -51,8 +114,17 @@ def wsgi_app(app: App | None, healthcheck: Callable[[], tuple[bool, dict]]):
             )
             return [body]
         if slack is None:
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found: in Socket Mode Slack's requests arrive over the socket\n"]
+            return _answer(
+                start_response,
+                "404 Not Found",
+                "not found: in Socket Mode Slack's requests arrive over the socket",
+            )
+        if environ.get("PATH_INFO") != "/slack/events":
+            return _answer(start_response, "404 Not Found", "not found")
+        refused = guard(environ, verifier)
+        if refused is not None:
+            log.warning("refused a request to /slack/events: %s", refused[1])
+            return _answer(start_response, *refused)
         return slack(environ, start_response)
 
     return application
@@ -62,6 +134,7 @@ def make_http_server(
     app: App | None,
     healthcheck,
     *,
+    signing_secret: str | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
     threads: int = 16,
@@ -71,7 +144,11 @@ def make_http_server(
 
     port = port if port is not None else int(os.environ.get("PORT", "3000"))
     return create_server(
-        wsgi_app(app, healthcheck), host=host, port=port, threads=threads, ident="kafka-migrate"
+        wsgi_app(app, healthcheck, signing_secret),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="kafka-migrate",
     )
 
 

@@ -47,6 +47,7 @@ class SlackBot:
             client=self.client,
             signing_secret=signing_secret,
         )
+        self.signing_secret = signing_secret
         self.scheduler = None
         self.socket_mode: SocketMode | None = None
 
@@ -75,4 +76,6 @@ class SlackBot:
     def http_server(self, host: str = "0.0.0.0", port: int | None = None):
         """HTTP mode: /slack/events and /healthz. In Socket Mode: /healthz only."""
         app = None if self.socket_mode is not None else self.app
-        return make_http_server(app, self.health, host=host, port=port)
+        return make_http_server(
+            app, self.health, signing_secret=self.signing_secret, host=host, port=port
+        )

@@ -8,7 +8,8 @@ from bot.commands.auth import check_operator
 from bot.errors import UserError
 from bot.migration.notify import Note, Notification
 from bot.slack import blocks
-from bot.slack.ids import Action, read_value
+from bot.slack.ids import Action
+from bot.slack.payloads import read_value
 
 VERBS = {
     Action.PAUSE: "pause",
@@ -24,9 +25,10 @@ def register(app: App, services) -> None:
     def operate(ack, body, action, respond) -> None:
         ack()
         user = body["user"]["id"]
-        migration_id, version, _step = read_value(action["value"])
         verb = VERBS[Action(action["action_id"])]
         try:
+            value = read_value(action.get("value"))
+            migration_id, version = value.m, value.v
             current = engine.store.get(migration_id)
             if current.version != version:
                 services.notifier.notify(Notification(Note.CARD_CHANGED, migration_id, "stale"))

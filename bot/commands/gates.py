@@ -1,4 +1,5 @@
-"""Approve / Reject buttons of a gate request: authorized on the server at click time."""
+"""Approve / Reject buttons of a gate request: authorized on the server at click time, and only
+for the migration, step and version of the message they sit on (stored when it was posted)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,43 @@ from slack_bolt import App
 
 from bot.errors import UserError
 from bot.slack import blocks
-from bot.slack.ids import Action, read_value
+from bot.slack.ids import Action
+from bot.slack.payloads import read_value
 
 
 def register(app: App, services) -> None:
     engine = services.engine
 
-    def decide(ack, body, action, client, respond, approve: bool) -> None:
+    def decide(ack, body, action, respond, approve: bool) -> None:
         ack()
         user = body["user"]["id"]
-        migration_id, version, step = read_value(action["value"])
         try:
+            value = read_value(action.get("value"))
+            message = engine.store.gate_message(
+                (body.get("channel") or {}).get("id", ""), (body.get("message") or {}).get("ts", "")
+            )
+            if message is None or (message.migration_id, message.step, message.state_version) != (
+                value.m,
+                value.s,
+                value.v,
+            ):
+                raise UserError(
+                    "this button does not belong to the message it was clicked on: nothing was done"
+                )
+            if message.closed:
+                mine = [
+                    a for a in engine.store.approvals(value.m, value.s, value.v) if a.actor == user
+                ]
+                if mine:
+                    raise UserError(f"{user} already {mine[0].decision} {value.s} at this version")
+                raise UserError(f"this request is closed ({message.closed}): nothing was done")
             engine.decide(
-                migration_id,
+                value.m,
                 actor=user,
-                version=version,
+                version=value.v,
                 via="slack",
                 approve=approve,
-                step=step,
+                step=value.s,
                 actor_groups=services.directory.groups_of(user),
             )
         except UserError as exc:
@@ -34,13 +54,9 @@ def register(app: App, services) -> None:
             )
             return
         approved = [
-            a
-            for a in engine.store.approvals(migration_id, step, version)
-            if a.decision == "approved"
+            a for a in engine.store.approvals(value.m, value.s, value.v) if a.decision == "approved"
         ]
         required = engine.approval_policy().required
-        message = body["message"]
-        original = message["blocks"][0]["text"]["text"]
         if approve and len(approved) < required:
             respond(
                 text=f"Approval recorded ({len(approved)} of {required}).",
@@ -48,19 +64,12 @@ def register(app: App, services) -> None:
                 replace_original=False,
             )
             return
-        client.chat_update(
-            channel=body["channel"]["id"],
-            ts=message["ts"],
-            text=f"{step} {'approved' if approve else 'rejected'} by {user}",
-            blocks=blocks.as_dicts(
-                blocks.decided(original, "approved" if approve else "rejected", user)
-            ),
-        )
+        services.notifier.gate_decided(message, "approved" if approve else "rejected", user)
 
     @app.action(Action.APPROVE)
-    def approve(ack, body, action, client, respond):
-        decide(ack, body, action, client, respond, approve=True)
+    def approve(ack, body, action, respond):
+        decide(ack, body, action, respond, approve=True)
 
     @app.action(Action.REJECT)
-    def reject(ack, body, action, client, respond):
-        decide(ack, body, action, client, respond, approve=False)
+    def reject(ack, body, action, respond):
+        decide(ack, body, action, respond, approve=False)

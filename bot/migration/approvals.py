@@ -41,8 +41,11 @@ def check(
     shown_version: int,
     current_version: int,
     already: frozenset[str],
+    approve: bool = True,
 ) -> None:
-    """Raise Refused with the reason, or return when the decision may be recorded."""
+    """Raise Refused with the reason, or return when the decision may be recorded. Approvers
+    approve (never their own request); approvers and the requester may reject."""
+    what = "approve" if approve else "reject"
     if step not in GATES:
         raise Refused(f"{step} is not an approval step (gates: {', '.join(GATES)})")
     if current_step != step:
@@ -55,12 +58,14 @@ def check(
             f"stale approval: you saw version {shown_version}, the migration is at version "
             f"{current_version} (its state changed); look at the current state and decide again"
         )
-    if not policy.is_approver(actor, actor_groups):
-        raise Refused(f"{actor} is not an approver for this migration")
-    if policy.two_person_rule and actor == requested_by:
+    if not approve and actor == requested_by:
+        pass  # the requester may always withdraw their own request
+    elif not policy.is_approver(actor, actor_groups):
+        raise Refused(f"{actor} is not an approver for this migration: cannot {what} it")
+    elif approve and policy.two_person_rule and actor == requested_by:
         raise Refused(f"{actor} requested this migration and cannot approve it (two-person rule)")
     if actor in already:
-        raise Refused(f"{actor} already approved {step} at this version")
+        raise Refused(f"{actor} already {what}d {step} at this version")
 
 
 def gate_passed(policy: ApprovalPolicy, approvers: set[str]) -> bool:

@@ -168,6 +168,7 @@ class Decisions:
             shown_version=version,
             current_version=m.version,
             already=frozenset(already),
+            approve=approve,
         )
         if open_version != m.version:
             raise approvals.Refused(f"{step} is not open for approval yet: {m.note or 'checking'}")

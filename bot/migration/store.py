@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.db import session_scope
 from bot.errors import UserError
 from bot.migration.steps import OPEN
-from bot.models import Approval, Event, LagSample, Migration, StepRun, TopicLock
+from bot.models import Approval, Event, GateMessage, LagSample, Migration, StepRun, TopicLock
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
@@ -158,6 +158,39 @@ class Store:
                 .where(Migration.id == migration_id)
                 .values(channel=channel, card_ts=ts)
             )
+
+    # gate requests posted in Slack ----------------------------------------------------------
+    def add_gate_message(self, message: GateMessage) -> None:
+        with session_scope(self.engine) as session:
+            session.add(message)
+
+    def gate_message(self, channel: str, ts: str) -> GateMessage | None:
+        with session_scope(self.engine) as session:
+            return session.get(GateMessage, (channel, ts))
+
+    def open_gate_messages(self, migration_id: str) -> list[GateMessage]:
+        with session_scope(self.engine) as session:
+            return list(
+                session.exec(
+                    select(GateMessage).where(
+                        GateMessage.migration_id == migration_id, GateMessage.closed.is_(None)
+                    )
+                ).all()
+            )
+
+    def close_gate_message(self, channel: str, ts: str, why: str) -> bool:
+        """Mark it closed; False when it already was (someone else closed it first)."""
+        with session_scope(self.engine) as session:
+            done = session.exec(
+                update(GateMessage)
+                .where(
+                    GateMessage.channel == channel,
+                    GateMessage.ts == ts,
+                    GateMessage.closed.is_(None),
+                )
+                .values(closed=why[:500])
+            )
+            return done.rowcount == 1
 
     # events and step runs -----------------------------------------------------------------
     def event(

@@ -21,8 +21,3 @@ COMMAND = "/kafka-migrate"
 
 def button_value(migration_id: str, version: int, step: str | None = None) -> str:
     return json.dumps({"m": migration_id, "v": version, "s": step}, separators=(",", ":"))
-
-
-def read_value(value: str) -> tuple[str, int, str | None]:
-    data = json.loads(value)
-    return data["m"], int(data["v"]), data.get("s")

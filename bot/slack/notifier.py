@@ -16,8 +16,9 @@ from slack_sdk import WebClient
 
 from bot.migration import report
 from bot.migration.notify import Note, Notification
-from bot.migration.steps import GATES, INFO, Step
+from bot.migration.steps import GATES, INFO, Status, Step
 from bot.migration.store import Store
+from bot.models import GateMessage
 from bot.slack import blocks
 from bot.slack.chart import lag_chart
 
@@ -41,7 +42,6 @@ class SlackNotifier:
         self._queue: queue.Queue[Notification] = queue.Queue()
         self._dirty: set[str] = set()
         self._last_card: dict[str, float] = {}
-        self._gates: dict[str, list[tuple[str, str, str]]] = {}  # id -> (channel, ts, text)
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="slack-notifier", daemon=True)
         self._thread.start()
@@ -113,6 +113,47 @@ class SlackNotifier:
             text=f"Kafka migration {migration_id}",
             blocks=blocks.as_dicts(blocks.card(status)),
         )
+        self._follow_gates(migration_id)
+
+    def _follow_gates(self, migration_id: str) -> None:
+        """Gate requests whose gate is no longer open lose their buttons and say why."""
+        m = self.store.get(migration_id)
+        gate = m.state.get("gate") or {}
+        for message in self.store.open_gate_messages(migration_id):
+            still_open = (
+                m.status == Status.ACTIVE
+                and m.step == message.step
+                and gate.get("step") == message.step
+                and gate.get("version") == message.state_version
+            )
+            if still_open:
+                continue
+            if m.status in (Status.CANCELLED, Status.COMPLETE, Status.FAILED, Status.PAUSED):
+                why = f"the migration is {m.status}" + (f" ({m.reason})" if m.reason else "")
+            elif m.step == message.step and gate.get("version"):
+                why = f"expired; a new request (version {gate['version']}) replaces it"
+            else:
+                why = f"the migration moved to {m.step}"
+            self._close_gate(message, why)
+
+    def _close_gate(self, message: GateMessage, why: str) -> None:
+        if self.store.close_gate_message(message.channel, message.ts, why):
+            self.client.chat_update(
+                channel=message.channel,
+                ts=message.ts,
+                text=f"closed: {why}",
+                blocks=blocks.as_dicts(blocks.closed(message.text, why)),
+            )
+
+    def gate_decided(self, message: GateMessage, decision: str, actor: str) -> None:
+        """The gate request after the decision that closed it: who and when, no buttons."""
+        if self.store.close_gate_message(message.channel, message.ts, f"{decision} by {actor}"):
+            self.client.chat_update(
+                channel=message.channel,
+                ts=message.ts,
+                text=f"{message.step} {decision} by {actor}",
+                blocks=blocks.as_dicts(blocks.decided(message.text, decision, actor)),
+            )
 
     def _thread_say(self, migration_id: str, text: str) -> None:
         channel, ts = self._where(migration_id)
@@ -147,27 +188,25 @@ class SlackNotifier:
             posted = self.client.chat_postMessage(
                 channel=channel, text=f"{title} ({mid})", blocks=blocks.as_dicts(gate_blocks)
             )
-            first = gate_blocks[0].text.text
-            self._gates.setdefault(mid, []).append((channel, posted["ts"], first))
-        elif note.kind == Note.GATE_CLOSED:
-            for channel, ts, text in self._gates.pop(mid, []):
-                self.client.chat_update(
+            self.store.add_gate_message(
+                GateMessage(
                     channel=channel,
-                    ts=ts,
-                    text=f"closed: {note.text}",
-                    blocks=blocks.as_dicts(blocks.closed(text, note.text)),
+                    ts=posted["ts"],
+                    migration_id=mid,
+                    step=status["step"],
+                    state_version=status["version"],
+                    text=gate_blocks[0].text.text,
                 )
+            )
+        elif note.kind == Note.GATE_CLOSED:
+            for message in self.store.open_gate_messages(mid):
+                self._close_gate(message, note.text)
             self._thread_say(mid, f":leftwards_arrow_with_hook: {note.text}")
         elif note.kind == Note.STEP_DONE:
             if note.step in GATES and note.data.get("actor"):
-                for channel, ts, text in self._gates.pop(mid, []):
-                    actor = note.data["actor"]
-                    self.client.chat_update(
-                        channel=channel,
-                        ts=ts,
-                        text=f"approved by {actor}",
-                        blocks=blocks.as_dicts(blocks.decided(text, "approved", actor)),
-                    )
+                for message in self.store.open_gate_messages(mid):
+                    if message.step == note.step:
+                        self.gate_decided(message, "approved", note.data["actor"])
             self._thread_say(mid, f":white_check_mark: {note.text}")
         elif note.kind == Note.LAG_ZERO:
             channel, _ts = self._where(mid)
