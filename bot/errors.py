@@ -7,3 +7,11 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The configuration file is missing, malformed or incomplete."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A user's input quoted in an error message, clipped so the reason and usage stay visible."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"… ({len(text):,} characters)"

@@ -102,7 +102,7 @@ def wsgi_app(
 ):
     """`/healthz`, and `/slack/events` when `app` is given (HTTP mode)."""
     slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
-    verifier = SignatureVerifier(signing_secret or "")
+    verifier = SignatureVerifier(signing_secret) if slack is not None else None
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":

@@ -11,5 +11,5 @@ def check_operator(services, migration_id: str, user: str) -> None:
     if user == m.requested_by or policy.is_approver(user, services.directory.groups_of(user)):
         return
     raise UserError(
-        f"<@{user}> may not operate {migration_id}: only its requester and the approvers may"
+        f"{user} may not operate {migration_id}: only its requester and the approvers may"
     )

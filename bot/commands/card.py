@@ -41,13 +41,13 @@ def register(app: App, services) -> None:
             m = getattr(engine, verb)(migration_id, user)
         except UserError as exc:
             respond(
-                text=blocks.clip(f":no_entry: {exc}"),
+                text=blocks.refusal(exc, user),
                 response_type="ephemeral",
                 replace_original=False,
             )
             return
         respond(
-            text=f"`{m.id}`: {m.status} at `{m.step}`",
+            text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}",
             response_type="ephemeral",
             replace_original=False,
         )

@@ -48,7 +48,7 @@ def register(app: App, services) -> None:
             )
         except UserError as exc:
             respond(
-                text=blocks.clip(f":no_entry: {exc}"),
+                text=blocks.refusal(exc, user),
                 response_type="ephemeral",
                 replace_original=False,
             )

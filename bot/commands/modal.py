@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from slack_bolt import App
 
+from bot.commands.starting import start_in_slack
 from bot.errors import UserError
 from bot.migration.grammar import parse_start
+from bot.reasons import reason
 from bot.slack import blocks
 from bot.slack.ids import START_VIEW
 
@@ -33,10 +36,12 @@ def _args(values: dict[str, str]) -> list[str]:
 
 
 def _field_of(message: str) -> str:
+    """The form field an error is about (the first field it names)."""
+    lowered = message.lower()
     for key in FIELDS:
-        if key in message:
+        if re.search(rf"\b{key}\b", lowered):
             return key
-    return "topics"
+    return "name"
 
 
 def register(app: App, services) -> None:
@@ -52,14 +57,12 @@ def register(app: App, services) -> None:
     def start(view, body, client):
         user, channel = body["user"]["id"], view.get("private_metadata") or None
         try:
-            request = parse_start(_args(_values(view)))
-            m = services.engine.start(request, user, channel=channel)
-            text = f"Started `{m.id}` ({len(m.selected_topics)} topic(s)); its card follows."
+            text = start_in_slack(services, parse_start(_args(_values(view))), user, channel)
         except UserError as exc:
-            text = blocks.clip(f":warning: {exc}")
+            text = blocks.refusal(exc, user, mark=":warning:")
         except Exception as exc:  # noqa: BLE001
             log.exception("start from the form failed")
-            text = f":x: start failed: {exc.__class__.__name__}"
+            text = blocks.clip(f":x: start failed: {blocks.escape(reason(exc))}")
         client.chat_postEphemeral(
             channel=channel or services.notifier.channel, user=user, text=text
         )

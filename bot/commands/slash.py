@@ -7,8 +7,10 @@ import logging
 from slack_bolt import App
 
 from bot.commands.auth import check_operator
-from bot.errors import UserError
+from bot.commands.starting import start_in_slack
+from bot.errors import UserError, shown
 from bot.migration.grammar import START_USAGE, parse_start, tokens
+from bot.reasons import reason
 from bot.slack import blocks
 from bot.slack.ids import COMMAND
 
@@ -32,7 +34,7 @@ def parse(text: str) -> tuple[str, list[str]]:
         return "help", []
     verb, args = words[0].lower(), words[1:]
     if verb not in VERBS:
-        raise UserError(f"unknown subcommand {verb!r}. Usage: {usage()}")
+        raise UserError(f"unknown subcommand {shown(verb)}. Usage: {usage()}")
     if verb in ID_VERBS and len(args) != 1:
         raise UserError(f"{verb} takes one migration id. Usage: {usage(verb)}")
     if verb in ("list", "help") and args:
@@ -54,7 +56,7 @@ def register(app: App, services) -> None:
         try:
             verb, _args = parse(command.get("text", ""))
         except UserError as exc:
-            ack(text=f":warning: {exc}")
+            ack(text=blocks.refusal(exc, mark=":warning:"))
             return
         if verb == "help":
             ack(text=blocks.HELP)
@@ -80,17 +82,14 @@ def register(app: App, services) -> None:
                 )
                 return
             if verb == "start":
-                m = engine.start(parse_start(args), user, channel=channel)
-                respond(
-                    text=f"Started `{m.id}` ({len(m.selected_topics)} topic(s)); its card "
-                    "follows in the channel."
-                )
+                respond(text=start_in_slack(services, parse_start(args), user, channel))
             elif verb == "plan":
                 plan = engine.plan(parse_start(args))
                 lines = [
-                    f"• `{i['source']}` → `{i['target']}`: {i['partitions']} partition(s), "
-                    f"{', '.join(i['actions']) or 'in place'}"
-                    + (f" — *{'; '.join(i['problems'])}*" if i["problems"] else "")
+                    f"• {blocks.code(i['source'])} → {blocks.code(i['target'])}: "
+                    f"{i['partitions']} partition(s), "
+                    f"{blocks.escape(', '.join(i['actions']) or 'in place')}"
+                    + (f" — *{blocks.escape('; '.join(i['problems']))}*" if i["problems"] else "")
                     for i in plan["topic_plan"]
                 ]
                 respond(
@@ -104,7 +103,8 @@ def register(app: App, services) -> None:
                 respond(
                     text=blocks.clip(
                         "\n".join(
-                            f"• `{r['id']}` {r['status']} at `{r['step']}` (v{r['version']})"
+                            f"• {blocks.code(r['id'])} {r['status']} at {blocks.code(r['step'])} "
+                            f"(v{r['version']})"
                             for r in rows
                         )
                         or "No migrations yet."
@@ -119,15 +119,15 @@ def register(app: App, services) -> None:
             elif verb == "report":
                 engine.status(args[0])  # exists?
                 services.notifier.post_report(args[0])
-                respond(text=f"Report of `{args[0]}` posted in its thread.")
+                respond(text=f"Report of {blocks.code(args[0])} posted in its thread.")
             else:
                 check_operator(services, args[0], user)
                 m = getattr(engine, verb)(args[0], user)
-                respond(text=f"`{m.id}`: {m.status} at `{m.step}`")
+                respond(text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}")
         except UserError as exc:
-            respond(text=blocks.clip(f":warning: {exc}"))
+            respond(text=blocks.refusal(exc, user, mark=":warning:"))
         except Exception as exc:  # noqa: BLE001 - logged with context, answered briefly
             log.exception("%s %s failed", COMMAND, verb)
-            respond(text=f":x: {verb} failed: {exc.__class__.__name__}")
+            respond(text=blocks.clip(f":x: {verb} failed: {blocks.escape(reason(exc))}"))
 
     app.command(COMMAND)(ack=ack_command, lazy=[run_command])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.errors import UserError
+from bot.errors import UserError, shown
 
 # escapes after a backslash whose meaning is the same in both engines
 _SAME_ESCAPES = set("dDwWsSbBtnrfaA0123456789xu")
@@ -39,16 +39,18 @@ class RegexError(UserError):
 
 def compile_java(pattern: str) -> re.Pattern[str]:
     """Translate and compile one Java regex; RegexError quotes the pattern and the problem."""
-    python = _translate(pattern)
     try:
+        python = _translate(pattern)
         return re.compile(python, re.ASCII)
+    except RecursionError:
+        raise _fail(pattern, "nesting too deep") from None
     except re.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise RegexError(f"invalid regex {pattern!r}: {exc.msg}{where}") from None
+        raise RegexError(f"invalid regex {shown(pattern)}: {exc.msg}{where}") from None
 
 
 def _fail(pattern: str, problem: str) -> RegexError:
-    return RegexError(f"invalid regex {pattern!r}: {problem}")
+    return RegexError(f"invalid regex {shown(pattern)}: {problem}")
 
 
 def _translate(pattern: str) -> str:  # noqa: C901 - one pass over the pattern, case by case
@@ -138,6 +140,9 @@ def _translate(pattern: str) -> str:  # noqa: C901 - one pass over the pattern, 
                 atom_before = False
                 continue
             flags = _INLINE_FLAGS.match(pattern, i)
+            if not flags and pattern[i + 2 : i + 3] not in (":", "=", "!", "<", ">"):
+                shown_at = pattern[i : i + 3]
+                raise _fail(pattern, f"unknown inline modifier {shown_at!r} (Java refuses it)")
             if flags and not pattern.startswith(("(?:", "(?)"), i):
                 used = set(flags.group(1) + (flags.group(2) or ""))
                 unsupported = used - set("ims")

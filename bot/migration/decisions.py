@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import UserError
-from bot.kafka.acls import Acl
+from bot.kafka.acls import Acl, parse_principal_map
 from bot.kafka.fence import Fence, remove_fence
 from bot.kafka.select import TopicSelection
 from bot.migration import approvals
@@ -15,23 +15,44 @@ from bot.migration.notify import Note
 from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
 from bot.migration.store import new_id
 from bot.models import Approval, Migration
+from bot.reasons import reason
+
+VERB_OF = {"paused": "pause", "resumed": "resume", "retried": "retry", "cancelled": "cancel"}
 
 
 class Decisions:
     """Mixed into Engine: the verbs of people. The mover (`tick`) lives in engine.py."""
 
     def _request(self, req: StartRequest) -> tuple[TopicSelection, list[str]]:
+        """Check, before anything starts, what a step would refuse later: names in the config,
+        patterns in Java's dialect, the principal map, both clusters and the replicator
+        reachable. Refusals are UserErrors that say what to fix."""
         self.settings.cluster(req.source)
         self.settings.cluster(req.target)
-        self.replicator(req.via)
+        replicator = self.replicator(req.via)
         if req.options.get("source_registry") or req.options.get("target_registry"):
             raise UserError(
                 "schema registry migration is not available in this version: "
                 "leave out source_registry/target_registry"
             )
         selection = TopicSelection(req.topics, req.exclude)
-        names = list(self.cluster(req.source).admin.list_topics(timeout=30).topics)
+        parse_principal_map(req.options.get("principals") or "")
+        names = self._reach(req.source, "source")
+        self._reach(req.target, "target")
+        try:
+            replicator.check()
+        except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+            raise UserError(f"cannot reach the replicator {req.via}: {reason(exc)}") from None
         return selection, selection.resolve(names)
+
+    def _reach(self, name: str, role: str) -> list[str]:
+        """The cluster's topic names; an unreachable cluster's client is dropped, not kept
+        retrying (and logging) in the background."""
+        try:
+            return list(self.cluster(name).admin.list_topics(timeout=15).topics)
+        except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+            self._clusters.pop(name, None)
+            raise UserError(f"cannot reach the {role} cluster {name}: {reason(exc)}") from None
 
     def plan(self, req: StartRequest) -> dict[str, Any]:
         """What `start` would do, changing nothing: topics selected and the topic plan."""
@@ -47,9 +68,7 @@ class Decisions:
             source_alias=conf.source_alias,
             allow_config_changes=req.options["allow_config_changes"],
         )
-        preview = selection.preview(
-            list(self.cluster(req.source).admin.list_topics(timeout=30).topics)
-        )
+        preview = selection.preview(self._reach(req.source, "source"))
         return {
             "topics": topics,
             "excluded": preview.excluded,
@@ -75,7 +94,10 @@ class Decisions:
         actor: str,
         channel: str | None = None,
         origin: dict[str, Any] | None = None,
+        hold: str | None = None,
     ) -> Migration:
+        """Create the migration (active, or paused with `hold` as the reason until the caller
+        resumes it, e.g. once its Slack card is posted)."""
         _selection, topics = self._request(req)
         m = Migration(
             id=new_id(req.name),
@@ -86,7 +108,8 @@ class Decisions:
             topics=req.topics,
             exclude=req.exclude,
             replication_policy=req.policy,
-            status=Status.ACTIVE,
+            status=Status.PAUSED if hold else Status.ACTIVE,
+            reason=hold,
             step=Step.PREFLIGHT,
             requested_by=actor,
             channel=channel,
@@ -208,7 +231,7 @@ class Decisions:
     ) -> Migration:
         m = self.store.get(migration_id)
         if m.status not in allowed:
-            raise UserError(f"{m.id} is {m.status}: cannot {kind} it")
+            raise UserError(f"{m.id} is {m.status}: cannot {VERB_OF[kind]} it")
         version = m.version
         m.status, m.reason = to, reason
         return self._save(m, version, actor, kind, reason or f"{kind} by {actor}", **(origin or {}))

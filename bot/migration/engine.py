@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import UserError
-from bot.kafka.cluster import Cluster, error_text
+from bot.kafka.cluster import Cluster
 from bot.migration import actions, approvals, report
 from bot.migration.context import Context, Memory, Result
 from bot.migration.decisions import Decisions
@@ -32,6 +32,7 @@ from bot.migration.steps import (
 )
 from bot.migration.store import ConcurrentUpdate, Store
 from bot.models import Migration
+from bot.reasons import reason
 from bot.replicators import FlowSpec, Replicator, from_settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Engine(Decisions):
                 result = Result.failed(str(exc))
             except Exception as exc:  # noqa: BLE001 - reported as "failed: <reason>"
                 log.exception("%s: step %s failed", m.id, step)
-                result = Result.failed(error_text(exc)[:300])
+                result = Result.failed(reason(exc))
             try:
                 if not self._record(m, step, result):
                     return m
@@ -179,6 +180,7 @@ class Engine(Decisions):
                 self._watch_stall(m, result)
             return False
         if result.outcome == "failed":
+            log.error("%s: step %s failed: %s", m.id, step, result.message)
             self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
             m.status, m.reason = Status.FAILED, result.message
             self._save(m, version, "bot", "failed", f"{step} failed", result.message)
@@ -298,12 +300,10 @@ class Engine(Decisions):
         m.note = f"waiting for approval at version {version + 1}"
         self.store.set_note(m.id, m.note)
         self._save(m, version, "bot", "gate_opened", f"{step} open for approval")
-        approvers = " ".join(sorted(self.approval_policy().approvers))
         self._note(
             m,
             Note.GATE_OPENED,
-            f"{INFO[step].title}: approvers {approvers}, please "
-            f"decide (version {m.version}). {rollback_hint(step)}",
+            rollback_hint(step),  # the request itself (title, version, approvers) is rendered
             version=m.version,
             **extra,
         )

@@ -14,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from bot.errors import UserError
+from bot.errors import UserError, shown
 
 START_USAGE = (
     "start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX] [exclude=REGEX,...] "
@@ -66,7 +66,7 @@ def _yes(key: str, value: str) -> bool:
         return True
     if value.lower() in ("no", "false", "off", "0"):
         return False
-    raise UserError(f"{key}={value!r}: say yes or no")
+    raise UserError(f"{key}={shown(value)}: say yes or no")
 
 
 def parse_start(args: list[str]) -> StartRequest:
@@ -76,16 +76,16 @@ def parse_start(args: list[str]) -> StartRequest:
     name, rest = args[0], args[1:]
     if not NAME_RE.match(name):
         raise UserError(
-            f"start: name {name!r} must be lowercase letters, digits and '-', "
+            f"start: name {shown(name)} must be lowercase letters, digits and '-', "
             "at most 30 characters" + usage
         )
     values: dict[str, str] = {}
     for arg in rest:
         key, sep, value = arg.partition("=")
         if not sep:
-            raise UserError(f"start: {arg!r} is not key=value" + usage)
+            raise UserError(f"start: {shown(arg)} is not key=value" + usage)
         if key not in REQUIRED + OPTIONAL:
-            raise UserError(f"start: unknown argument {key!r}" + usage)
+            raise UserError(f"start: unknown argument {shown(key)}" + usage)
         if key in values:
             raise UserError(f"start: {key} is given twice" + usage)
         values[key] = value
@@ -96,7 +96,7 @@ def parse_start(args: list[str]) -> StartRequest:
         raise UserError("start: source and target are the same cluster")
     policy = values.get("policy", "identity")
     if policy not in ("identity", "default"):
-        raise UserError(f"start: policy={policy!r} must be identity or default" + usage)
+        raise UserError(f"start: policy={shown(policy)} must be identity or default" + usage)
     options = {
         "fence": _yes("fence", values["fence"]) if "fence" in values else False,
         "fence_allow": [p.strip() for p in values.get("fence_allow", "").split(",") if p.strip()],

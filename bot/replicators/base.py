@@ -47,6 +47,9 @@ class ReplicatorStatus:
 
 
 class Replicator(Protocol):
+    def check(self) -> None:
+        """Raise when the replicator cannot be reached (asked before a migration starts)."""
+
     def ensure(self, flow: FlowSpec) -> list[str]:
         """Create or update the flow; changes nothing when it already matches. Returns its parts."""
 

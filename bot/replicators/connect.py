@@ -13,6 +13,7 @@ import time
 import httpx
 
 from bot.kafka.progress import connect_offsets
+from bot.reasons import reason
 from bot.replicators.base import TP, FlowSpec, ReplicatorError, ReplicatorStatus
 
 POLICIES = {
@@ -133,7 +134,7 @@ class ConnectReplicator:
                 response = self.client.request(method, path, **kwargs)
             except httpx.HTTPError as exc:
                 raise ReplicatorError(
-                    f"Kafka Connect at {self.url}: {method} {path}: {exc.__class__.__name__}"
+                    f"Kafka Connect at {self.url}: {method} {path}: {reason(exc)}"
                 ) from None
             if response.status_code < 400 or response.status_code == 404:
                 return response
@@ -149,6 +150,9 @@ class ConnectReplicator:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    def check(self) -> None:
+        self._call("GET", "/")
 
     def ensure(self, flow: FlowSpec) -> list[str]:
         for name, config in connector_configs(flow).items():

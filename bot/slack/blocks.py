@@ -23,6 +23,14 @@ from slack_sdk.models.views import View
 
 from bot.migration.grammar import START_USAGE
 from bot.slack.ids import START_VIEW, Action, button_value
+from bot.slack.mrkdwn import (  # noqa: F401 - re-exported: handlers render through blocks
+    MAX_TEXT,
+    channel_link,
+    clip,
+    code,
+    escape,
+    mention,
+)
 
 MARKS = {
     "done": ":white_check_mark:",
@@ -32,7 +40,6 @@ MARKS = {
     "regressed": ":leftwards_arrow_with_hook:",
     "pending": ":white_circle:",
 }
-MAX_TEXT = 3000
 HELP = (
     "*/kafka-migrate* runs a Kafka migration with MirrorMaker 2, step by verified step.\n"
     f"• `start` (a form) or `{START_USAGE}`\n"
@@ -43,22 +50,10 @@ HELP = (
 )
 
 
-def clip(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def mention(who: str) -> str:
-    if who.startswith("S"):
-        return f"<!subteam^{who}>"
-    if who.startswith(("U", "W")):
-        return f"<@{who}>"
-    return who  # cli:<user>, bot
-
-
 def summarize(names: list[str], shown: int = 5) -> str:
     if len(names) <= shown:
-        return ", ".join(f"`{n}`" for n in names)
-    return ", ".join(f"`{n}`" for n in names[:shown]) + f" and {len(names) - shown} more"
+        return ", ".join(code(n) for n in names)
+    return ", ".join(code(n) for n in names[:shown]) + f" and {len(names) - shown} more"
 
 
 def duration(seconds: float | None) -> str:
@@ -91,7 +86,7 @@ def card(status: dict[str, Any]) -> list:
     consumer = status.get("consumer_lag")
     eta = status.get("eta_seconds")
     fields = [
-        MarkdownTextObject(text=f"*Status*\n{status['status']} at `{status['step']}`"),
+        MarkdownTextObject(text=f"*Status*\n{status['status']} at {code(status['step'])}"),
         MarkdownTextObject(text=f"*Version*\n{status['version']}"),
         MarkdownTextObject(text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}"),
         MarkdownTextObject(text=f"*Consumer lag*\n{'—' if consumer is None else f'{consumer:,}'}"),
@@ -103,8 +98,9 @@ def card(status: dict[str, Any]) -> list:
         SectionBlock(
             text=MarkdownTextObject(
                 text=clip(
-                    f"*{status['source']} → {status['target']}* via {status['replicator']}, "
-                    f"policy {status['policy']}\n{len(status['topics'])} topic(s): "
+                    f"*{escape(status['source'])} → {escape(status['target'])}* via "
+                    f"{escape(status['replicator'])}, policy {escape(status['policy'])}\n"
+                    f"{len(status['topics'])} topic(s): "
                     f"{summarize(status['topics'])}"
                 )
             )
@@ -112,10 +108,14 @@ def card(status: dict[str, Any]) -> list:
         SectionBlock(fields=fields),
         SectionBlock(text=MarkdownTextObject(text=clip(_checklist(status)))),
     ]
-    now = status.get("note") or status.get("reason")
-    context = [MarkdownTextObject(text=clip(status["rollback"], 2000))]
+    if status["status"] == "active":
+        now = status.get("note") or status.get("reason")
+    else:  # why it stopped comes first: a failed card says why
+        now = status.get("reason") or status.get("note")
+    context = [MarkdownTextObject(text=clip(escape(status["rollback"]), 2000))]
     if now:
-        context.insert(0, MarkdownTextObject(text=clip(f"*Now:* {now}", 2000)))
+        label = "Now" if status["status"] == "active" else status["status"].capitalize()
+        context.insert(0, MarkdownTextObject(text=clip(f"*{label}:* {escape(now)}", 2000)))
     blocks.append(ContextBlock(elements=context))
     buttons = _card_buttons(status)
     if buttons:
@@ -158,14 +158,16 @@ def gate_request(status: dict[str, Any], title: str, approvers: list[str], text:
     blocks: list = [
         SectionBlock(
             text=MarkdownTextObject(
-                text=clip(f"{who} *{title}* for `{status['id']}` (version {version})\n{text}")
+                text=clip(
+                    f"{who} *{title}* for {code(status['id'])} (version {version})\n{escape(text)}"
+                )
             )
         ),
     ]
     preview = (status.get("gate") or {}).get("preview")
     if preview:
         lines = [
-            f"• `{g}`: "
+            f"• {code(g)}: "
             + ", ".join(f"{n} {k}" for k, n in sorted(p["kinds"].items()))
             + (f" — about {p['duplicates']:,} records read twice" if p["duplicates"] else "")
             for g, p in sorted(preview.items())
@@ -226,25 +228,33 @@ def decided(original_text: str, decision: str, actor: str, at: datetime | None =
     ]
 
 
-def closed(original_text: str, reason: str) -> list:
+def refusal(exc: Exception, user: str | None = None, mark: str = ":no_entry:") -> str:
+    """A refusal or error for the person who asked: escaped, their own id as a mention."""
+    text = escape(exc)
+    if user:
+        text = text.replace(escape(user), mention(user))
+    return clip(f"{mark} {text}")
+
+
+def closed(original_text: str, reason: str, follows: bool = True) -> list:
     return [
         SectionBlock(text=MarkdownTextObject(text=clip(original_text))),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
                     text=clip(
-                        f":leftwards_arrow_with_hook: Closed: {reason}. A new request "
-                        "follows when the condition holds again.",
+                        f":leftwards_arrow_with_hook: Closed: {escape(reason)}."
+                        + (
+                            " A new request follows when the condition holds again."
+                            if follows
+                            else ""
+                        ),
                         2000,
                     )
                 )
             ]
         ),
     ]
-
-
-def text_blocks(text: str) -> list:
-    return [SectionBlock(text=MarkdownTextObject(text=clip(text)))]
 
 
 def start_modal(clusters: list[str], replicators: list[str], channel: str) -> View:

@@ -13,6 +13,7 @@ import threading
 import time
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.migration import report
 from bot.migration.notify import Note, Notification
@@ -23,6 +24,8 @@ from bot.slack import blocks
 from bot.slack.chart import lag_chart
 
 log = logging.getLogger(__name__)
+# what Slack answers when the bot may not post in a channel
+UNPOSTABLE = {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
 
 
 class SlackNotifier:
@@ -43,6 +46,7 @@ class SlackNotifier:
         self._dirty: set[str] = set()
         self._last_card: dict[str, float] = {}
         self._idle = threading.Event()
+        self._card_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="slack-notifier", daemon=True)
         self._thread.start()
 
@@ -89,20 +93,35 @@ class SlackNotifier:
                 log.exception("updating the card of %s failed", migration_id)
 
     def _where(self, migration_id: str) -> tuple[str, str]:
-        """(channel, card ts) of the migration; the card is posted on first use."""
-        m = self.store.get(migration_id)
-        channel = m.channel or self.channel
-        if m.card_ts:
-            return channel, m.card_ts
-        status = report.status(self.store, migration_id)
-        posted = self.client.chat_postMessage(
-            channel=channel,
-            text=f"Kafka migration {migration_id}",
-            blocks=blocks.as_dicts(blocks.card(status)),
-        )
-        self.store.set_card(migration_id, channel, posted["ts"])
-        self._last_card[migration_id] = time.monotonic()
-        return channel, posted["ts"]
+        """(channel, card ts) of the migration; the card is posted on first use, in the channel
+        the migration was started from, or else in the configured channel."""
+        with self._card_lock:
+            m = self.store.get(migration_id)
+            if m.card_ts:
+                return m.channel or self.channel, m.card_ts
+            status = report.status(self.store, migration_id)
+            candidates = list(dict.fromkeys(c for c in (m.channel, self.channel) if c))
+            for i, channel in enumerate(candidates):
+                try:
+                    posted = self.client.chat_postMessage(
+                        channel=channel,
+                        text=f"Kafka migration {migration_id}",
+                        blocks=blocks.as_dicts(blocks.card(status)),
+                    )
+                except SlackApiError as exc:
+                    if exc.response.get("error") not in UNPOSTABLE or i == len(candidates) - 1:
+                        raise
+                    log.warning("cannot post in %s (%s): trying %s", channel, exc, candidates[-1])
+                    continue
+                self.store.set_card(migration_id, channel, posted["ts"])
+                self._last_card[migration_id] = time.monotonic()
+                return channel, posted["ts"]
+            raise AssertionError("unreachable")
+
+    def post_card(self, migration_id: str) -> str:
+        """Post the card now (not in the worker); returns its channel. SlackApiError when it
+        cannot be posted anywhere."""
+        return self._where(migration_id)[0]
 
     def _update_card(self, migration_id: str) -> None:
         channel, ts = self._where(migration_id)
@@ -136,13 +155,13 @@ class SlackNotifier:
                 why = f"the migration moved to {m.step}"
             self._close_gate(message, why)
 
-    def _close_gate(self, message: GateMessage, why: str) -> None:
+    def _close_gate(self, message: GateMessage, why: str, follows: bool = False) -> None:
         if self.store.close_gate_message(message.channel, message.ts, why):
             self.client.chat_update(
                 channel=message.channel,
                 ts=message.ts,
-                text=f"closed: {why}",
-                blocks=blocks.as_dicts(blocks.closed(message.text, why)),
+                text=blocks.clip(f"closed: {blocks.escape(why)}"),
+                blocks=blocks.as_dicts(blocks.closed(message.text, why, follows)),
             )
 
     def gate_decided(self, message: GateMessage, decision: str, actor: str) -> None:
@@ -200,27 +219,31 @@ class SlackNotifier:
             )
         elif note.kind == Note.GATE_CLOSED:
             for message in self.store.open_gate_messages(mid):
-                self._close_gate(message, note.text)
-            self._thread_say(mid, f":leftwards_arrow_with_hook: {note.text}")
+                self._close_gate(message, note.text, follows=True)
+            self._thread_say(mid, f":leftwards_arrow_with_hook: {blocks.escape(note.text)}")
         elif note.kind == Note.STEP_DONE:
             if note.step in GATES and note.data.get("actor"):
                 for message in self.store.open_gate_messages(mid):
                     if message.step == note.step:
                         self.gate_decided(message, "approved", note.data["actor"])
-            self._thread_say(mid, f":white_check_mark: {note.text}")
+            self._thread_say(mid, f":white_check_mark: {blocks.escape(note.text)}")
         elif note.kind == Note.LAG_ZERO:
             channel, _ts = self._where(mid)
             self.client.chat_postMessage(
-                channel=channel, text=f":checkered_flag: `{mid}`: {note.text}"
+                channel=channel,
+                text=blocks.clip(
+                    f":checkered_flag: {blocks.code(mid)}: {blocks.escape(note.text)}"
+                ),
             )
             self._chart(mid, f"{mid}: {note.text[:60]}")
         elif note.kind in (Note.STALL, Note.FAILURE):
             channel, _ts = self._where(mid)
             mark = ":warning:" if note.kind == Note.STALL else ":x:"
+            said = blocks.escape(note.text)
             self.client.chat_postMessage(
-                channel=channel, text=blocks.clip(f"{mark} `{mid}`: {note.text}")
+                channel=channel, text=blocks.clip(f"{mark} {blocks.code(mid)}: {said}")
             )
-            self._thread_say(mid, f"{mark} {note.text}")
+            self._thread_say(mid, f"{mark} {said}")
         elif note.kind == Note.COMPLETED:
             self.post_report(mid)
 
@@ -235,9 +258,11 @@ class SlackNotifier:
             or "• none"
         )
         verify = data.get("verify") or {}
+        handover = blocks.escape(data.get("handover") or "—")
         text = (
-            f"*Report for `{migration_id}`*: {data['status']} at `{data['step']}`\n"
-            f"*Approvals*\n{approvals}\n*Handover*: {data.get('handover') or '—'}\n"
+            f"*Report for {blocks.code(migration_id)}*: {data['status']} at "
+            f"{blocks.code(data['step'])}\n"
+            f"*Approvals*\n{approvals}\n*Handover*: {handover}\n"
             f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
             f"{len(verify.get('differences', [])) if verify else '—'}"
         )

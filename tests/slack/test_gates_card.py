@@ -53,7 +53,7 @@ def test_gate_request_mentions_approvers_and_only_an_approver_other_than_the_req
     assert "<@U0BOB>" in first and "<!subteam^S0SRE>" in first and "version 2" in first
 
     slackbot.click(message, "gate_approve", "U0EVE")  # not an approver
-    wait_for(lambda: answers(slackbot, "U0EVE is not an approver"), what="unauthorized refusal")
+    wait_for(lambda: answers(slackbot, "<@U0EVE> is not an approver"), what="unauthorized refusal")
     store = slackbot.bot.store
     assert store.all_approvals(m.id) == []
 
@@ -71,7 +71,7 @@ def test_gate_request_mentions_approvers_and_only_an_approver_other_than_the_req
     seen = copy.deepcopy(message)  # both clicks carry the message as the user saw it
     slackbot.click(seen, "gate_approve", "U0DAN")
     slackbot.click(seen, "gate_approve", "U0DAN")
-    wait_for(lambda: answers(slackbot, "U0DAN already"), what="double click answer")
+    wait_for(lambda: answers(slackbot, "<@U0DAN> already approved"), what="double click answer")
     approvals = store.all_approvals(m.id)
     assert [(a.actor, a.decision, a.state_version) for a in approvals] == [("U0DAN", "approved", 2)]
     assert slackbot.standin.calls_of("usergroups.users.list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import UserError
+from bot.errors import UserError, shown
 from bot.kafka.javaregex import RegexError, compile_java
 from bot.kafka.select import TopicSelection, is_internal, remote_topic, split_list
 
@@ -31,6 +31,9 @@ TOPICS = [
     ("pattern", "problem"),
     [
         ("*\\..europe\\..*", "nothing to repeat at position 0"),
+        ("(?P<n>x)", "unknown inline modifier '(?P' (Java refuses it)"),
+        ("(?#c)x", "unknown inline modifier '(?#'"),
+        ("(" * 3000 + "x" + ")" * 3000, "(6,001 characters): nesting too deep"),
         ("orders.*(", "missing ), unterminated subpattern"),
         ("x**", "multiple repeat"),
         ("topic{abc}", "is not a repetition"),
@@ -50,7 +53,7 @@ TOPICS = [
 def test_invalid_or_ambiguous_patterns_are_refused_with_the_pattern_quoted(pattern, problem):
     with pytest.raises(RegexError) as caught:
         compile_java(pattern)
-    assert repr(pattern) in str(caught.value)
+    assert shown(pattern) in str(caught.value)  # quoted; clipped when long
     assert problem in str(caught.value)
 
 
