@@ -30,6 +30,14 @@ def register(app: App, services) -> None:
             value = read_value(action.get("value"))
             migration_id, version = value.m, value.v
             current = engine.store.get(migration_id)
+            clicked = (
+                (body.get("channel") or {}).get("id"),
+                (body.get("message") or {}).get("ts"),
+            )
+            if clicked != (current.channel or services.notifier.channel, current.card_ts):
+                raise UserError(
+                    "this button does not belong to the message it was clicked on: nothing was done"
+                )
             if current.version != version:
                 services.notifier.notify(Notification(Note.CARD_CHANGED, migration_id, "stale"))
                 raise UserError(

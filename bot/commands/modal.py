@@ -50,7 +50,10 @@ def register(app: App, services) -> None:
             parse_start(_args(_values(view)))
         except UserError as exc:
             text = str(exc).split("\nusage:")[0]
-            ack(response_action="errors", errors={_field_of(text): blocks.clip(text, 150)})
+            ack(
+                response_action="errors",
+                errors={_field_of(text): blocks.clip(blocks.escape(text), 150)},
+            )
             return
         ack()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any
@@ -26,7 +28,11 @@ class Cluster:
     def __init__(self, name: str, conf: Mapping[str, Any]):
         self.name = name
         self._conf = ClientConfig(conf)
-        self.admin = AdminClient({**self._conf, "log_level": 3})
+
+    @functools.cached_property
+    def admin(self) -> AdminClient:
+        """Made on first use: a client connects (and logs) from the moment it exists."""
+        return AdminClient({**self._conf, "log_level": 3})
 
     def __repr__(self) -> str:
         return f"Cluster({self.name!r}, {self._conf.get('bootstrap.servers')!r})"
@@ -35,6 +41,21 @@ class Cluster:
     def client_config(self) -> ClientConfig:
         """A copy of the connection settings (secrets masked when printed)."""
         return ClientConfig(self._conf)
+
+    def unreachable(self, timeout: float = 3.0) -> str | None:
+        """Why no bootstrap server accepts a TCP connection, or None when one does: a quick
+        answer before the admin client's own, slower, retries."""
+        problems = []
+        for server in str(self._conf.get("bootstrap.servers", "")).split(","):
+            host, _, port = server.strip().rpartition(":")
+            host = host.strip("[]") or "localhost"
+            try:
+                with socket.create_connection((host, int(port)), timeout=timeout):
+                    return None
+            except (OSError, ValueError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                problems.append(f"{server.strip()} ({why.lower() or 'unreachable'})")
+        return "cannot reach " + ", ".join(problems[:3])
 
     @classmethod
     def from_settings(cls, settings, name: str) -> Cluster:

@@ -48,11 +48,15 @@ class Decisions:
     def _reach(self, name: str, role: str) -> list[str]:
         """The cluster's topic names; an unreachable cluster's client is dropped, not kept
         retrying (and logging) in the background."""
+        cluster = self.cluster(name)
+        why = cluster.unreachable()
         try:
-            return list(self.cluster(name).admin.list_topics(timeout=15).topics)
+            if why is None:
+                return list(cluster.admin.list_topics(timeout=15).topics)
         except Exception as exc:  # noqa: BLE001 - said to the user as a reason
-            self._clusters.pop(name, None)
-            raise UserError(f"cannot reach the {role} cluster {name}: {reason(exc)}") from None
+            why = reason(exc)
+        self._clusters.pop(name, None)
+        raise UserError(f"the {role} cluster {name}: {why}")
 
     def plan(self, req: StartRequest) -> dict[str, Any]:
         """What `start` would do, changing nothing: topics selected and the topic plan."""

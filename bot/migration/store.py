@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.db import session_scope
-from bot.errors import UserError
+from bot.errors import UserError, shown
 from bot.migration.steps import OPEN
 from bot.models import Approval, Event, GateMessage, LagSample, Migration, StepRun, TopicLock
 
@@ -83,7 +83,7 @@ class Store:
         with session_scope(self.engine) as session:
             found = session.get(Migration, migration_id)
         if found is None:
-            raise UserError(f"no migration {migration_id!r} (see: list)")
+            raise UserError(f"no migration {shown(migration_id)} (see: list)")
         return found
 
     def list(self, *, open_only: bool = False) -> list[Migration]:

@@ -67,6 +67,7 @@ class _State(_Loose):
 
 
 class _View(_Loose):
+    type: StrictStr  # bolt reads it before any listener runs
     callback_id: StrictStr
     state: _State
     private_metadata: StrictStr = ""

@@ -170,3 +170,58 @@ def test_the_standin_rejects_what_slack_rejects(slackbot):
     assert "[json-pointer:/blocks/0/text/text]" in caught.value.response["errors"][0]
     with pytest.raises(SlackApiError, match="channel_not_found"):
         client.chat_postMessage(channel="C0NOWHERE", text="x")
+
+
+def test_the_requester_may_reject_their_own_request(slackbot):
+    m, message = open_gate(slackbot)
+    slackbot.click(message, "gate_reject", "U0ALICE")
+    store = slackbot.bot.store
+    wait_for(lambda: store.get(m.id).status == "paused", what="paused by the rejection")
+    assert "rejected by U0ALICE" in store.get(m.id).reason
+    wait_for(
+        lambda: "Rejected by <@U0ALICE>" in str(slackbot.standin.messages[message.ts].blocks),
+        what="request shows the rejection",
+    )
+
+
+def test_gate_requests_lose_their_buttons_when_the_migration_moves_on(slackbot):
+    store, notifier = slackbot.bot.store, slackbot.bot.notifier
+    m, message = open_gate(slackbot)
+    as_seen = copy.deepcopy(message)  # what a person still has on screen
+    expired = store.get(m.id)
+    expired.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 3}}
+    store.save(expired, 2, actor="bot", kind="gate_opened", message="asked again")
+    notifier.notify(Notification(Note.CARD_CHANGED, m.id, "asked again"))
+    closed = wait_for(
+        lambda: (
+            not any(b["type"] == "actions" for b in slackbot.standin.messages[message.ts].blocks)
+            and str(slackbot.standin.messages[message.ts].blocks)
+        ),
+        what="the expired request closed",
+    )
+    assert "expired; a new request (version 3) replaces it" in closed
+    notifier.notify(Notification(Note.GATE_OPENED, m.id, "asked again", "stop_producers"))
+    again = wait_for(
+        lambda: next(
+            (
+                msg
+                for msg in slackbot.standin.channel_messages(CHANNEL)
+                if msg.ts != message.ts and "version 3" in msg.text + str(msg.blocks)
+            ),
+            None,
+        ),
+        what="the new request",
+    )
+    slackbot.click(as_seen, "gate_approve", "U0DAN")  # a click on the old one does nothing
+    wait_for(lambda: answers(slackbot, "this request is closed"), what="closed refusal")
+    slackbot.command(f"cancel {m.id}", user="U0ALICE")
+    wait_for(lambda: store.get(m.id).status == "cancelled", what="cancelled")
+    after = wait_for(
+        lambda: (
+            not any(b["type"] == "actions" for b in slackbot.standin.messages[again.ts].blocks)
+            and str(slackbot.standin.messages[again.ts].blocks)
+        ),
+        what="the open request closed by the cancel",
+    )
+    assert "the migration is cancelled" in after and "A new request follows" not in after
+    assert store.all_approvals(m.id) == []

@@ -140,3 +140,45 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
         for name in connect.get("/connectors").json():
             if name.startswith(f"km-{mid}-"):
                 connect.delete(f"/connectors/{name}")
+
+
+def test_a_migration_runs_only_once_its_card_is_where_people_see_it(sandbox, live_bot, unique):
+    driver, store = live_bot, live_bot.bot.store
+    topic = f"where-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    args = f"source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
+
+    def start(name: str, channel: str) -> str:
+        payload = driver.command_payload(f"start {name} {args}", "U0BOB")
+        payload["channel_id"] = channel
+        key = payload["response_url"].rsplit("/", 1)[1]
+        driver.slash(payload)
+        return wait_for(
+            lambda: next(
+                (r["text"] for r in driver.standin.responses if r["url_key"] == key), None
+            ),
+            60,
+            f"answer to start {name}",
+        )
+
+    # started from a channel the bot is not in: the card goes to the configured channel
+    elsewhere = start("away", "C0ELSEWHERE")
+    assert f"its card is in <#{CHANNEL}>" in elsewhere, elsewhere
+    away = store.get(elsewhere.split("`")[1])
+    assert away.status == "active" and away.channel == CHANNEL and away.card_ts
+    driver.command(f"cancel {away.id}", user="U0BOB")
+    wait_for(lambda: store.get(away.id).status == "cancelled", 30, "cancelled")
+
+    # nowhere to post: created, held paused with the reason, told what to do
+    driver.standin.channels.discard(CHANNEL)
+    nowhere = start("hidden", "C0ELSEWHERE")
+    assert "stays paused" in nowhere and "channel_not_found" in nowhere, nowhere
+    assert "/invite @kafka-migrate" in nowhere and "<!channel>" not in nowhere
+    held = store.get(nowhere.split("`")[1])
+    assert held.status == "paused" and held.reason == "waiting until its card is posted in Slack"
+    assert [r.state for r in store.step_runs(held.id)] == []  # nothing ran
+    driver.standin.channels.add(CHANNEL)
+    driver.command(f"resume {held.id}", user="U0BOB")
+    wait_for(lambda: store.get(held.id).card_ts, 30, "card posted after the resume")
+    driver.command(f"cancel {held.id}", user="U0BOB")
+    wait_for(lambda: store.get(held.id).status == "cancelled", 30, "cancelled")
