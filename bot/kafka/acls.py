@@ -21,7 +21,7 @@ from confluent_kafka.admin import (
 )
 
 from bot.errors import UserError
-from bot.kafka.cluster import TIMEOUT, Cluster, gather
+from bot.kafka.cluster import TIMEOUT, Cluster, KafkaOpError, NotYet, eventually, gather
 from bot.kafka.select import remote_topic
 
 
@@ -191,9 +191,16 @@ def apply_acls(target: Cluster, plan: AclPlan) -> list[Acl]:
             target.admin.create_acls([a.binding() for a in plan.missing], request_timeout=TIMEOUT),
             "create ACLs",
         )
-    on_target = set(describe_all(target))
-    still = [a for a in set(plan.planned.values()) if a not in on_target]
-    if still:
-        raise UserError("ACLs missing on the target after apply: " + "; ".join(map(str, still)))
+
+    def read() -> None:  # new bindings take a moment to be visible on every broker
+        on_target = set(describe_all(target))
+        still = [a for a in set(plan.planned.values()) if a not in on_target]
+        if still:
+            raise NotYet("ACLs missing on the target after apply: " + "; ".join(map(str, still)))
+
+    try:
+        eventually(read)
+    except KafkaOpError as exc:
+        raise UserError(str(exc)) from None
     created, plan.present, plan.missing = plan.missing, sorted(set(plan.planned.values())), []
     return created

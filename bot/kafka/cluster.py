@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 import socket
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -16,6 +17,7 @@ from bot.secrets import ClientConfig
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30.0  # seconds for one admin round
+T = TypeVar("T")
 
 
 class KafkaOpError(RuntimeError):
@@ -73,6 +75,28 @@ class Cluster:
 
     def producer(self, **extra: Any) -> Producer:
         return Producer({**self._conf, "log_level": 3, **extra})
+
+
+class NotYet(Exception):
+    """What was just created is not visible yet (metadata and ACLs propagate)."""
+
+
+def eventually(read: Callable[[], T], timeout: float = 10.0) -> T:
+    """Read back what was just created until it is visible: `read` raises NotYet (or an
+    UNKNOWN_TOPIC_OR_PART error) while it is not; retried with backoff for `timeout` seconds,
+    then the last NotYet is raised as a KafkaOpError: a real difference."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            return read()
+        except (NotYet, KafkaOpError) as exc:
+            if isinstance(exc, KafkaOpError) and "UNKNOWN_TOPIC_OR_PART" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise KafkaOpError(str(exc)) from None
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def error_code(exc: BaseException) -> int | None:

@@ -21,7 +21,7 @@ from confluent_kafka.admin import (
 )
 
 from bot.errors import UserError
-from bot.kafka.cluster import TIMEOUT, Cluster, error_text, gather, settle
+from bot.kafka.cluster import TIMEOUT, Cluster, NotYet, error_text, eventually, gather, settle
 from bot.kafka.select import remote_topic
 
 # replica-assignment-specific: meaningless on another cluster's broker ids
@@ -298,9 +298,22 @@ def apply_topics(target: Cluster, plan: TopicPlan) -> TopicPlan:
 
 
 def _read_back(target: Cluster, plan: TopicPlan) -> None:
-    """Record, per topic, the planned configs that the target holds with another value."""
-    configs = describe_topic_configs(target, [i.target for i in plan.items])
-    meta = target.admin.list_topics(timeout=TIMEOUT)
+    """Record, per topic, the planned configs that the target holds with another value (read
+    once every created topic is visible: new topics take a moment to reach every broker)."""
+
+    def read():
+        meta = target.admin.list_topics(timeout=TIMEOUT)
+        absent = [i.target for i in plan.items if i.target not in meta.topics]
+        short = [
+            i.target
+            for i in plan.items
+            if i.target in meta.topics and len(meta.topics[i.target].partitions) < i.partitions
+        ]
+        if absent or short:
+            raise NotYet(f"topics not visible on {target.name} yet: {', '.join(absent + short)}")
+        return describe_topic_configs(target, [i.target for i in plan.items]), meta
+
+    configs, meta = eventually(read)
     for item in plan.items:
         current = configs[item.target]
         item.forced = {
