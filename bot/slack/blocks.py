@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.errors import ConfigError
 from bot.migration.grammar import START_USAGE
 from bot.slack.ids import START_VIEW, Action, button_value
 from bot.slack.mrkdwn import (  # noqa: F401 - re-exported: handlers render through blocks
@@ -229,8 +230,14 @@ def decided(original_text: str, decision: str, actor: str, at: datetime | None =
 
 
 def refusal(exc: Exception, user: str | None = None, mark: str = ":no_entry:") -> str:
-    """A refusal or error for the person who asked: escaped, their own id as a mention."""
-    text = escape(exc)
+    """A refusal or error for the person who asked: escaped, their own id as a mention, and
+    without the server's file paths (a configuration error names the key, not the file)."""
+    text = str(exc)
+    if isinstance(exc, ConfigError):
+        head, sep, rest = text.partition(": ")
+        if sep and (head.endswith(".toml") or "/" in head):
+            text = f"the bot's configuration: {rest}"
+    text = escape(text)
     if user:
         text = text.replace(escape(user), mention(user))
     return clip(f"{mark} {text}")

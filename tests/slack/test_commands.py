@@ -177,7 +177,9 @@ def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(sl
     assert unknown.status_code == 200
     wait_for(
         lambda: any(
-            "no replicator named 'nope'" in e.get("text", "") for e in slackbot.standin.ephemeral
+            "the bot's configuration: no replicator named 'nope'" in e.get("text", "")
+            and "km.toml" not in e.get("text", "")
+            for e in slackbot.standin.ephemeral
         ),
         what="config error",
     )
