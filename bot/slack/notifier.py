@@ -261,7 +261,9 @@ class SlackNotifier:
         handover = blocks.escape(data.get("handover") or "—")
         text = (
             f"*Report for {blocks.code(migration_id)}*: {data['status']} at "
-            f"{blocks.code(data['step'])}\n"
+            f"{blocks.code(data['step'])}"
+            + (f" ({blocks.escape(data['reason'])})" if data.get("reason") else "")
+            + "\n"
             f"*Approvals*\n{approvals}\n*Handover*: {handover}\n"
             f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
             f"{len(verify.get('differences', [])) if verify else '—'}"
