@@ -21,10 +21,9 @@ import httpx
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets, start_offsets
-from bot.kafka.records import read_ranges, scan_topic
+from bot.kafka.records import EXACT_BELOW, read_ranges, scan_topic
 
 TP = tuple[str, int]
-EXACT_BELOW = 10_000  # ranges this small are read to count real records
 
 
 @dataclass(frozen=True)

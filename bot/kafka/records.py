@@ -11,12 +11,12 @@ import hashlib
 import struct
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from bot.kafka.cluster import Cluster
-from bot.kafka.groups import end_offsets, start_offsets
+from bot.kafka.groups import LagSnapshot, end_offsets, start_offsets
 
 TP = tuple[str, int]
 
@@ -28,6 +28,7 @@ class RangeRead:
     first_timestamp_ms: int | None = None
     digests: deque = field(default_factory=deque)  # of the last K records, in order
     complete: bool = False  # the whole range was read (not cut by a limit)
+    offsets: list[int] = field(default_factory=list)  # of every record read, with keep_offsets
 
 
 def digest(msg: Message) -> bytes:
@@ -50,6 +51,7 @@ def read_ranges(
     keep_last: int = 0,
     limit: int | None = None,
     read_committed: bool = False,
+    keep_offsets: bool = False,
     timeout: float = 120.0,
 ) -> dict[TP, RangeRead]:
     """Read [start, end) of each partition; stop a partition after `limit` records if given."""
@@ -94,6 +96,8 @@ def read_ranges(
                     read.first_offset = msg.offset()
                     read.first_timestamp_ms = msg.timestamp()[1]
                 read.count += 1
+                if keep_offsets:
+                    read.offsets.append(msg.offset())
                 if keep_last:
                     read.digests.append(digest(msg))
                 if msg.offset() == end - 1:
@@ -142,3 +146,44 @@ def scan_topic(cluster: Cluster, topic: str, handle, timeout: float = 60.0) -> N
                     handle(msg)
     finally:
         consumer.close()
+
+
+EXACT_BELOW = 10_000  # ranges this small are read to count the records a group would receive
+
+
+def visible_lags(
+    cluster: Cluster, snapshot: LagSnapshot, *, read_committed: bool = True
+) -> LagSnapshot:
+    """Consumer lag as records the group would still receive: transaction markers never are,
+    and aborted records are not for read_committed readers (nor copied by a read_committed
+    MirrorMaker 2). Partitions behind by at most EXACT_BELOW are read once for every group
+    behind there, and counted exactly; larger gaps are read up to their first record: none
+    means lag 0, otherwise the raw offset difference stands."""
+    behind: dict[TP, int] = {}
+    for group in snapshot.groups.values():
+        for row in group.partitions:
+            if row.lag and row.committed is not None:
+                tp = (row.topic, row.partition)
+                behind[tp] = min(behind.get(tp, row.committed), row.committed)
+    if not behind:
+        return snapshot
+    ends = snapshot.end_offsets
+    small = {tp: (lo, ends[tp]) for tp, lo in behind.items() if ends[tp] - lo <= EXACT_BELOW}
+    large = {tp: (lo, ends[tp]) for tp, lo in behind.items() if tp not in small}
+    reads = read_ranges(cluster, small, read_committed=read_committed, keep_offsets=True)
+    reads.update(read_ranges(cluster, large, read_committed=read_committed, limit=1))
+    groups = {}
+    for name, group in snapshot.groups.items():
+        rows = []
+        for row in group.partitions:
+            tp = (row.topic, row.partition)
+            lag = row.lag
+            if lag and row.committed is not None:
+                read = reads[tp]
+                if tp in small:
+                    lag = sum(1 for off in read.offsets if off >= row.committed)
+                elif read.count == 0:
+                    lag = 0
+            rows.append(replace(row, lag=lag))
+        groups[name] = replace(group, partitions=rows)
+    return replace(snapshot, groups=groups)

@@ -114,6 +114,8 @@ def migrate_acls(ctx: Context) -> Result:
 
 
 def start_replication(ctx: Context) -> Result:
+    if "replication" not in ctx.state:  # cancel deletes it, even if we die while creating it
+        ctx.record_side_effect("replication", ctx.flow.name)
     parts = ctx.replicator.ensure(ctx.flow)
     status = ctx.replicator.status(ctx.flow)
     if status.errors:
@@ -151,8 +153,8 @@ def stop_producers_condition(ctx: Context) -> Result | None:
 def producers_stopped(ctx: Context) -> Result:
     if ctx.options.get("fence") and "fence" not in ctx.state:
         fence = kfence.plan_fence(ctx.source, ctx.topics, ctx.options.get("fence_allow", []))
+        ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
         kfence.apply_fence(ctx.source, fence)
-        ctx.state["fence"] = [list(vars(b).values()) for b in fence.bindings]
     if ctx.memory.watch is None:
         ctx.memory.watch = kfence.ProducerWatch(ctx.policy.quiet_window_seconds)
     ends = checks.source_ends(ctx)
@@ -331,10 +333,14 @@ def verify(ctx: Context) -> Result:
 
 
 def complete(ctx: Context) -> Result:
-    ctx.replicator.pause(ctx.flow)
+    ctx.replicator.delete(ctx.flow)  # the flow is over: clients read and write the target
     return Result.done(
-        "migration complete; MirrorMaker 2 paused (delete it when done)"
-        + ("; the source write fence stays in place" if "fence" in ctx.state else "")
+        "migration complete; MirrorMaker 2 connectors deleted"
+        + (
+            "; the source write fence stays in place (producers belong on the target now)"
+            if "fence" in ctx.state
+            else ""
+        )
     )
 
 

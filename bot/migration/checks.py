@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.kafka.groups import LagSnapshot, end_offsets, lag_snapshot
 from bot.kafka.progress import Progress, replication_progress
+from bot.kafka.records import visible_lags
 from bot.migration.context import TP, Context
 
 
@@ -23,7 +24,10 @@ def replication(ctx: Context) -> Progress:
 
 
 def consumers(ctx: Context) -> LagSnapshot:
-    return lag_snapshot(ctx.source, topics=ctx.topics, groups=ctx.migration.groups or None)
+    """Consumer lag in records the groups would still receive (markers and aborted records
+    are not lag: see visible_lags)."""
+    snapshot = lag_snapshot(ctx.source, topics=ctx.topics, groups=ctx.migration.groups or None)
+    return visible_lags(ctx.source, snapshot, read_committed=ctx.flow.read_committed)
 
 
 def source_ends(ctx: Context) -> dict[TP, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,13 @@ class Context:
     policy: Any  # config.Policy
     memory: Memory
     now: float
+    persist: Callable[[str, Any], None] = lambda _key, _value: None
+
+    def record_side_effect(self, key: str, value: Any) -> None:
+        """Write down a side effect BEFORE applying it (the fence, the connectors), so that a
+        cancel or a restart finds it even if this process dies right after applying it."""
+        self.state[key] = value
+        self.persist(key, value)
 
     @property
     def topics(self) -> list[str]:

@@ -283,8 +283,9 @@ class Decisions:
         m = self.store.get(migration_id)
         if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
             raise UserError(f"{m.id} is {m.status}: cannot cancel it")
-        if m.state.get("fence"):  # rollback: producers go back to the source
-            remove_fence(self.cluster(m.source), Fence([Acl(*b) for b in m.state["fence"]], []))
+        undone = self._undo(m)
+        if undone:
+            reason = (reason or f"cancelled by {actor}") + "; undone: " + ", ".join(undone)
         m = self._transition(
             migration_id,
             actor,
@@ -296,6 +297,26 @@ class Decisions:
         )
         self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
         return m
+
+    def _undo(self, m: Migration) -> list[str]:
+        """What a cancel takes back, recorded before it was applied: the replication (its
+        connectors), then the write fence (producers go back to the source). Target topics and
+        ACLs stay. When an undo fails, nothing is cancelled and the reason says why."""
+        undone = []
+        try:
+            if m.state.get("replication"):
+                self.replicator(m.replicator).delete(self.flow(m))
+                undone.append("MirrorMaker 2 connectors deleted")
+            if m.state.get("fence"):
+                remove_fence(self.cluster(m.source), Fence([Acl(*b) for b in m.state["fence"]], []))
+                undone.append(f"write fence removed ({len(m.state['fence'])} DENY binding(s))")
+        except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+            raise UserError(
+                f"cannot cancel {m.id} yet: undoing its side effects failed ({reason(exc)}); "
+                f"nothing else changed, try again"
+                + (f" (already done: {', '.join(undone)})" if undone else "")
+            ) from None
+        return undone
 
     def skip(
         self, migration_id: str, actor: str, reason: str, origin: dict[str, Any] | None = None

@@ -91,6 +91,7 @@ class Engine(Decisions):
             self.settings.config.policy,
             self.memory.setdefault(m.id, Memory()),
             self.clock(),
+            lambda key, value: self.store.record_state(m.id, key, value),
         )
 
     def _note(self, m: Migration, kind: Note, text: str, **data: Any) -> None:

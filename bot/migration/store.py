@@ -150,6 +150,19 @@ class Store:
         with session_scope(self.engine) as session:
             session.exec(update(Migration).where(Migration.id == migration_id).values(note=note))
 
+    def record_state(self, migration_id: str, key: str, value: Any) -> None:
+        """Put one key of the migration's working state now, without a version bump: a side
+        effect about to be applied (what a cancel must undo), not a change people decide on."""
+        with session_scope(self.engine) as session:
+            m = session.get(Migration, migration_id, with_for_update=True)
+            if m is None:
+                raise UserError(f"no migration {shown(migration_id)}")
+            session.exec(
+                update(Migration)
+                .where(Migration.id == migration_id)
+                .values(state={**(m.state or {}), key: value})
+            )
+
     def set_card(self, migration_id: str, channel: str, ts: str) -> None:
         """Where the migration's card lives (no version bump: the state did not change)."""
         with session_scope(self.engine) as session:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 
 from bot.kafka.cluster import Cluster, gather
 from bot.kafka.groups import lag_snapshot
 from bot.kafka.inspect import inspect
+from bot.kafka.records import visible_lags
 from tests.kafka_helpers import create_topic, produce
 
 
@@ -87,3 +88,56 @@ def test_selection_preview_on_the_real_cluster(sandbox, unique):
         f"shop.{unique}.users",
     ]
     assert preview.excluded == [f"shop.{unique}.orders.test"]
+
+
+def test_lag_is_records_a_group_would_still_receive_not_markers_or_aborted_records(sandbox, unique):
+    """A read_committed consumer that read everything and committed its last record + 1 is
+    not behind when the log ends with an aborted transaction (100 records + markers)."""
+    from tests.integration.test_replication import transactions
+
+    conf = sandbox.source.client_config()
+    cluster = Cluster("source", conf)
+    topic = f"txlag-{unique}"
+    create_topic(conf, topic, 1)
+    transactions(conf, topic, f"txlag-{unique}", ("commit", "commit"))  # offsets 0-4, 6-10
+    producer = Producer({**conf, "transactional.id": f"txlag-abort-{unique}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(100):
+        producer.produce(topic, value=f"aborted-{i}".encode(), partition=0)
+    producer.flush(30)
+    producer.abort_transaction(30)
+    done, partway, raw = f"done-{unique}", f"partway-{unique}", f"raw-{unique}"
+    consumer = Consumer(
+        {
+            **conf,
+            "group.id": done,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    read = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(read) < 10 and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                read.append(msg)
+        consumer.commit(message=read[-1], asynchronous=False)  # last record + 1
+    finally:
+        consumer.close()
+    assert len(read) == 10 and read[-1].offset() == 10
+    gather(
+        cluster.admin.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(partway, [TopicPartition(topic, 0, 3)])]
+        ),
+        "commit",
+    )
+    snap = lag_snapshot(cluster, topics=[topic])
+    assert snap.groups[done].lag == snap.end_offsets[(topic, 0)] - 11 == 102  # 100 + 2 markers
+    visible = visible_lags(cluster, snap, read_committed=True)
+    assert visible.groups[done].lag == 0
+    assert visible.groups[partway].lag == 7  # offsets 3, 4 and 6-10: the markers do not count
+    assert raw not in visible.groups

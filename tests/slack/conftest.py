@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -215,7 +216,12 @@ def running_bot(path, standin, tmp_path, *, paused: bool, card_interval: float, 
     if mode == "socket":
         bot.connect_socket_mode(standin.socket_mode.app_token, grace=2.0, ping_interval=1)
     server = bot.http_server(host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # the listening socket closes under it at the end
+            server.run()
+
+    threading.Thread(target=serve, daemon=True).start()
     url = f"http://127.0.0.1:{server.effective_port}"
     try:
         if mode == "socket":

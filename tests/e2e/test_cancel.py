@@ -1,0 +1,60 @@
+"""Cancel is a rollback: it undoes what the migration did to the source and to Connect."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.kafka.acls import Acl, apply_acls, describe_all, plan_acls
+from bot.kafka.cluster import Cluster
+from tests.e2e.harness import Workspace
+from tests.integration.test_acls_fence import write
+from tests.kafka_helpers import create_topic, produce
+
+pytestmark = pytest.mark.sandbox
+
+
+def connectors(sandbox, mid: str) -> list[str]:
+    with httpx.Client(base_url=sandbox.connect_url) as connect:
+        return [c for c in connect.get("/connectors").json() if c.startswith(f"km-{mid}-")]
+
+
+def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(sandbox, unique):
+    src = sandbox.source.client_config()
+    users = sandbox.source.users
+    topic = f"fenced-{unique}"
+    create_topic(src, topic, 1)
+    produce(src, topic, [(None, b"before", [])])
+    source = Cluster("source", src)
+    grant = Acl("TOPIC", topic, "LITERAL", "User:alice", "*", "WRITE", "ALLOW")
+    plan = plan_acls(source, source, [topic], [])
+    plan.missing, plan.planned = [grant], {grant: grant}
+    apply_acls(source, plan)  # alice may write: the fence is for her
+    ws = Workspace(sandbox, quiet=600, drain=1, ready=0)  # the quiet window never ends here
+    ws.serve()
+    try:
+        mid = ws.start(
+            f"fenced source=sandbox-source target=sandbox-target topics={topic} "
+            "via=sandbox-mm2 fence=yes"
+        )
+        gate = ws.wait_gate(mid, "stop_producers", 120)
+        ws.ok("approve", mid, "--version", str(gate["version"]), user="bob")
+        ws.wait_step(mid, "producers_stopped", 60)
+        denied = lambda: [  # noqa: E731
+            a for a in describe_all(source) if a.permission == "DENY" and a.name == topic
+        ]
+        ws.wait(mid, lambda _s: denied(), 60, "the fence applied")
+        assert write(src, "alice", users["alice"], topic) is not None  # fenced
+        assert len(connectors(sandbox, mid)) == 3
+
+        out = ws.ok("cancel", mid, user="alice")
+        assert "cancelled" in out
+        assert denied() == []
+        assert write(src, "alice", users["alice"], topic) is None  # producers work again
+        assert connectors(sandbox, mid) == []
+        status = ws.status(mid)
+        assert status["status"] == "cancelled"
+        assert "MirrorMaker 2 connectors deleted" in status["reason"]
+        assert "write fence removed (1 DENY binding(s))" in status["reason"]
+    finally:
+        ws.stop_serve()
