@@ -2,14 +2,20 @@
 
 After the drain, producers are stopped and both lags are zero, so every selected partition
 holds the same records on both sides. A group whose committed offset is at the source end
-(only transaction markers, if anything, after it) has read everything: its exact target offset
-is the target end offset. Other groups get MM2's checkpoint translation when one exists
-(approximate: the records after the translated offset are read again), or nothing (unknown).
+(only transaction markers or aborted records, if anything, after it) has read everything: its
+exact target offset is the target end offset. A group that stopped part-way (at most
+COUNT_LIMIT offsets behind) has N records left that MM2 copies; the target's last N records are
+those, so its exact offset is target end - N, used only when the record there matches the
+group's first unread source record (so compaction, transaction markers, aborted records and
+retention gaps cannot shift it unseen). Other groups get MM2's checkpoint translation when one
+exists (approximate: the records after the translated offset are read again), or nothing
+(unknown).
 Offsets are written only when no group has members on the target, and read back.
 """
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 
@@ -100,6 +106,8 @@ def plan_handover(
     policy: str = "identity",
     source_alias: str = "source",
     checkpoints: dict[tuple[str, str, int], Checkpoint] | None = None,
+    read_committed: bool = True,
+    count_limit: int = COUNT_LIMIT,
 ) -> list[GroupHandover]:
     """Per group and partition of the selected topics: the target offset and its kind."""
     selected = set(topics)
@@ -109,14 +117,30 @@ def plan_handover(
     target_ends = end_offsets(
         target, {(remote_topic(t, policy, source_alias), p) for t, p in wanted}
     )
-    # a commit short of the end by transaction markers only is caught up: read to be sure
-    tails = {
-        tp: (off, source_ends[tp])
-        for offs in committed.values()
+    # what each group has left: the records MirrorMaker 2 copies (committed ones; markers and
+    # aborted records are not copied) from its committed offset to the end, read once per
+    # partition from the lowest such offset, to be counted and matched (groups further behind
+    # than COUNT_LIMIT offsets are left to MM2's checkpoints)
+    lowest: dict[TP, int] = {}
+    for offs in committed.values():
+        for tp, off in offs.items():
+            if tp in wanted and 0 < source_ends[tp] - off <= count_limit:
+                lowest[tp] = min(lowest.get(tp, off), off)
+    tails = {tp: (off, source_ends[tp]) for tp, off in lowest.items()}
+    tail_reads = (
+        read_ranges(
+            source, tails, limit=count_limit, read_committed=read_committed, keep_offsets=True
+        )
+        if tails
+        else {}
+    )
+    left = {
+        (group, tp): _left(tail_reads[tp], off)
+        for group, offs in committed.items()
         for tp, off in offs.items()
-        if tp in wanted and off < source_ends[tp]
+        if tp in tail_reads and off >= tails[tp][0]
     }
-    tail_reads = read_ranges(source, tails, limit=COUNT_LIMIT) if tails else {}
+    located = _locate_on_target(target, left, target_ends, policy, source_alias)
     checkpoints = checkpoints or {}
     plans = []
     for group in groups:
@@ -127,9 +151,13 @@ def plan_handover(
             tp = (topic, partition)
             target_topic = remote_topic(topic, policy, source_alias)
             end = source_ends[tp]
-            read = tail_reads.get(tp)
-            behind = 0 if read is None else read.count if read.complete else end - off
-            if off >= end or behind == 0:
+            count, _first = left.get((group, tp), (None, None))
+            behind = max(end - off, 0) if count is None else count
+            if (group, tp) in located:  # part-way: its first unread record found on the target
+                row = OffsetHandover(
+                    topic, partition, off, end, target_topic, located[(group, tp)], EXACT
+                )
+            elif off >= end or behind == 0:
                 row = OffsetHandover(
                     topic,
                     partition,
@@ -158,6 +186,51 @@ def plan_handover(
             plan.offsets.append(row)
         plans.append(plan)
     return plans
+
+
+def _left(read, committed: int) -> tuple[int | None, bytes | None]:
+    """(records at or after `committed`, digest of the first of them); count None when the
+    read stopped at its limit before the end."""
+    if not read.complete:
+        return None, None
+    i = bisect.bisect_left(read.offsets, committed)
+    first = read.offset_digests[i] if i < len(read.offsets) else None
+    return len(read.offsets) - i, first
+
+
+def _locate_on_target(
+    target: Cluster,
+    left: dict,
+    target_ends: dict[TP, int],
+    policy: str,
+    source_alias: str,
+) -> dict:
+    """For a group part-way through a partition (with at most COUNT_LIMIT records left): once
+    replication is complete and the source quiet, the target's last `count` records are the
+    records the group has not read, so its exact offset is target end - count. That holds only
+    if the target's tail really is that sequence: the record there is read and must match the
+    group's first unread source record (key, value, headers), or the group is not located."""
+    wanted: dict[TP, list] = {}
+    for (group, (topic, partition)), (count, first) in left.items():
+        if not count or first is None:
+            continue
+        target_tp = (remote_topic(topic, policy, source_alias), partition)
+        offset = target_ends[target_tp] - count
+        if offset >= 0:
+            wanted.setdefault(target_tp, []).append((group, (topic, partition), offset, first))
+    if not wanted:
+        return {}
+    ranges = {
+        tp: (min(w[2] for w in rows), max(w[2] for w in rows) + 1) for tp, rows in wanted.items()
+    }
+    reads = read_ranges(target, ranges, keep_offsets=True)
+    located = {}
+    for tp, rows in wanted.items():
+        seen = dict(zip(reads[tp].offsets, reads[tp].offset_digests, strict=True))
+        for group, source_tp, offset, first in rows:
+            if seen.get(offset) == first:
+                located[(group, source_tp)] = offset
+    return located
 
 
 def apply_handover(target: Cluster, plans: list[GroupHandover]) -> None:

@@ -26,9 +26,11 @@ class RangeRead:
     count: int = 0  # records seen in [start, end)
     first_offset: int | None = None
     first_timestamp_ms: int | None = None
+    first_digest: bytes | None = None
     digests: deque = field(default_factory=deque)  # of the last K records, in order
     complete: bool = False  # the whole range was read (not cut by a limit)
     offsets: list[int] = field(default_factory=list)  # of every record read, with keep_offsets
+    offset_digests: list[bytes] = field(default_factory=list)  # and their digests
 
 
 def digest(msg: Message) -> bytes:
@@ -95,9 +97,11 @@ def read_ranges(
                 if read.first_offset is None:
                     read.first_offset = msg.offset()
                     read.first_timestamp_ms = msg.timestamp()[1]
+                    read.first_digest = digest(msg)
                 read.count += 1
                 if keep_offsets:
                     read.offsets.append(msg.offset())
+                    read.offset_digests.append(digest(msg))
                 if keep_last:
                     read.digests.append(digest(msg))
                 if msg.offset() == end - 1:

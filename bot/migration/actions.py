@@ -185,13 +185,22 @@ def drain(ctx: Context) -> Result:
         return regress
     progress = checks.replication(ctx)
     snapshot = checks.consumers(ctx)
-    behind = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag}
-    consumer_lag = sum(lag.lag for lag in snapshot.groups.values())
+    # only groups that have members are waited for; a group without members that is behind
+    # is handed over where it stands (see handover) and listed, never waited for
+    behind = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag and lag.members}
+    idle = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag and not lag.members}
+    left = (
+        "; not waited for (no members, handed over where they stand): "
+        + ", ".join(f"{g} {n:,} behind" for g, n in sorted(idle.items())[:5])
+        if idle
+        else ""
+    )
+    consumer_lag = sum(behind.values())
     if progress.lag or behind:
         ctx.memory.drain_since = None
         groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
         return Result.waiting(
-            f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}",
+            f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}{left}",
             lag=progress.lag,
             consumer_lag=consumer_lag,
         )
@@ -200,12 +209,15 @@ def drain(ctx: Context) -> Result:
     held = ctx.now - ctx.memory.drain_since
     if held < ctx.policy.drain_window_seconds:
         return Result.waiting(
-            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s",
+            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s{left}",
             lag=0,
             consumer_lag=0,
         )
     return Result.done(
-        "lag reached zero: every group read everything and MirrorMaker 2 copied every record", lag=0
+        "lag reached zero: every running group read everything and MirrorMaker 2 copied every "
+        f"record{left}",
+        lag=0,
+        idle_groups=idle,
     )
 
 
@@ -238,6 +250,7 @@ def _handover_plans(ctx: Context):
         policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
         checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
+        read_committed=ctx.flow.read_committed,
     )
 
 

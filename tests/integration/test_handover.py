@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster, gather
@@ -57,6 +57,22 @@ def consume(
     return values
 
 
+def read_from(conf: dict, starts: dict) -> list[bytes]:
+    """Every record of the given partitions from the given offsets, as a new reader sees them."""
+    consumer = Consumer({**conf, "group.id": "km-test-reader", "enable.partition.eof": True})
+    consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+    values, done = [], set()
+    deadline = time.monotonic() + 30
+    while len(done) < len(starts) and time.monotonic() < deadline:
+        for msg in consumer.consume(100, timeout=0.5):
+            if msg.error() is None:
+                values.append(msg.value())
+            elif msg.error().code() == KafkaError._PARTITION_EOF:
+                done.add((msg.topic(), msg.partition()))
+    consumer.close()
+    return values
+
+
 def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, unique):
     src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
     source, target = Cluster("source", src), Cluster("target", tgt)
@@ -98,10 +114,13 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
             "an MM2 checkpoint for the lagging group",
         )
 
-        plans = {
-            p.group: p
-            for p in plan_handover(source, target, [topic], [app, lagging], checkpoints=checkpoints)
-        }
+        def plan(**kw):
+            found = plan_handover(
+                source, target, [topic], [app, lagging], checkpoints=checkpoints, **kw
+            )
+            return {p.group: p for p in found}
+
+        plans = plan(count_limit=10)  # the lagging group counts as too far behind: MM2's turn
         target_ends = end_offsets(target, partitions)
         assert plans[app].exact
         assert {(r.partition, r.target_offset) for r in plans[app].offsets} == {
@@ -124,14 +143,25 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
         early.close()
         assert committed_offsets(target, [app])[app] == {}  # nothing was written
 
+        # within reach (the default), the part-way group is located exactly on the target
+        plans = plan()
+        assert plans[lagging].kinds == {EXACT: 2}
+        assert {(r.partition, r.target_offset) for r in plans[lagging].offsets} == {
+            (0, 30),
+            (1, 20),
+        }
         wait_for(lambda: apply_handover(target, list(plans.values())) is None, 30, "handover")
         written = committed_offsets(target, [app, lagging])
         assert written[app] == {(topic, r.partition): r.target_offset for r in plans[app].offsets}
 
-        # producers move: new records on the target; the group resumes exactly after the old ones
+        # producers move: new records on the target; each group resumes exactly where it stood
+        unread = read_from(src, {(topic, 0): 30, (topic, 1): 20})
         produce(tgt, topic, [(f"k{i}".encode(), f"new-{i}".encode(), []) for i in range(50)])
+        new = [f"new-{i}".encode() for i in range(50)]
         resumed = consume(tgt, topic, app, 50, settle=2.0)
-        assert sorted(resumed) == sorted(f"new-{i}".encode() for i in range(50))
+        assert sorted(resumed) == sorted(new)
         assert plans[app].kinds == {EXACT: 2}
+        late = consume(tgt, topic, lagging, len(unread) + 50, settle=2.0)
+        assert len(unread) == 150 and sorted(late) == sorted(unread + new)  # 0 lost, 0 twice
     finally:
         connectors.close()
