@@ -165,3 +165,68 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
         assert len(unread) == 150 and sorted(late) == sorted(unread + new)  # 0 lost, 0 twice
     finally:
         connectors.close()
+
+
+def test_part_way_groups_on_transactional_and_compacted_topics_resume_exactly(sandbox, unique):
+    """Aborted records and markers take source offsets MirrorMaker 2 (read_committed) never
+    copies, and tombstones are records like any other: a group that stopped part-way is still
+    located exactly on the target, and resumes there with nothing lost and nothing twice."""
+    from tests.integration.test_replication import transactions
+
+    src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
+    source, target = Cluster("source", src), Cluster("target", tgt)
+    txn, compacted = f"hx-txn-{unique}", f"hx-cmp-{unique}"
+    create_topic(src, txn, 1)
+    create_topic(src, compacted, 1, {"cleanup.policy": "compact"})
+    transactions(src, txn, f"hx-{unique}", ("commit", "abort", "commit", "abort", "commit"))
+    produce(
+        src,
+        compacted,
+        [(f"k{i % 7}".encode(), None if i % 5 == 4 else f"v{i}".encode(), []) for i in range(40)],
+    )
+    group = f"partway-{unique}"
+    # the group read 7 committed records of the transactional topic (offsets 0-4, then 12-13:
+    # 5-11 are a commit marker, 5 aborted records and their abort marker) and 17 of the other
+    gather(
+        source.admin.alter_consumer_group_offsets(
+            [
+                ConsumerGroupTopicPartitions(
+                    group, [TopicPartition(txn, 0, 14), TopicPartition(compacted, 0, 17)]
+                )
+            ]
+        ),
+        "commit",
+    )
+    unread = read_from({**src, "isolation.level": "read_committed"}, {(txn, 0): 14})
+    unread += read_from(src, {(compacted, 0): 17})
+    assert len(unread) == 8 + 23  # 3 + 5 committed records; 23 (tombstones included)
+
+    connectors = Connectors(sandbox.connect_url)
+    try:
+        connectors.put(
+            f"mm2-hx-{unique}",
+            source_connector(
+                sandbox, [txn, compacted], **{"source.consumer.isolation.level": "read_committed"}
+            ),
+        )
+
+        def copied():
+            with httpx.Client(base_url=sandbox.connect_url, timeout=10) as client:
+                replicated = connect_offsets(client, f"mm2-hx-{unique}")
+            parts = [(txn, 0), (compacted, 0)]
+            return (
+                replicated
+                and replication_progress(source, replicated, parts, read_committed=True).lag == 0
+            )
+
+        wait_for(copied, 120, "replication lag 0")
+        plans = plan_handover(source, target, [txn, compacted], [group])
+        assert plans[0].kinds == {EXACT: 2}
+        at = {r.topic: r.target_offset for r in plans[0].offsets}
+        assert at[txn] == 7 and at[compacted] == 17  # 15 copied, 8 left; 40 copied, 23 left
+        apply_handover(target, plans)
+        resumed = consume(tgt, txn, group, 8, settle=1.0)
+        resumed += consume(tgt, compacted, group, 23, settle=1.0)
+        assert sorted(resumed, key=lambda v: v or b"") == sorted(unread, key=lambda v: v or b"")
+    finally:
+        connectors.close()
