@@ -12,8 +12,12 @@ import time
 
 import httpx
 import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
+from bot.kafka.cluster import Cluster, gather
+from bot.kafka.groups import end_offsets
 from tests.e2e.harness import LiveConsumer, LiveProducer, Workspace
+from tests.integration.test_handover import read_from
 from tests.kafka_helpers import create_topic
 
 pytestmark = pytest.mark.sandbox
@@ -37,6 +41,22 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     producer.start()
     consumer.start()
     time.sleep(2)  # the group commits: preflight must find it
+    # a group that stopped part-way (no members): never waited for, handed over exactly
+    analytics = f"analytics-{unique}"
+    source = Cluster("source", src)
+    ends = end_offsets(source, [(topic, p) for p in range(3)])
+    halves = {tp: end // 2 for tp, end in ends.items()}
+    gather(
+        source.admin.alter_consumer_group_offsets(
+            [
+                ConsumerGroupTopicPartitions(
+                    analytics, [TopicPartition(t, p, o) for (t, p), o in halves.items()]
+                )
+            ]
+        ),
+        "commit",
+    )
+    read_by_analytics = read_from(src, {tp: 0 for tp in halves}, until=halves)
 
     mid = ws.start(
         f"shop source=sandbox-source target=sandbox-target topics={topic} "
@@ -75,11 +95,14 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     consumer.stop()  # consumers read everything (drain) and now stop
     gate = ws.wait_gate(mid, "repoint_clients", 120)
     assert gate["gate"]["preview"][group]["kinds"] == {"exact": 3}
+    assert gate["gate"]["preview"][analytics]["kinds"] == {"exact": 3}
     ws.ok("approve", mid, "--version", str(gate["version"]), user="bob")
 
     ws.wait_step(mid, "consumers_on_target", 60)
     moved = LiveConsumer(tgt, topic, group)
     moved.start()
+    resumed = LiveConsumer(tgt, topic, analytics)
+    resumed.start()
     ws.wait_step(mid, "producers_on_target", 60)
     on_target = LiveProducer(tgt, topic, "new", rate_per_s=200)
     on_target.start()
@@ -90,12 +113,15 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
         time.sleep(0.2)
     time.sleep(1)
     moved.stop()
+    resumed.stop()
 
     produced = producer.acked + on_target.acked
     consumed = consumer.values + moved.values
     assert len(producer.acked) > 100 and len(on_target.acked) > 0
     assert sorted(consumed) == sorted(produced)  # every record once: no loss, no duplicate
     assert all(v.startswith(b"new-") for v in moved.values)
+    left = sorted(set(produced) - set(read_by_analytics))
+    assert len(read_by_analytics) > 0 and sorted(resumed.values) == left  # exactly where it stood
 
     assert {s["step"]: s["state"] for s in done["steps"]}["verify"] == "done"
     report = ws.ok("report", mid)

@@ -57,18 +57,37 @@ def consume(
     return values
 
 
-def read_from(conf: dict, starts: dict) -> list[bytes]:
-    """Every record of the given partitions from the given offsets, as a new reader sees them."""
-    consumer = Consumer({**conf, "group.id": "km-test-reader", "enable.partition.eof": True})
+def read_from(conf: dict, starts: dict, until: dict | None = None) -> list[bytes]:
+    """Every record of the given partitions from the given offsets (to the end, or to `until`
+    exclusive), as a new reader sees them."""
+    consumer = Consumer(
+        {
+            **conf,
+            "group.id": "km-test-reader",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
     values, done = [], set()
+    for tp, stop in (until or {}).items():
+        if stop <= starts[tp]:
+            done.add(tp)
     deadline = time.monotonic() + 30
     while len(done) < len(starts) and time.monotonic() < deadline:
         for msg in consumer.consume(100, timeout=0.5):
+            tp = (msg.topic(), msg.partition())
+            if tp in done:
+                continue
             if msg.error() is None:
+                if until and msg.offset() >= until[tp]:
+                    done.add(tp)
+                    continue
                 values.append(msg.value())
+                if until and msg.offset() == until[tp] - 1:
+                    done.add(tp)
             elif msg.error().code() == KafkaError._PARTITION_EOF:
-                done.add((msg.topic(), msg.partition()))
+                done.add(tp)
     consumer.close()
     return values
 
