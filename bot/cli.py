@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 
 from bot.errors import UserError
 from bot.identity import cli_actor, cli_origin
@@ -59,8 +60,15 @@ def _status_text(s: dict) -> str:
     if s["replication_lag"] is not None:
         eta = f", ETA {s['eta_seconds']:.0f}s" if s["eta_seconds"] else ""
         lines.append(f"replication lag: {s['replication_lag']:,} records{eta}")
+    decided = (s["gate"] or {}).get("decided") or {}
+    if decided.get("replication_lag") is not None:
+        at = datetime.fromtimestamp(decided["at"], UTC).strftime("%H:%M:%S UTC")
+        lines.append(f"  at decision: {decided['replication_lag']:,} records ({at})")
     if s["gate"] and s["gate"].get("step") == s["step"]:
-        lines.append(f"approve with: kafka-migrate approve {s['id']} --version {s['version']}")
+        lines.append(
+            f"approvers decide with: kafka-migrate approve|reject {s['id']} "
+            f"--version {s['version']} (whoever requested it may reject, not approve)"
+        )
     lines.append(s["rollback"])
     return "\n".join(lines)
 

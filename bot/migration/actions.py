@@ -136,6 +136,7 @@ def catch_up(ctx: Context) -> Result:
 
 def _replication_regressed(ctx: Context, above: int, to_step: Step, words: str) -> Result | None:
     progress = checks.replication(ctx)
+    ctx.memory.figures = {"replication_lag": progress.lag, "at": ctx.now}
     if progress.lag > above:
         return Result.regress(
             to_step, f"{words}: {checks.describe_progress(progress)}", lag=progress.lag

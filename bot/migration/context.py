@@ -23,6 +23,7 @@ class Memory:
     reverified: bool = False
     stall_reported: bool = False
     copied: list[int] = field(default_factory=list)  # MM2's copied position, per catch_up poll
+    figures: dict[str, Any] = field(default_factory=dict)  # what the last live check measured
 
 
 @dataclass
@@ -36,7 +37,10 @@ class Result:
 
     @classmethod
     def done(cls, message: str, **detail: Any) -> Result:
-        return cls("done", message, detail)
+        """Done; a `lag`/`consumer_lag` in the detail is the figure decided on, and sampled."""
+        return cls(
+            "done", message, detail, lag=detail.get("lag"), consumer_lag=detail.get("consumer_lag")
+        )
 
     @classmethod
     def waiting(

@@ -263,9 +263,12 @@ class Engine(Decisions):
 
     def _gate(self, ctx: Context) -> Result:
         m, step = ctx.migration, Step(ctx.migration.step)
+        ctx.memory.figures = {}
         broken = actions.GATE_CONDITIONS[step](ctx)
         if broken is not None:
             return broken
+        if "replication_lag" in ctx.memory.figures:  # the live figure beside the decided one
+            self.store.add_lag(m.id, ctx.memory.figures["replication_lag"], None, None)
         gate = m.state.get("gate")
         expiry = self.settings.config.policy.gate_expiry_seconds
         if gate and gate.get("step") == step and ctx.now - gate["opened_at"] > expiry:
@@ -297,7 +300,13 @@ class Engine(Decisions):
         extra = {}
         if step == Step.REPOINT_CLIENTS:
             extra["preview"] = actions.repoint_preview(ctx)
-        m.state["gate"] = {"step": step, "opened_at": ctx.now, "version": version + 1, **extra}
+        m.state["gate"] = {
+            "step": step,
+            "opened_at": ctx.now,
+            "version": version + 1,
+            "decided": {**ctx.memory.figures, "at": ctx.memory.figures.get("at", ctx.now)},
+            **extra,
+        }
         m.note = f"waiting for approval at version {version + 1}"
         self.store.set_note(m.id, m.note)
         self._save(m, version, "bot", "gate_opened", f"{step} open for approval")

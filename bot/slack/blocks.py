@@ -89,7 +89,10 @@ def card(status: dict[str, Any]) -> list:
     fields = [
         MarkdownTextObject(text=f"*Status*\n{status['status']} at {code(status['step'])}"),
         MarkdownTextObject(text=f"*Version*\n{status['version']}"),
-        MarkdownTextObject(text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}"),
+        MarkdownTextObject(
+            text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}"
+            + _decided(status)
+        ),
         MarkdownTextObject(text=f"*Consumer lag*\n{'—' if consumer is None else f'{consumer:,}'}"),
         MarkdownTextObject(text=f"*ETA*\n{'—' if not eta else duration(eta).strip()}"),
         MarkdownTextObject(text=f"*Requested by*\n{mention(status['requested_by'])}"),
@@ -122,6 +125,19 @@ def card(status: dict[str, Any]) -> list:
     if buttons:
         blocks.append(ActionsBlock(block_id="card_actions", elements=buttons))
     return blocks
+
+
+def _decided(status: dict[str, Any]) -> str:
+    """The figure an open gate was opened on, with its time, beside the live one."""
+    decided = (status.get("gate") or {}).get("decided") or {}
+    if decided.get("replication_lag") is None:
+        return ""
+    return f"\n_at decision: {decided['replication_lag']:,} ({_when(decided['at'])})_"
+
+
+def _when(ts: float) -> str:
+    at = datetime.fromtimestamp(ts, UTC)
+    return f"<!date^{int(ts)}^{{time_secs}}|{at.strftime('%H:%M:%S UTC')}>"
 
 
 def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
@@ -165,6 +181,18 @@ def gate_request(status: dict[str, Any], title: str, approvers: list[str], text:
             )
         ),
     ]
+    decided = (status.get("gate") or {}).get("decided") or {}
+    if decided.get("replication_lag") is not None:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"Decided on: replication lag {decided['replication_lag']:,} "
+                        f"records at {_when(decided['at'])}"
+                    )
+                ]
+            )
+        )
     preview = (status.get("gate") or {}).get("preview")
     if preview:
         lines = [

@@ -77,6 +77,11 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
 
     gate = ws.wait_gate(mid, "stop_producers", 180)
     version = str(gate["version"])
+    decided = gate["gate"]["decided"]  # the figure approvers decide on, with its time
+    assert 0 <= decided["replication_lag"] <= 2000 and decided["at"] > 0
+    shown = ws.ok("status", mid)
+    assert f"at decision: {decided['replication_lag']:,} records" in shown
+    assert "approvers decide with: kafka-migrate approve|reject" in shown
     assert group in gate["groups"]
     refusals = {
         "alice": ("cli:km-alice requested this migration and cannot approve it", version),
