@@ -119,7 +119,7 @@ def test_card_buttons_check_the_operator_and_the_version(slackbot):
     m = store.create(migration(), "U0ALICE")
     slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "new"))
     assert slackbot.bot.notifier.wait_idle(10)
-    card = slackbot.standin.messages[store.get(m.id).card_ts]
+    card = copy.deepcopy(slackbot.standin.messages[store.get(m.id).card_ts])  # as seen
     slackbot.click(card, "migration_pause", "U0EVE")
     wait_for(lambda: answers(slackbot, "may not operate"), what="refusal")
     slackbot.click(card, "migration_pause", "U0ALICE")
