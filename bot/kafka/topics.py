@@ -21,7 +21,16 @@ from confluent_kafka.admin import (
 )
 
 from bot.errors import UserError
-from bot.kafka.cluster import TIMEOUT, Cluster, NotYet, error_text, eventually, gather, settle
+from bot.kafka.cluster import (
+    TIMEOUT,
+    Cluster,
+    KafkaOpError,
+    NotYet,
+    error_text,
+    eventually,
+    gather,
+    settle,
+)
 from bot.kafka.select import remote_topic
 
 # replica-assignment-specific: meaningless on another cluster's broker ids
@@ -298,10 +307,12 @@ def apply_topics(target: Cluster, plan: TopicPlan) -> TopicPlan:
 
 
 def _read_back(target: Cluster, plan: TopicPlan) -> None:
-    """Record, per topic, the planned configs that the target holds with another value (read
-    once every created topic is visible: new topics take a moment to reach every broker)."""
+    """Record, per topic, the planned configs that the target holds with another value. New
+    topics, partitions and configs take a moment to reach every broker: read until they are
+    visible (bounded); a config that still differs after that is one the target forced."""
+    names = [i.target for i in plan.items]
 
-    def read():
+    def visible():
         meta = target.admin.list_topics(timeout=TIMEOUT)
         absent = [i.target for i in plan.items if i.target not in meta.topics]
         short = [
@@ -311,9 +322,22 @@ def _read_back(target: Cluster, plan: TopicPlan) -> None:
         ]
         if absent or short:
             raise NotYet(f"topics not visible on {target.name} yet: {', '.join(absent + short)}")
-        return describe_topic_configs(target, [i.target for i in plan.items]), meta
+        return meta
 
-    configs, meta = eventually(read)
+    def settled():
+        configs = describe_topic_configs(target, names)
+        for item in plan.items:
+            current = configs[item.target]
+            for key, value in item.configs.items():
+                if not _same(key, current[key].value if key in current else None, value):
+                    raise NotYet(f"{item.target}: {key} not {value} yet")
+        return configs
+
+    meta = eventually(visible)
+    try:
+        configs = eventually(settled, timeout=5.0)
+    except KafkaOpError:  # what still differs is what the target forced
+        configs = describe_topic_configs(target, names)
     for item in plan.items:
         current = configs[item.target]
         item.forced = {
