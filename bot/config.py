@@ -141,6 +141,8 @@ class Policy(_Model):
     gate_expiry_seconds: int = Field(default=3600, ge=1)
     stall_polls: int = Field(default=10, ge=2)
     ready_lag_records: int = Field(default=1000, ge=0)  # catch_up is done at or below this
+    # a cluster or Connect unreachable this long fails the step; until then it holds "degraded"
+    fault_patience_seconds: int = Field(default=600, ge=1)
     # OS accounts allowed to approve from the CLI (bot.identity: the effective uid's account)
     cli_approvers: list[str] = Field(default_factory=list)
 

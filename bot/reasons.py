@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import UserError
+from bot.kafka.cluster import retriable
 
 LIMIT = 300
 
@@ -57,6 +58,40 @@ def _reason(exc: BaseException) -> str:  # noqa: C901 - one case per kind of fai
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
     return str(exc)
+
+
+# Kafka errors that say "not now", not "no": the cluster is away, busy or still propagating
+_TRANSIENT_KAFKA = (
+    "_TRANSPORT",
+    "_ALL_BROKERS_DOWN",
+    "_TIMED_OUT",
+    "UNKNOWN_TOPIC_OR_PART",
+    "Connection refused",
+    "cannot reach",
+    "did not answer in time",
+    "timed out",
+    "rebalanc",
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """A fault that should pass (a broker, Connect or a network away for a while): the step
+    holds as degraded and retries, instead of failing."""
+    if getattr(exc, "retriable", False):  # KafkaOpError: every failure in it may pass
+        return True
+    if isinstance(exc, UserError) and not _said_transient(str(exc)):
+        return False
+    if isinstance(exc, httpx.TransportError | TimeoutError | concurrent.futures.TimeoutError):
+        return True
+    if isinstance(exc, KafkaException):
+        return retriable(exc)
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500 or exc.response.status_code == 409
+    return _said_transient(str(exc))
+
+
+def _said_transient(text: str) -> bool:
+    return any(mark in text for mark in _TRANSIENT_KAFKA)
 
 
 def _where(exc: httpx.HTTPError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import socket
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from bot.secrets import ClientConfig
@@ -21,7 +22,36 @@ T = TypeVar("T")
 
 
 class KafkaOpError(RuntimeError):
-    """A Kafka call failed; the message names the call and the broker's error."""
+    """A Kafka call failed; the message names the call and the broker's error. `retriable`:
+    every failure in it is one Kafka says may pass (a timeout, a leader moving, a fenced
+    epoch after a broker came back)."""
+
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable
+
+
+# errors that pass on their own: a broker away or just back, a leader or coordinator moving
+PASSING = {
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.FENCED_LEADER_EPOCH,
+    KafkaError.UNKNOWN_LEADER_EPOCH,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.NETWORK_EXCEPTION,
+}
+
+
+def retriable(exc: BaseException) -> bool:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0].retriable() or exc.args[0].code() in PASSING
+    return isinstance(exc, TimeoutError | concurrent.futures.TimeoutError)
 
 
 class Cluster:
@@ -109,22 +139,26 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         err = exc.args[0]
         return f"{err.name()}: {err.str()}"
-    return str(exc)
+    if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+        return "timed out waiting for the cluster's answer"
+    return str(exc) or exc.__class__.__name__
 
 
 def gather(futures: Mapping[Any, Future], what: str, timeout: float = TIMEOUT) -> dict[Any, Any]:
     """Wait for every future of one admin call; raise one error naming all that failed."""
-    results, failures = {}, []
+    results, failures, passing = {}, [], True
     for key, future in futures.items():
         try:
             results[key] = future.result(timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - reported together below
-            failures.append(f"{key}: {error_text(exc)}")
+            passing = passing and retriable(exc)
+            name = f"{key.topic}[{key.partition}]" if isinstance(key, TopicPartition) else key
+            failures.append(f"{name}: {error_text(exc)}")
     if failures:
         shown = "; ".join(failures[:5]) + (
             f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
         )
-        raise KafkaOpError(f"{what} failed for {shown}")
+        raise KafkaOpError(f"{what} failed for {shown}", retriable=passing)
     return results
 
 

@@ -24,6 +24,7 @@ class Memory:
     stall_reported: bool = False
     copied: list[int] = field(default_factory=list)  # MM2's copied position, per catch_up poll
     figures: dict[str, Any] = field(default_factory=dict)  # what the last live check measured
+    degraded_since: float | None = None  # a transient fault holds the step since then
 
 
 @dataclass

@@ -32,7 +32,7 @@ from bot.migration.steps import (
 )
 from bot.migration.store import ConcurrentUpdate, Store
 from bot.models import Migration
-from bot.reasons import reason
+from bot.reasons import reason, transient
 from bot.replicators import FlowSpec, Replicator, from_settings
 
 log = logging.getLogger(__name__)
@@ -138,11 +138,9 @@ class Engine(Decisions):
                 result = (
                     self._gate(ctx) if INFO[step].kind == Kind.GATE else actions.ACTIONS[step](ctx)
                 )
-            except UserError as exc:
-                result = Result.failed(str(exc))
-            except Exception as exc:  # noqa: BLE001 - reported as "failed: <reason>"
-                log.exception("%s: step %s failed", m.id, step)
-                result = Result.failed(reason(exc))
+                ctx.memory.degraded_since = None
+            except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
+                result = self._fault(ctx, step, exc)
             try:
                 if not self._record(m, step, result):
                     return m
@@ -150,6 +148,25 @@ class Engine(Decisions):
                 log.info("%s changed meanwhile; next tick re-reads it", m.id)
                 return self.store.get(m.id)
         return m
+
+    def _fault(self, ctx: Context, step: Step, exc: Exception) -> Result:
+        """A definite error fails the step; a transient one (a cluster or Connect away, a
+        timeout, a rebalance) holds it as "degraded" and is retried at the next poll, until
+        `fault_patience_seconds` have passed."""
+        text = reason(exc)
+        if not transient(exc):
+            if not isinstance(exc, UserError):
+                log.exception("%s: step %s failed", ctx.migration.id, step)
+            return Result.failed(text)
+        memory = ctx.memory
+        if memory.degraded_since is None:
+            memory.degraded_since = ctx.now
+        held = ctx.now - memory.degraded_since
+        patience = self.settings.config.policy.fault_patience_seconds
+        if held >= patience:
+            return Result.failed(f"gave up after {held:.0f}s of: {text}")
+        log.warning("%s: %s degraded for %.0fs: %s", ctx.migration.id, step, held, text)
+        return Result.waiting(f"degraded for {held:.0f}s (retrying): {text}")
 
     def _reverify(self, ctx: Context) -> None:
         """After a restart (or resume), say once that attestations are checked again live."""
