@@ -5,13 +5,35 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+
+from bot.kafka.cluster import NotYet, eventually
 
 
 def create_topic(conf: dict, name: str, partitions: int = 1, config: dict | None = None) -> None:
+    """Create it and return once its metadata and configs answer (they propagate a moment after
+    the create call returns), as a topic that existed before a migration would."""
     admin = AdminClient(conf)
     futures = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])
     futures[name].result(timeout=30)
+
+    def visible() -> None:
+        try:
+            check()
+        except KafkaException as exc:
+            raise NotYet(str(exc)) from None
+
+    def check() -> None:
+        topic = admin.list_topics(name, timeout=10).topics.get(name)
+        if topic is None or topic.error is not None or len(topic.partitions) < partitions:
+            raise NotYet(f"{name} not visible yet")
+        resource = ConfigResource(ResourceType.TOPIC, name)
+        configs = admin.describe_configs([resource])[resource].result(timeout=10)
+        for key, value in (config or {}).items():
+            if configs[key].value != value:
+                raise NotYet(f"{name}: {key} not {value} yet")
+
+    eventually(visible, timeout=15)
 
 
 def produce(conf: dict, topic: str, records: list[tuple], **extra) -> None:
