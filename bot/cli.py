@@ -155,6 +155,11 @@ def _runbook(args: argparse.Namespace) -> int:
         "cancel": engine.cancel,
         "retry": engine.retry,
     }
+    if verb == "cancel" and not args.yes:
+        undo = engine.status(args.id)["undo"]
+        raise UserError(
+            f"cancelling {args.id} will: " + "; ".join(undo) + ". Nothing was done: add --yes"
+        )
     if verb in actions:
         m = actions[verb](args.id, cli_actor(), origin=cli_origin())
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
@@ -332,6 +337,10 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--step", help="the gate (default: the current step)")
         if verb in ("approve", "reject", "skip"):
             sub.add_argument("--reason", default=None)
+        if verb == "cancel":
+            sub.add_argument(
+                "--yes", action="store_true", help="do it (without: say what it would undo)"
+            )
         sub.set_defaults(func=_runbook)
 
     serve = verbs.add_parser("serve", help="run the bot")

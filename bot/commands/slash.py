@@ -22,6 +22,8 @@ VERBS = ("start", "plan", "list", "help", *ID_VERBS)
 def usage(verb: str | None = None) -> str:
     if verb in ("start", "plan"):
         return f"`{COMMAND} {verb} {START_USAGE.removeprefix('start ')}`"
+    if verb == "cancel":
+        return f"`{COMMAND} cancel ID [yes]`"
     if verb in ID_VERBS:
         return f"`{COMMAND} {verb} ID`"
     return f"`{COMMAND} {' | '.join(VERBS)}` (`{COMMAND} help` explains)"
@@ -35,6 +37,8 @@ def parse(text: str) -> tuple[str, list[str]]:
     verb, args = words[0].lower(), words[1:]
     if verb not in VERBS:
         raise UserError(f"unknown subcommand {shown(verb)}. Usage: {usage()}")
+    if verb == "cancel" and len(args) == 2 and args[1].lower() == "yes":
+        return verb, args
     if verb in ID_VERBS and len(args) != 1:
         raise UserError(f"{verb} takes one migration id. Usage: {usage(verb)}")
     if verb in ("list", "help") and args:
@@ -120,6 +124,14 @@ def register(app: App, services) -> None:
                 engine.status(args[0])  # exists?
                 services.notifier.post_report(args[0])
                 respond(text=f"Report of {blocks.code(args[0])} posted in its thread.")
+            elif verb == "cancel" and args[1:] != ["yes"]:
+                check_operator(services, args[0], user)
+                undo = "; ".join(engine.status(args[0])["undo"])
+                respond(
+                    text=f"Cancelling {blocks.code(args[0])} will: {blocks.escape(undo)}. "
+                    f"Nothing was done yet: `{COMMAND} cancel {args[0]} yes` to go ahead "
+                    "(or Cancel on its card)."
+                )
             else:
                 check_operator(services, args[0], user)
                 m = getattr(engine, verb)(args[0], user)

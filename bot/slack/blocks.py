@@ -149,7 +149,7 @@ def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
         style="danger",
         confirm=ConfirmObject(
             title="Cancel this migration?",
-            text=clip(status["rollback"], 300),
+            text=clip("It will " + "; ".join(status.get("undo", [])) + ".", 300),
             confirm="Cancel it",
             deny="Keep going",
         ),

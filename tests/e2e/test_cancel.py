@@ -47,7 +47,16 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
         assert write(src, "alice", users["alice"], topic) is not None  # fenced
         assert len(connectors(sandbox, mid)) == 3
 
-        out = ws.ok("cancel", mid, user="alice")
+        asked = ws.cli("cancel", mid, user="alice")  # says what it will undo, does nothing
+        assert asked.returncode == 2 and "Nothing was done: add --yes" in asked.stderr
+        for words in (
+            "delete the MirrorMaker 2 connectors",
+            "remove the write fence (1 DENY binding(s))",
+            "keep the target's topics and ACLs",
+        ):
+            assert words in asked.stderr
+        assert denied() and len(connectors(sandbox, mid)) == 3
+        out = ws.ok("cancel", mid, "--yes", user="alice")
         assert "cancelled" in out
         assert denied() == []
         assert write(src, "alice", users["alice"], topic) is None  # producers work again

@@ -65,7 +65,7 @@ def test_killed_engine_resumes_without_repeating_side_effects(sandbox, tmp_path,
             drained_at = drained_at.replace(tzinfo=UTC)
         # the drain was observed again, for its whole window, by the restarted process
         assert (drained_at - restarted).total_seconds() >= DRAIN_WINDOW - 0.5
-        ws.ok("cancel", mid)
+        ws.ok("cancel", mid, "--yes")
     finally:
         producer.stop()
         ws.stop_serve()

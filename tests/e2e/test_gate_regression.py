@@ -65,7 +65,7 @@ def test_gates_close_on_lag_regression_and_on_a_new_write(sandbox, tmp_path, uni
         reasons = [e["reason"] or "" for e in report["timeline"] if e["kind"] == "regressed"]
         assert any("replication fell behind" in r for r in reasons)
         assert any("a producer wrote again" in r for r in reasons)
-        ws.ok("cancel", mid)
+        ws.ok("cancel", mid, "--yes")
     finally:
         ws.stop_serve()
         with httpx.Client(base_url=sandbox.connect_url) as connect:
@@ -100,7 +100,7 @@ def test_an_unanswered_gate_expires_and_is_asked_again(sandbox, tmp_path, unique
         assert "gate_expired" in [e["kind"] for e in report["timeline"]]
         ws.ok("approve", mid, "--version", str(again["version"]), user="bob")
         ws.wait_reached(mid, "producers_stopped", 30)
-        ws.ok("cancel", mid)
+        ws.ok("cancel", mid, "--yes")
     finally:
         ws.stop_serve()
         with httpx.Client(base_url=sandbox.connect_url) as connect:

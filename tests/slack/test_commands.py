@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from bot.migration.notify import Note, Notification
 from tests.slack.conftest import CHANNEL, wait_for
 from tests.unit.conftest import migration
 
@@ -203,3 +204,34 @@ def test_a_retried_delivery_takes_effect_once(slackbot):
     time.sleep(1)
     assert len(slackbot.bot.store.all_approvals(m.id)) == 1
     assert not any("already" in r.get("text", "") for r in slackbot.standin.responses)
+
+
+def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):
+    store = slackbot.bot.store
+    m = store.create(migration(), "U0ALICE")
+    m.state = {
+        "replication": m.id,
+        "fence": [["TOPIC", "orders", "LITERAL", "User:a", "*", "WRITE", "DENY"]],
+    }
+    store.save(m, 1, actor="bot", kind="step_done", message="replication started")
+    slackbot.command(f"cancel {m.id}", user="U0ALICE")
+    said = wait_for(
+        lambda: next(
+            (r["text"] for r in slackbot.standin.responses if "Nothing was done yet" in r["text"]),
+            None,
+        ),
+        what="what cancel would undo",
+    )
+    assert "delete the MirrorMaker 2 connectors" in said and "1 DENY binding(s)" in said
+    assert f"cancel {m.id} yes" in said and store.get(m.id).status == "active"
+    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "shown"))
+    assert slackbot.bot.notifier.wait_idle(10)
+    card = slackbot.standin.messages[store.get(m.id).card_ts]
+    cancel = next(
+        e
+        for b in card.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "migration_cancel"
+    )
+    assert "keep the target's topics and ACLs" in cancel["confirm"]["text"]["text"]

@@ -214,7 +214,7 @@ def test_gate_requests_lose_their_buttons_when_the_migration_moves_on(slackbot):
     )
     slackbot.click(as_seen, "gate_approve", "U0DAN")  # a click on the old one does nothing
     wait_for(lambda: answers(slackbot, "this request is closed"), what="closed refusal")
-    slackbot.command(f"cancel {m.id}", user="U0ALICE")
+    slackbot.command(f"cancel {m.id} yes", user="U0ALICE")
     wait_for(lambda: store.get(m.id).status == "cancelled", what="cancelled")
     after = wait_for(
         lambda: (

@@ -164,7 +164,7 @@ def test_a_migration_runs_only_once_its_card_is_where_people_see_it(sandbox, liv
     assert f"its card is in <#{CHANNEL}>" in elsewhere, elsewhere
     away = store.get(elsewhere.split("`")[1])
     assert away.status == "active" and away.channel == CHANNEL and away.card_ts
-    driver.command(f"cancel {away.id}", user="U0BOB")
+    driver.command(f"cancel {away.id} yes", user="U0BOB")
     wait_for(lambda: store.get(away.id).status == "cancelled", 30, "cancelled")
 
     # nowhere to post: created, held paused with the reason, told what to do
@@ -178,5 +178,5 @@ def test_a_migration_runs_only_once_its_card_is_where_people_see_it(sandbox, liv
     driver.standin.channels.add(CHANNEL)
     driver.command(f"resume {held.id}", user="U0BOB")
     wait_for(lambda: store.get(held.id).card_ts, 30, "card posted after the resume")
-    driver.command(f"cancel {held.id}", user="U0BOB")
+    driver.command(f"cancel {held.id} yes", user="U0BOB")
     wait_for(lambda: store.get(held.id).status == "cancelled", 30, "cancelled")
