@@ -15,7 +15,17 @@ from bot.slack import blocks
 from bot.slack.ids import START_VIEW
 
 log = logging.getLogger(__name__)
-FIELDS = ("name", "source", "target", "topics", "exclude", "via", "policy")
+FIELDS = (
+    "name",
+    "source",
+    "target",
+    "topics",
+    "exclude",
+    "via",
+    "policy",
+    "groups_exclude",
+    "groups_exclude_reason",
+)
 
 
 def _values(view: dict) -> dict[str, str]:

@@ -61,6 +61,16 @@ def split_list(text: str, key: str) -> list[str]:
     return [item for item in items if item]
 
 
+def group_patterns(text: str) -> list[re.Pattern[str]]:
+    """`groups_exclude`: comma-separated Java regexes, each matched against a whole group id."""
+    return [compile_java(item) for item in split_list(text, "groups_exclude")]
+
+
+def excluded_groups(groups: list[str], text: str) -> list[str]:
+    patterns = group_patterns(text)
+    return sorted(g for g in groups if any(p.fullmatch(g) for p in patterns))
+
+
 @dataclass(frozen=True)
 class Preview:
     selected: list[str]

@@ -12,7 +12,7 @@ from bot.kafka import topics as ktopics
 from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
 from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
-from bot.kafka.select import remote_topic
+from bot.kafka.select import excluded_groups, remote_topic
 from bot.kafka.verify import verify as kverify
 from bot.migration import checks
 from bot.migration.context import Context, Result
@@ -29,7 +29,10 @@ def preflight(ctx: Context) -> Result:
     ctx.state["partitions"] = [[t, p] for t in ctx.topics for p in range(names[t])]
     ends = checks.source_ends(ctx)
     if not ctx.migration.groups:
-        ctx.migration.groups = sorted(checks.consumers(ctx).groups)
+        readers = sorted(checks.consumers(ctx).groups)
+        left_out = excluded_groups(readers, ctx.options.get("groups_exclude", ""))
+        ctx.migration.groups = [g for g in readers if g not in left_out]
+        ctx.state["groups_excluded"] = left_out
     warnings = []
     sinks = [g for g in ctx.migration.groups if g.startswith("connect-")]
     if sinks:
@@ -45,12 +48,22 @@ def preflight(ctx: Context) -> Result:
         "replicator": status.parts,
         "warnings": warnings,
     }
+    left_out = ctx.state.get("groups_excluded") or []
+    excluded = (
+        f"; left out on request ({ctx.options.get('groups_exclude_reason')}): "
+        + ", ".join(left_out)
+        if left_out
+        else ""
+    )
     return Result.done(
         f"source Kafka {src.kafka_version}, target Kafka {tgt.kafka_version}; "
         f"{len(ctx.topics)} topic(s), {len(ends)} partition(s), "
         f"{sum(ends.values()):,} offsets; {len(ctx.migration.groups)} consumer group(s)"
+        + excluded
         + ("; warnings: " + "; ".join(warnings) if warnings else ""),
         warnings=warnings,
+        groups_excluded=left_out,
+        groups_exclude_reason=ctx.options.get("groups_exclude_reason") if left_out else None,
     )
 
 

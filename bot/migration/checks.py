@@ -26,7 +26,9 @@ def replication(ctx: Context) -> Progress:
 def consumers(ctx: Context) -> LagSnapshot:
     """Consumer lag in records the groups would still receive (markers and aborted records
     are not lag: see visible_lags)."""
-    snapshot = lag_snapshot(ctx.source, topics=ctx.topics, groups=ctx.migration.groups or None)
+    # after preflight, exactly the groups it chose (none at all is a valid answer)
+    groups = ctx.migration.groups if "preflight" in ctx.state else None
+    snapshot = lag_snapshot(ctx.source, topics=ctx.topics, groups=groups)
     return visible_lags(ctx.source, snapshot, read_committed=ctx.flow.read_committed)
 
 

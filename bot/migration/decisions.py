@@ -8,7 +8,7 @@ from typing import Any
 from bot.errors import UserError
 from bot.kafka.acls import Acl, parse_principal_map
 from bot.kafka.fence import Fence, remove_fence
-from bot.kafka.select import TopicSelection
+from bot.kafka.select import TopicSelection, group_patterns
 from bot.migration import approvals
 from bot.migration.grammar import StartRequest
 from bot.migration.notify import Note
@@ -36,6 +36,7 @@ class Decisions:
                 "leave out source_registry/target_registry"
             )
         selection = TopicSelection(req.topics, req.exclude)
+        group_patterns(req.options.get("groups_exclude") or "")
         parse_principal_map(req.options.get("principals") or "")
         names = self._reach(req.source, "source")
         self._reach(req.target, "target")

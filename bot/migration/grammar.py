@@ -3,7 +3,7 @@
     start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX...] [exclude=REGEX,...]
           via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...]
           [principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME]
-          [allow_config_changes=yes|no]
+          [allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]
 
 Values may be quoted with '...' or "..."; backslashes are kept as typed (they are regexes).
 """
@@ -20,7 +20,7 @@ START_USAGE = (
     "start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX] [exclude=REGEX,...] "
     "via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...] "
     "[principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME] "
-    "[allow_config_changes=yes|no]"
+    "[allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]"
 )
 REQUIRED = ("source", "target", "topics", "via")
 OPTIONAL = (
@@ -32,6 +32,8 @@ OPTIONAL = (
     "source_registry",
     "target_registry",
     "allow_config_changes",
+    "groups_exclude",
+    "groups_exclude_reason",
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -97,10 +99,17 @@ def parse_start(args: list[str]) -> StartRequest:
     policy = values.get("policy", "identity")
     if policy not in ("identity", "default"):
         raise UserError(f"start: policy={shown(policy)} must be identity or default" + usage)
+    if values.get("groups_exclude") and not values.get("groups_exclude_reason", "").strip():
+        raise UserError(
+            "start: groups_exclude needs groups_exclude_reason='why' (it goes into the audit)"
+            + usage
+        )
     options = {
         "fence": _yes("fence", values["fence"]) if "fence" in values else False,
         "fence_allow": [p.strip() for p in values.get("fence_allow", "").split(",") if p.strip()],
         "principals": values.get("principals", ""),
+        "groups_exclude": values.get("groups_exclude", ""),
+        "groups_exclude_reason": values.get("groups_exclude_reason", "").strip()[:500],
         "source_registry": values.get("source_registry"),
         "target_registry": values.get("target_registry"),
         "allow_config_changes": _yes("allow_config_changes", values["allow_config_changes"])

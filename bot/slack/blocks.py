@@ -340,6 +340,18 @@ def start_modal(clusters: list[str], replicators: list[str], channel: str) -> Vi
                     initial_option=Option(text="identity (same names)", value="identity"),
                 ),
             ),
+            InputBlock(
+                block_id="groups_exclude",
+                label="Leave these consumer groups out (optional)",
+                optional=True,
+                element=text_input("value", "analytics-old,retired-.*"),
+            ),
+            InputBlock(
+                block_id="groups_exclude_reason",
+                label="Why they are left out (for the audit)",
+                optional=True,
+                element=text_input("value", "retired last quarter"),
+            ),
         ],
     )
 

@@ -44,6 +44,8 @@ def test_hostile_text_in_every_field_of_the_command_and_the_form_comes_back_iner
         f"start orders source=src target=dst topics=t via=mm2 fence={HOSTILE.replace(' ', '')}",
         f"start orders source=src target=dst topics=t via=mm2 principals='{HOSTILE}'",
         f"start orders source=src target=dst topics=t via=mm2 fence_allow='{HOSTILE}'",
+        f"start orders source=src target=dst topics=t via=mm2 groups_exclude='{HOSTILE}' "
+        f"groups_exclude_reason='{HOSTILE}'",
         f"start orders source=src target=dst topics=t via=mm2 {HOSTILE.replace(' ', '')}=1",
         f"plan orders source=src target=dst topics='(?P<{HOSTILE}>x)' via=mm2",
         f"{HOSTILE}",
@@ -57,7 +59,7 @@ def test_hostile_text_in_every_field_of_the_command_and_the_form_comes_back_iner
         assert answer.status_code == 200
         if "warning" not in answer.text:  # answered after the ack, through the response_url
             wait_for(lambda seen=seen: len(slackbot.standin.responses) > seen, 30, line)
-    for field in ("name", "topics", "exclude"):
+    for field in ("name", "topics", "exclude", "groups_exclude", "groups_exclude_reason"):
         values = {
             "name": "orders",
             "source": "src",

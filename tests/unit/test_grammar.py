@@ -63,3 +63,20 @@ def test_bad_arguments_name_the_problem_and_show_usage(text, problem):
 def test_unbalanced_quotes():
     with pytest.raises(UserError, match="check the quotes"):
         tokens("start a topics='orders")
+
+
+def test_groups_can_be_left_out_with_a_reason_and_patterns_in_javas_dialect():
+    req = start(
+        "start orders source=a target=b topics=t via=m groups_exclude='analytics,old-.*' "
+        "groups_exclude_reason='retired last quarter'"
+    )
+    assert req.options["groups_exclude"] == "analytics,old-.*"
+    assert req.options["groups_exclude_reason"] == "retired last quarter"
+    with pytest.raises(UserError, match="groups_exclude needs groups_exclude_reason"):
+        start("start orders source=a target=b topics=t via=m groups_exclude=analytics")
+    from bot.kafka.select import excluded_groups
+
+    groups = ["analytics", "analytics-2", "billing", "old-1"]
+    assert excluded_groups(groups, "analytics,old-.*") == ["analytics", "old-1"]
+    with pytest.raises(UserError, match="unknown inline modifier"):
+        excluded_groups(groups, "(?P<x>a)")
