@@ -270,6 +270,12 @@ class Decisions:
     def retry(
         self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
     ) -> Migration:
+        m = self.store.get(migration_id)
+        if m.status == Status.FAILED and m.state.get("replication"):
+            try:  # a failed connector or task is restarted, not left failed
+                self.replicator(m.replicator).restart(self.flow(m))
+            except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+                raise UserError(f"cannot restart the replication: {reason(exc)}") from None
         return self._transition(
             migration_id, actor, (Status.FAILED,), Status.ACTIVE, "retried", origin=origin
         )

@@ -58,6 +58,9 @@ class Replicator(Protocol):
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
         """The source offset OF the last replicated record, per source partition."""
 
+    def restart(self, flow: FlowSpec) -> None:
+        """Restart what failed (connectors, tasks), for a retry."""
+
     def pause(self, flow: FlowSpec) -> None: ...
 
     def resume(self, flow: FlowSpec) -> None: ...

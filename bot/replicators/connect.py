@@ -52,6 +52,16 @@ def java_client_settings(prefix: str, conf) -> dict[str, str]:
     return out
 
 
+def trace_summary(trace: str | None) -> str:
+    """The worker's error in a line or two: the first line of the trace and its root cause."""
+    lines = [line.strip() for line in (trace or "").splitlines() if line.strip()]
+    if not lines:
+        return "failed (the worker gave no trace)"
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    summary = lines[0] + (f" ({causes[-1]})" if causes else "")
+    return summary[:400]
+
+
 def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
     common = {
         "source.cluster.alias": flow.source_alias,
@@ -174,19 +184,27 @@ class ConnectReplicator:
             body = response.json()
             states = [body["connector"]["state"]] + [t["state"] for t in body.get("tasks", [])]
             parts[name] = body["connector"]["state"]
+            if body["connector"]["state"] == "FAILED":
+                errors.append(f"{name}: {trace_summary(body['connector'].get('trace'))}")
             # the source connector must have tasks; the checkpoint one has none without groups
             if not body.get("tasks") and name.endswith("-source"):
                 parts[name] += " (no tasks yet)"
             for task in body.get("tasks", []):
                 if task["state"] == "FAILED":
-                    errors.append(
-                        f"{name} task {task['id']}: "
-                        f"{(task.get('trace') or '').splitlines()[0][:300]}"
-                    )
+                    errors.append(f"{name} task {task['id']}: {trace_summary(task.get('trace'))}")
             if "FAILED" in states:
                 parts[name] = "FAILED"
         running = all(state == "RUNNING" for state in parts.values())
         return ReplicatorStatus(running, parts, errors)
+
+    def restart(self, flow: FlowSpec) -> None:
+        """Restart the flow's failed connectors and tasks (what `retry` asks for)."""
+        for name in connector_configs(flow):
+            self._call(
+                "POST",
+                f"/connectors/{name}/restart",
+                params={"includeTasks": "true", "onlyFailed": "true"},
+            )
 
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
         try:

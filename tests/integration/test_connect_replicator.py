@@ -64,3 +64,25 @@ def test_connect_errors_are_named():
     )
     with pytest.raises(ReplicatorError, match="Kafka Connect at http://127.0.0.1:9: GET"):
         replicator.status(flow)
+
+
+def test_a_failed_connector_is_reported_with_the_workers_error_and_can_be_restarted(
+    sandbox, unique
+):
+    """A connector (not a task) that FAILED: its trace's first line and root cause."""
+    src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
+    replicator = ConnectReplicator(sandbox.connect_url)
+    broken = {**tgt, "security.protocol": "SSL", "ssl.ca.location": "/nonexistent/ca.pem"}
+    flow = FlowSpec(name=f"km-broken-{unique}", source=src, target=broken, topics=["x"], groups=[])
+    try:
+        replicator.ensure(flow)
+        status = wait_for(
+            lambda: (s := replicator.status(flow)).errors and s, 60, "a connector FAILED"
+        )
+        assert not status.running and "FAILED" in status.parts.values()
+        failed = [e for e in status.errors if e.startswith(f"km-broken-{unique}-")]
+        assert failed and all("NoSuchFileException: /nonexistent/ca.pem" in e for e in failed)
+        replicator.restart(flow)  # what retry does: accepted by the worker, fails again here
+        wait_for(lambda: replicator.status(flow).errors, 60, "still failed: nothing was fixed")
+    finally:
+        replicator.delete(flow)
