@@ -105,6 +105,24 @@ class AclPlan:
         return {a: why for a, why in self.mm2.items() if not why.startswith("copied")}
 
 
+def binding_report(plan: AclPlan, created: list[Acl]) -> list[str]:
+    """One line per binding of the selection: created, already there, or changed on the way
+    (principal mapping, Default-policy rename); wildcard and cluster-wide ones called out."""
+    made = set(created)
+    lines = []
+    for source, target in sorted(plan.planned.items()):
+        what = "created" if target in made else "already there"
+        changed = f" (from {source})" if target != source else ""
+        notes = []
+        if source.name == "*" or source.principal.endswith(":*"):
+            notes.append("WILDCARD: it reaches beyond the selection")
+        if source.resource == "CLUSTER":
+            notes.append("CLUSTER-WIDE")
+        extra = f" [{'; '.join(notes)}]" if notes else ""
+        lines.append(f"{what}: {target}{changed}{extra}")
+    return lines
+
+
 def describe_all(cluster: Cluster) -> list[Acl]:
     found = cluster.admin.describe_acls(ANY_ACL, request_timeout=TIMEOUT).result(timeout=TIMEOUT)
     return sorted(Acl.of(b) for b in found)

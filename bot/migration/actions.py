@@ -116,10 +116,14 @@ def migrate_acls(ctx: Context) -> Result:
     )
     created = kacls.apply_acls(ctx.target, plan)
     lost = plan.mm2_lost
+    bindings = kacls.binding_report(plan, created)
+    shown = "\n".join(f"• {line}" for line in bindings[:40])
+    more = f"\n• … and {len(bindings) - 40} more" if len(bindings) > 40 else ""
     return Result.done(
         f"{len(plan.exported)} ACL(s) on the selection, {len(created)} created, "
         f"{len(plan.present) - len(created)} already there; MM2's own sync would have dropped "
-        f"or downgraded {len(lost)}",
+        f"or downgraded {len(lost)}" + (f"\n{shown}{more}" if bindings else ""),
+        bindings=bindings,
         exported=len(plan.exported),
         created=len(created),
         mm2_lost=len(lost),

@@ -6,7 +6,14 @@ import pytest
 from confluent_kafka import KafkaError, Producer
 
 from bot.errors import UserError
-from bot.kafka.acls import Acl, apply_acls, describe_all, parse_principal_map, plan_acls
+from bot.kafka.acls import (
+    Acl,
+    apply_acls,
+    binding_report,
+    describe_all,
+    parse_principal_map,
+    plan_acls,
+)
 from bot.kafka.cluster import Cluster, gather
 from bot.kafka.fence import ProducerWatch, apply_fence, plan_fence, remove_fence
 from bot.kafka.groups import end_offsets
@@ -51,6 +58,11 @@ def test_acls_export_map_apply_idempotent_and_mm2_report(sandbox, unique):
 
     created = apply_acls(target, plan)
     assert len(created) == 9
+    report = binding_report(plan, created)
+    assert len(report) == 9 and all(line.startswith("created: ") for line in report)
+    changed = [line for line in report if f" {svc} " in line.split("(from ", 1)[-1]]
+    assert len(changed) == 8  # the principal map changed every binding of svc
+    assert any("[CLUSTER-WIDE]" in line for line in report)
     on_target = set(describe_all(target))
     assert (
         Acl("TRANSACTIONAL_ID", f"tx-{unique}", "PREFIXED", mapped, "*", "WRITE", "ALLOW")
@@ -62,6 +74,15 @@ def test_acls_export_map_apply_idempotent_and_mm2_report(sandbox, unique):
     )
     assert again.missing == [] and len(again.present) == 9
     assert apply_acls(target, again) == []  # idempotent: nothing created twice
+    assert all(line.startswith("already there: ") for line in binding_report(again, []))
+    wildcard = Acl("TOPIC", "*", "LITERAL", f"User:intruder-{unique}", "*", "READ", "ALLOW")
+    grant(source, [wildcard])
+    try:
+        wide = plan_acls(source, target, [topic], [group])
+        flagged = [line for line in binding_report(wide, []) if "WILDCARD" in line]
+        assert any(f"intruder-{unique}" in line for line in flagged)
+    finally:
+        gather(source.admin.delete_acls([wildcard.filter()]), "delete")
 
     with pytest.raises(UserError, match="is not 'User:from=User:to'"):
         parse_principal_map("svc=User:a")
