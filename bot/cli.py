@@ -230,12 +230,15 @@ def _serve(args: argparse.Namespace) -> int:
         f"engine running on {path} ({', '.join(engine.settings.config.clusters)}); drive it "
         f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={shown} kafka-migrate start ..."
     )
-    runner.start(engine, url)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    runner.stop()
+    lead = runner.Lead(engine, url).begin()
+    try:
+        _one_per_sqlite(lead, url)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+    finally:
+        lead.end()
     if box is not None:
         sandbox.down(args.dir)
     return 0
@@ -261,9 +264,10 @@ def _serve_slack(args: argparse.Namespace) -> int:
     bot = SlackBot(
         config.load(args.config), token=os.environ["SLACK_BOT_TOKEN"], signing_secret=secret
     )
-    bot.start_scheduler()
+    lead = bot.start_scheduler()
     server = None
     try:
+        _one_per_sqlite(lead, bot.db_url)
         if app_token:
             from slack_sdk.errors import SlackApiError
 
@@ -289,6 +293,15 @@ def _serve_slack(args: argparse.Namespace) -> int:
             server.close()
         bot.stop()
     return 0
+
+
+def _one_per_sqlite(lead, url: str) -> None:
+    """On SQLite a second `serve` has nothing to stand by for: say so and stop."""
+    if not lead.leading and url.startswith("sqlite"):
+        raise UserError(
+            f"another kafka-migrate serve ({lead.leader}) moves migrations with this database: "
+            "run one per SQLite database (PostgreSQL allows standby processes)"
+        )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -86,6 +86,17 @@ class Approval(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Lease(SQLModel, table=True):
+    """Which `serve` process moves migrations: one holder at a time, renewed before it expires;
+    another process takes over once it has expired (its holder died)."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=200)  # host:pid:nonce
+    expires_at: datetime
+
+
 class GateMessage(SQLModel, table=True):
     """A gate request posted in Slack: its buttons act only for this migration, step and version,
     and only while the gate is open; when it closes, why (shown in place of the buttons)."""

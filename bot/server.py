@@ -28,7 +28,9 @@ MAX_BODY = 1 << 20  # Slack's payloads are far smaller
 log = logging.getLogger(__name__)
 
 
-def health(engine_db, scheduler, socket_mode: SocketMode | None = None) -> tuple[bool, dict]:
+def health(engine_db, lead, socket_mode: SocketMode | None = None) -> tuple[bool, dict]:
+    """Database, scheduler (or standby: another process holds the lease) and, in Socket Mode,
+    the link."""
     checks: dict[str, str] = {}
     try:
         with engine_db.connect() as conn:
@@ -36,8 +38,13 @@ def health(engine_db, scheduler, socket_mode: SocketMode | None = None) -> tuple
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["database"] = f"failing: {exc.__class__.__name__}"
-    checks["scheduler"] = "ok" if scheduler is not None and scheduler.running else "stopped"
-    ok = all(v == "ok" for v in checks.values())
+    if lead is not None and not lead.leading and lead.leader:
+        checks["scheduler"] = "ok"
+        checks["role"] = f"standby ({lead.leader} moves migrations)"
+    else:
+        running = lead is not None and lead.scheduler is not None and lead.scheduler.running
+        checks["scheduler"] = "ok" if running else "stopped"
+    ok = all(v == "ok" for k, v in checks.items() if k != "role")
     if socket_mode is not None:
         checks["socket"] = socket_mode.state()
         ok = ok and socket_mode.healthy()

@@ -48,7 +48,7 @@ class SlackBot:
             signing_secret=signing_secret,
         )
         self.signing_secret = signing_secret
-        self.scheduler = None
+        self.lead: runner.Lead | None = None
         self.socket_mode: SocketMode | None = None
 
     def connect_socket_mode(
@@ -60,18 +60,21 @@ class SlackBot:
         ).connect()
         return self.socket_mode
 
-    def start_scheduler(self, *, paused: bool = False) -> None:
-        self.scheduler = runner.start(self.engine, self.db_url, paused=paused)
+    def start_scheduler(self, *, paused: bool = False) -> runner.Lead:
+        """Move migrations if this process holds the lease; otherwise stand by for it."""
+        self.lead = runner.Lead(self.engine, self.db_url, paused=paused).begin()
+        return self.lead
 
     def stop(self) -> None:
         if self.socket_mode is not None:
             self.socket_mode.close()
             self.socket_mode = None
-        runner.stop()
-        self.scheduler = None
+        if self.lead is not None:
+            self.lead.end()
+            self.lead = None
 
     def health(self) -> tuple[bool, dict[str, str]]:
-        return health(self.db, self.scheduler, self.socket_mode)
+        return health(self.db, self.lead, self.socket_mode)
 
     def http_server(self, host: str = "0.0.0.0", port: int | None = None):
         """HTTP mode: /slack/events and /healthz. In Socket Mode: /healthz only."""

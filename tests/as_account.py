@@ -25,6 +25,9 @@ PRELOAD = (
     "uuid",
     "decimal",
     "getpass",
+    "ctypes.util",
+    "psycopg",  # DATABASE_URL=postgresql://...
+    "sqlalchemy.dialects.postgresql.psycopg",
 )
 
 

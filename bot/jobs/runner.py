@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets
+import socket
+import threading
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -16,6 +20,9 @@ from bot.migration.steps import INFO, Status, Step
 log = logging.getLogger(__name__)
 _engine = None  # the Engine of this process (set by bind)
 RECONCILE_SECONDS = 5
+LEASE = "mover"
+LEASE_TTL = 15.0  # a holder that stops renewing loses it after this (so takeover < 20 s)
+RENEW_SECONDS = 4.0
 
 
 class Executor(ThreadPoolExecutor):
@@ -127,3 +134,54 @@ def stop() -> None:
     if _scheduler is not None:
         _scheduler.shutdown(wait=True)
         _scheduler = None
+
+
+class Lead:
+    """Exactly one `serve` process moves migrations: the one holding the database lease. It runs
+    the scheduler; the others (a rolling deploy, Procfile scale 2 on PostgreSQL) serve Slack and
+    wait, renewing nothing, and the first to find the lease expired takes over."""
+
+    def __init__(self, engine, database_url: str, *, paused: bool = False):
+        self.engine, self.url, self.paused = engine, database_url, paused
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.leader: str | None = None  # the holder we last saw
+        self.scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="lease", daemon=True)
+
+    @property
+    def leading(self) -> bool:
+        return self.leader == self.holder
+
+    def begin(self) -> Lead:
+        self._renew()
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        try:
+            lease = self.engine.store.hold_lease(LEASE, self.holder, LEASE_TTL)
+        except Exception:  # noqa: BLE001 - the database is away: keep what we had, retry
+            log.warning("cannot renew the lease; retrying", exc_info=False)
+            return
+        was, self.leader = self.leading, lease.holder
+        if self.leading and self.scheduler is None:
+            log.info("this process (%s) moves migrations now", self.holder)
+            self.scheduler = start(self.engine, self.url, paused=self.paused)
+        elif not self.leading and was:
+            log.warning("lease lost to %s: this process stops moving migrations", self.leader)
+            stop()
+            self.scheduler = None
+
+    def _keep(self) -> None:
+        while not self._stop.wait(RENEW_SECONDS):
+            self._renew()
+
+    def end(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None:
+            stop()
+            self.scheduler = None
+        if self.leading:
+            with contextlib.suppress(Exception):
+                self.engine.store.release_lease(LEASE, self.holder)

@@ -159,6 +159,10 @@ class Engine(Decisions):
                 log.exception("%s: step %s failed", ctx.migration.id, step)
             return Result.failed(text)
         memory = ctx.memory
+        # fresh clients next time: a cached client may hold metadata the fault made stale (after
+        # a broker is back, its cached leader epochs are refused as FENCED_LEADER_EPOCH)
+        for name in (ctx.migration.source, ctx.migration.target):
+            self._clusters.pop(name, None)
         if memory.degraded_since is None:
             memory.degraded_since = ctx.now
         held = ctx.now - memory.degraded_since

@@ -8,18 +8,27 @@ re-reads. Topic locks make a topic belong to at most one open migration.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
 from bot.db import session_scope
 from bot.errors import UserError, shown
 from bot.migration.steps import OPEN
-from bot.models import Approval, Event, GateMessage, LagSample, Migration, StepRun, TopicLock
+from bot.models import (
+    Approval,
+    Event,
+    GateMessage,
+    LagSample,
+    Lease,
+    Migration,
+    StepRun,
+    TopicLock,
+)
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
@@ -30,6 +39,11 @@ class ConcurrentUpdate(UserError):
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they were written in UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def new_id(name: str) -> str:
@@ -171,6 +185,30 @@ class Store:
                 .where(Migration.id == migration_id)
                 .values(channel=channel, card_ts=ts)
             )
+
+    # the lease: which process moves migrations -----------------------------------------------
+    def hold_lease(self, name: str, holder: str, ttl_seconds: float) -> Lease:
+        """Take or renew the lease if it is free, expired or ours; returns the lease as it now
+        stands (its holder tells who won)."""
+        until = now() + timedelta(seconds=ttl_seconds)
+        try:
+            with session_scope(self.engine) as session:
+                lease = session.get(Lease, name, with_for_update=True)
+                if lease is None:
+                    lease = Lease(name=name, holder=holder, expires_at=until)
+                    session.add(lease)
+                elif lease.holder == holder or _aware(lease.expires_at) < now():
+                    lease.holder, lease.expires_at = holder, until
+                session.flush()
+                return Lease(name=name, holder=lease.holder, expires_at=lease.expires_at)
+        except (IntegrityError, OperationalError):  # another process wrote it first
+            with session_scope(self.engine) as session:
+                found = session.get(Lease, name)
+                return Lease(name=name, holder=found.holder, expires_at=found.expires_at)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with session_scope(self.engine) as session:
+            session.exec(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
     # gate requests posted in Slack ----------------------------------------------------------
     def add_gate_message(self, message: GateMessage) -> None:

@@ -41,8 +41,13 @@ def test_a_source_broker_frozen_during_catch_up_degrades_the_step_then_it_goes_o
             assert ws.status(mid)["status"] == "active"  # held, not failed
         finally:
             os.kill(pid, signal.SIGCONT)
-        gate = ws.wait_gate(mid, "stop_producers", 180)
-        assert gate["status"] == "active" and not (gate["note"] or "").startswith("degraded")
+        ws.wait_gate(mid, "stop_producers", 180)
+        ws.wait(  # a leader epoch fenced for a moment after the thaw is a fault that passes too
+            mid,
+            lambda s: s["step"] == "stop_producers" and not (s["note"] or "").startswith("degr"),
+            120,
+            "the gate waiting for approval, no longer degraded",
+        )
         log = ws.serve_log.read_text()
         assert "degraded for" in log and "Traceback" not in log
     finally:
