@@ -136,6 +136,21 @@ def stop() -> None:
         _scheduler = None
 
 
+def _dead_here(holder: str) -> bool:
+    """A holder on this host whose process is gone: its lease need not run out first."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class Lead:
     """Exactly one `serve` process moves migrations: the one holding the database lease. It runs
     the scheduler; the others (a rolling deploy, Procfile scale 2 on PostgreSQL) serve Slack and
@@ -161,6 +176,11 @@ class Lead:
     def _renew(self) -> None:
         try:
             lease = self.engine.store.hold_lease(LEASE, self.holder, LEASE_TTL)
+            if lease.holder != self.holder and _dead_here(lease.holder):
+                log.info("the lease holder %s is gone (killed?): taking over", lease.holder)
+                lease = self.engine.store.hold_lease(
+                    LEASE, self.holder, LEASE_TTL, stale_holder=lease.holder
+                )
         except Exception:  # noqa: BLE001 - the database is away: keep what we had, retry
             log.warning("cannot renew the lease; retrying", exc_info=False)
             return

@@ -187,9 +187,11 @@ class Store:
             )
 
     # the lease: which process moves migrations -----------------------------------------------
-    def hold_lease(self, name: str, holder: str, ttl_seconds: float) -> Lease:
-        """Take or renew the lease if it is free, expired or ours; returns the lease as it now
-        stands (its holder tells who won)."""
+    def hold_lease(
+        self, name: str, holder: str, ttl_seconds: float, stale_holder: str | None = None
+    ) -> Lease:
+        """Take or renew the lease if it is free, expired, ours, or held by `stale_holder` (a
+        holder known dead); returns the lease as it now stands (its holder tells who won)."""
         until = now() + timedelta(seconds=ttl_seconds)
         try:
             with session_scope(self.engine) as session:
@@ -197,7 +199,7 @@ class Store:
                 if lease is None:
                     lease = Lease(name=name, holder=holder, expires_at=until)
                     session.add(lease)
-                elif lease.holder == holder or _aware(lease.expires_at) < now():
+                elif lease.holder in (holder, stale_holder) or _aware(lease.expires_at) < now():
                     lease.holder, lease.expires_at = holder, until
                 session.flush()
                 return Lease(name=name, holder=lease.holder, expires_at=lease.expires_at)
