@@ -301,6 +301,11 @@ def start_modal(clusters: list[str], replicators: list[str], channel: str) -> Vi
     def text_input(action: str, hint: str, optional: bool = False) -> PlainTextInputElement:
         return PlainTextInputElement(action_id=action, placeholder=hint)
 
+    def optional_input(block_id: str, label: str, hint: str) -> InputBlock:
+        return InputBlock(
+            block_id=block_id, label=label, optional=True, element=text_input("value", hint)
+        )
+
     return View(
         type="modal",
         callback_id=START_VIEW,
@@ -321,12 +326,7 @@ def start_modal(clusters: list[str], replicators: list[str], channel: str) -> Vi
                 label="Topics (Java regexes, comma-separated)",
                 element=text_input("value", "orders\\..*"),
             ),
-            InputBlock(
-                block_id="exclude",
-                label="Exclude (optional)",
-                optional=True,
-                element=text_input("value", ".*\\.test"),
-            ),
+            optional_input("exclude", "Exclude (optional)", ".*\\.test"),
             InputBlock(block_id="via", label="Replicator", element=select("value", replicators)),
             InputBlock(
                 block_id="policy",
@@ -340,17 +340,15 @@ def start_modal(clusters: list[str], replicators: list[str], channel: str) -> Vi
                     initial_option=Option(text="identity (same names)", value="identity"),
                 ),
             ),
-            InputBlock(
-                block_id="groups_exclude",
-                label="Leave these consumer groups out (optional)",
-                optional=True,
-                element=text_input("value", "analytics-old,retired-.*"),
+            optional_input(
+                "groups_exclude",
+                "Leave these consumer groups out (optional)",
+                "analytics-old,retired-.*",
             ),
-            InputBlock(
-                block_id="groups_exclude_reason",
-                label="Why they are left out (for the audit)",
-                optional=True,
-                element=text_input("value", "retired last quarter"),
+            optional_input(
+                "groups_exclude_reason",
+                "Why they are left out (for the audit)",
+                "retired last quarter",
             ),
         ],
     )
