@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from bot.kafka.acls import Acl, apply_acls, describe_all, plan_acls
 from bot.kafka.cluster import Cluster, gather
+from bot.kafka.groups import lag_snapshot
 from tests.e2e.harness import Workspace
 from tests.integration.test_acls_fence import write
 from tests.kafka_helpers import create_topic, produce
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -38,6 +42,10 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
         ),
         "commit",
     )
+    deadline = time.monotonic() + 30  # the group must be visible before preflight looks
+    while retired not in lag_snapshot(source, topics=[topic]).groups:
+        assert time.monotonic() < deadline, f"{retired} not listed"
+        time.sleep(0.3)
     ws = Workspace(sandbox, quiet=600, drain=1, ready=0)  # the quiet window never ends here
     ws.serve()
     try:
@@ -56,7 +64,9 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
             a for a in describe_all(source) if a.permission == "DENY" and a.name == topic
         ]
         ws.wait(mid, lambda _s: denied(), 60, "the fence applied")
-        assert write(src, "alice", users["alice"], topic) is not None  # fenced
+        # ACL changes take a moment to reach the authorizer: each write is tried until it holds
+        refused = lambda: write(src, "alice", users["alice"], topic) is not None  # noqa: E731
+        wait_for(refused, 60, "alice fenced")
         assert len(connectors(sandbox, mid)) == 3
 
         asked = ws.cli("cancel", mid, user="alice")  # says what it will undo, does nothing
@@ -71,7 +81,7 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
         out = ws.ok("cancel", mid, "--yes", user="alice")
         assert "cancelled" in out
         assert denied() == []
-        assert write(src, "alice", users["alice"], topic) is None  # producers work again
+        wait_for(lambda: not refused(), 60, "alice writes again")  # producers work again
         assert connectors(sandbox, mid) == []
         status = ws.status(mid)
         assert status["status"] == "cancelled"
