@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bot.errors import UserError
 from bot.identity import cli_actor, cli_origin
+from bot.migration.compensation import parse_cleanup
 
 VERBS_HELP = (
     "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report"
@@ -152,14 +153,18 @@ def _runbook(args: argparse.Namespace) -> int:
     actions = {
         "pause": engine.pause,
         "resume": engine.resume,
-        "cancel": engine.cancel,
         "retry": engine.retry,
     }
-    if verb == "cancel" and not args.yes:
-        undo = engine.status(args.id)["undo"]
-        raise UserError(
-            f"cancelling {args.id} will: " + "; ".join(undo) + ". Nothing was done: add --yes"
-        )
+    if verb == "cancel":
+        cleanup = parse_cleanup(args.options)
+        if not args.yes:
+            undo = engine.undo_plan(args.id, cleanup)
+            raise UserError(
+                f"cancelling {args.id} will: " + "; ".join(undo) + ". Nothing was done: add --yes"
+            )
+        m = engine.cancel(args.id, cli_actor(), origin=cli_origin(), cleanup=cleanup)
+        print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
+        return 0
     if verb in actions:
         m = actions[verb](args.id, cli_actor(), origin=cli_origin())
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
@@ -351,6 +356,9 @@ def parser() -> argparse.ArgumentParser:
         if verb in ("approve", "reject", "skip"):
             sub.add_argument("--reason", default=None)
         if verb == "cancel":
+            sub.add_argument(
+                "options", nargs="*", help="cleanup=target: also delete what it created there"
+            )
             sub.add_argument(
                 "--yes", action="store_true", help="do it (without: say what it would undo)"
             )

@@ -9,6 +9,7 @@ from slack_bolt import App
 from bot.commands.auth import check_operator
 from bot.commands.starting import start_in_slack
 from bot.errors import UserError, shown
+from bot.migration.compensation import parse_cleanup
 from bot.migration.grammar import START_USAGE, parse_start, tokens
 from bot.reasons import reason
 from bot.slack import blocks
@@ -23,7 +24,7 @@ def usage(verb: str | None = None) -> str:
     if verb in ("start", "plan"):
         return f"`{COMMAND} {verb} {START_USAGE.removeprefix('start ')}`"
     if verb == "cancel":
-        return f"`{COMMAND} cancel ID [yes]`"
+        return f"`{COMMAND} cancel ID [cleanup=target] [yes]`"
     if verb in ID_VERBS:
         return f"`{COMMAND} {verb} ID`"
     return f"`{COMMAND} {' | '.join(VERBS)}` (`{COMMAND} help` explains)"
@@ -37,7 +38,14 @@ def parse(text: str) -> tuple[str, list[str]]:
     verb, args = words[0].lower(), words[1:]
     if verb not in VERBS:
         raise UserError(f"unknown subcommand {shown(verb)}. Usage: {usage()}")
-    if verb == "cancel" and len(args) == 2 and args[1].lower() == "yes":
+    if verb == "cancel" and len(args) > 1:
+        options = args[1:-1] if args[-1].lower() == "yes" else args[1:]
+        try:
+            if len(options) > 1:
+                raise UserError("cancel takes an id, then cleanup=target, then yes")
+            parse_cleanup(options)
+        except UserError as exc:
+            raise UserError(f"{exc}. Usage: {usage(verb)}") from None
         return verb, args
     if verb in ID_VERBS and len(args) != 1:
         raise UserError(f"{verb} takes one migration id. Usage: {usage(verb)}")
@@ -124,12 +132,19 @@ def register(app: App, services) -> None:
                 engine.status(args[0])  # exists?
                 services.notifier.post_report(args[0])
                 respond(text=f"Report of {blocks.code(args[0])} posted in its thread.")
-            elif verb == "cancel" and args[1:] != ["yes"]:
+            elif verb == "cancel":
                 check_operator(services, args[0], user)
-                undo = "; ".join(engine.status(args[0])["undo"])
+                confirmed = args[-1].lower() == "yes"
+                cleanup = parse_cleanup([w for w in args[1:] if w.lower() != "yes"])
+                if confirmed:
+                    m = engine.cancel(args[0], user, cleanup=cleanup)
+                    respond(text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}")
+                    return
+                undo = "; ".join(engine.undo_plan(args[0], cleanup))
+                again = " ".join([COMMAND, "cancel", *args, "yes"])
                 respond(
                     text=f"Cancelling {blocks.code(args[0])} will: {blocks.escape(undo)}. "
-                    f"Nothing was done yet: `{COMMAND} cancel {args[0]} yes` to go ahead "
+                    f"Nothing was done yet: {blocks.code(again)} to go ahead "
                     "(or Cancel on its card)."
                 )
             else:

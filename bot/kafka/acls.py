@@ -123,6 +123,12 @@ def binding_report(plan: AclPlan, created: list[Acl]) -> list[str]:
     return lines
 
 
+def delete_acls(cluster: Cluster, acls: list[Acl], what: str = "delete ACLs") -> None:
+    """Delete exactly these bindings (each filter matches its binding and nothing else)."""
+    if acls:
+        gather(cluster.admin.delete_acls([a.filter() for a in acls], request_timeout=TIMEOUT), what)
+
+
 def describe_all(cluster: Cluster) -> list[Acl]:
     found = cluster.admin.describe_acls(ANY_ACL, request_timeout=TIMEOUT).result(timeout=TIMEOUT)
     return sorted(Acl.of(b) for b in found)

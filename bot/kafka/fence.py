@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.errors import UserError
-from bot.kafka.acls import Acl, covers, describe_all
+from bot.kafka.acls import Acl, covers, delete_acls, describe_all
 from bot.kafka.cluster import TIMEOUT, Cluster, gather
 
 TP = tuple[str, int]
@@ -101,10 +101,4 @@ def apply_fence(cluster: Cluster, fence: Fence) -> None:
 
 def remove_fence(cluster: Cluster, fence: Fence) -> None:
     """Delete exactly the fence's bindings (nothing else matches their full filters)."""
-    if fence.bindings:
-        gather(
-            cluster.admin.delete_acls(
-                [b.filter() for b in fence.bindings], request_timeout=TIMEOUT
-            ),
-            "delete fence ACLs",
-        )
+    delete_acls(cluster, fence.bindings, "delete fence ACLs")

@@ -278,16 +278,8 @@ def apply_topics(target: Cluster, plan: TopicPlan) -> TopicPlan:
         results = settle(
             target.admin.create_topics([_new_topic(i) for i in creates], request_timeout=TIMEOUT)
         )
-        failed = {
-            k: v
-            for k, v in results.items()
-            if isinstance(v, Exception) and "TOPIC_ALREADY_EXISTS" not in error_text(v)
-        }
-        if failed:
-            raise UserError(
-                "creating topics failed: "
-                + "; ".join(f"{k}: {error_text(v)}" for k, v in failed.items())
-            )
+        if failed := _failures(results, "TOPIC_ALREADY_EXISTS"):
+            raise UserError(f"creating topics failed: {failed}")
     if grows:
         gather(
             target.admin.create_partitions(
@@ -304,6 +296,27 @@ def apply_topics(target: Cluster, plan: TopicPlan) -> TopicPlan:
         )
     _read_back(target, plan)
     return plan
+
+
+def delete_topics(target: Cluster, names: list[str]) -> list[str]:
+    """Delete these topics (a cleanup); those already gone are fine. Returns the deleted ones."""
+    if not names:
+        return []
+    results = settle(
+        target.admin.delete_topics(names, operation_timeout=30, request_timeout=TIMEOUT)
+    )
+    if failed := _failures(results, "UNKNOWN_TOPIC_OR_PART"):
+        raise KafkaOpError(f"deleting topics failed: {failed}")
+    return [k for k, v in results.items() if not isinstance(v, Exception)]
+
+
+def _failures(results: dict, fine: str) -> str:
+    """The per-topic errors of a settled call, but the `fine` one (e.g. already exists)."""
+    return "; ".join(
+        f"{k}: {error_text(v)}"
+        for k, v in results.items()
+        if isinstance(v, Exception) and fine not in error_text(v)
+    )
 
 
 def _read_back(target: Cluster, plan: TopicPlan) -> None:

@@ -16,6 +16,7 @@ from bot.kafka.select import excluded_groups, remote_topic
 from bot.kafka.verify import verify as kverify
 from bot.migration import checks
 from bot.migration.context import Context, Result
+from bot.migration.ports import Runbook
 from bot.migration.steps import Step
 
 
@@ -74,6 +75,15 @@ def prepare_target(ctx: Context) -> Result:
     )
 
 
+def _record_created(ctx: Context, key: str, items: list) -> None:
+    """What this migration is about to create on the target (a cleanup=target deletes exactly
+    that), added to what earlier runs of the step recorded."""
+    known = ctx.state.get(key) or []
+    new = [i for i in items if i not in known]
+    if new:
+        ctx.record_side_effect(key, known + new)
+
+
 def create_topics(ctx: Context) -> Result:
     plan = ktopics.plan_topics(
         ctx.source,
@@ -86,6 +96,7 @@ def create_topics(ctx: Context) -> Result:
     if plan.problems:
         return Result.failed("; ".join(plan.problems[:5]))
     summary = plan.summary()
+    _record_created(ctx, "created_topics", [i.target for i in plan.items if "create" in i.actions])
     ktopics.apply_topics(ctx.target, plan)
     forced = {i.target: i.forced for i in plan.items if i.forced}
     return Result.done(
@@ -114,6 +125,7 @@ def migrate_acls(ctx: Context) -> Result:
         policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
     )
+    _record_created(ctx, "created_acls", [list(vars(a).values()) for a in plan.missing])
     created = kacls.apply_acls(ctx.target, plan)
     lost = plan.mm2_lost
     bindings = kacls.binding_report(plan, created)
@@ -375,6 +387,18 @@ def complete(ctx: Context) -> Result:
     )
 
 
+def unfence(source, bindings: list[list[str]]) -> None:
+    kfence.remove_fence(source, kfence.Fence([kacls.Acl(*b) for b in bindings], []))
+
+
+def drop_topics(target, names: list[str]) -> None:
+    ktopics.delete_topics(target, names)
+
+
+def drop_acls(target, bindings: list[list[str]]) -> None:
+    kacls.delete_acls(target, [kacls.Acl(*b) for b in bindings], "delete migrated ACLs")
+
+
 ACTIONS = {
     Step.PREFLIGHT: preflight,
     Step.PREPARE_TARGET: prepare_target,
@@ -397,3 +421,5 @@ GATE_CONDITIONS = {
     Step.STOP_PRODUCERS: stop_producers_condition,
     Step.REPOINT_CLIENTS: cutover_holds,
 }
+
+RUNBOOK = Runbook(ACTIONS, GATE_CONDITIONS, repoint_preview, unfence, drop_topics, drop_acls)

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.errors import UserError
-from bot.kafka.acls import Acl, parse_principal_map
-from bot.kafka.fence import Fence, remove_fence
+from bot.kafka.acls import parse_principal_map
 from bot.kafka.select import TopicSelection, group_patterns
-from bot.migration import approvals
+from bot.migration import approvals, compensation
 from bot.migration.grammar import StartRequest
 from bot.migration.notify import Note
 from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
@@ -286,11 +285,14 @@ class Decisions:
         actor: str,
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
+        cleanup: str | None = None,
     ) -> Migration:
+        """Cancel and undo what the migration did (see compensation.py); `cleanup="target"`
+        also deletes the target topics and ACLs it created."""
         m = self.store.get(migration_id)
         if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
             raise UserError(f"{m.id} is {m.status}: cannot cancel it")
-        undone = self._undo(m)
+        undone = compensation.undo(self, m, cleanup)
         if undone:
             reason = (reason or f"cancelled by {actor}") + "; undone: " + ", ".join(undone)
         m = self._transition(
@@ -305,25 +307,11 @@ class Decisions:
         self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
         return m
 
-    def _undo(self, m: Migration) -> list[str]:
-        """What a cancel takes back, recorded before it was applied: the replication (its
-        connectors), then the write fence (producers go back to the source). Target topics and
-        ACLs stay. When an undo fails, nothing is cancelled and the reason says why."""
-        undone = []
-        try:
-            if m.state.get("replication"):
-                self.replicator(m.replicator).delete(self.flow(m))
-                undone.append("MirrorMaker 2 connectors deleted")
-            if m.state.get("fence"):
-                remove_fence(self.cluster(m.source), Fence([Acl(*b) for b in m.state["fence"]], []))
-                undone.append(f"write fence removed ({len(m.state['fence'])} DENY binding(s))")
-        except Exception as exc:  # noqa: BLE001 - said to the user as a reason
-            raise UserError(
-                f"cannot cancel {m.id} yet: undoing its side effects failed ({reason(exc)}); "
-                f"nothing else changed, try again"
-                + (f" (already done: {', '.join(undone)})" if undone else "")
-            ) from None
-        return undone
+    def undo_plan(self, migration_id: str, cleanup: str | None = None) -> list[str]:
+        """What `cancel` would take back (refused as it would be: a UserError)."""
+        m = self.store.get(migration_id)
+        compensation.check_cleanup(m.step, cleanup)
+        return compensation.undo_plan(m.state, cleanup)
 
     def skip(
         self, migration_id: str, actor: str, reason: str, origin: dict[str, Any] | None = None

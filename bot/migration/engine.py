@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings
@@ -20,6 +21,7 @@ from bot.migration import actions, approvals, report
 from bot.migration.context import Context, Memory, Result
 from bot.migration.decisions import Decisions
 from bot.migration.notify import Note, Notification, Notifier
+from bot.migration.ports import Runbook
 from bot.migration.progress import stalled
 from bot.migration.steps import (
     INFO,
@@ -39,11 +41,26 @@ log = logging.getLogger(__name__)
 
 
 class Engine(Decisions):
-    def __init__(self, settings: Settings, store: Store, notifier: Notifier, clock=time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        notifier: Notifier,
+        clock: Callable[[], float] = time.time,
+        *,
+        runbook: Runbook = actions.RUNBOOK,
+        clusters: Callable[[Settings, str], Cluster] = Cluster.from_settings,
+        replicators: Callable[[Settings, str], Replicator] = from_settings,
+    ):
+        """The ports (see ports.py): `runbook` (the steps' work on Kafka), `clusters` and
+        `replicators` (factories by configured name), `notifier`; the defaults are the real
+        ones."""
         self.settings = settings
         self.store = store
         self.notifier = notifier
         self.clock = clock
+        self.runbook = runbook
+        self._make_cluster, self._make_replicator = clusters, replicators
         self.memory: dict[str, Memory] = {}
         self._clusters: dict[str, Cluster] = {}
         self._replicators: dict[str, Replicator] = {}
@@ -51,12 +68,12 @@ class Engine(Decisions):
     # wiring -------------------------------------------------------------------------------
     def cluster(self, name: str) -> Cluster:
         if name not in self._clusters:
-            self._clusters[name] = Cluster.from_settings(self.settings, name)
+            self._clusters[name] = self._make_cluster(self.settings, name)
         return self._clusters[name]
 
     def replicator(self, name: str) -> Replicator:
         if name not in self._replicators:
-            self._replicators[name] = from_settings(self.settings, name)
+            self._replicators[name] = self._make_replicator(self.settings, name)
         return self._replicators[name]
 
     def flow(self, m: Migration) -> FlowSpec:
@@ -136,7 +153,9 @@ class Engine(Decisions):
             self._reverify(ctx)
             try:
                 result = (
-                    self._gate(ctx) if INFO[step].kind == Kind.GATE else actions.ACTIONS[step](ctx)
+                    self._gate(ctx)
+                    if INFO[step].kind == Kind.GATE
+                    else self.runbook.actions[step](ctx)
                 )
                 ctx.memory.degraded_since = None
             except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
@@ -285,7 +304,7 @@ class Engine(Decisions):
     def _gate(self, ctx: Context) -> Result:
         m, step = ctx.migration, Step(ctx.migration.step)
         ctx.memory.figures = {}
-        broken = actions.GATE_CONDITIONS[step](ctx)
+        broken = self.runbook.conditions[step](ctx)
         if broken is not None:
             return broken
         if "replication_lag" in ctx.memory.figures:  # the live figure beside the decided one
@@ -320,7 +339,7 @@ class Engine(Decisions):
         version = m.version
         extra = {}
         if step == Step.REPOINT_CLIENTS:
-            extra["preview"] = actions.repoint_preview(ctx)
+            extra["preview"] = self.runbook.preview(ctx)
         m.state["gate"] = {
             "step": step,
             "opened_at": ctx.now,

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.migration.compensation import undo_plan
 from bot.migration.progress import eta_seconds
 from bot.migration.steps import INFO, rollback_hint
 from bot.migration.store import Store
-
-
-def undo_plan(state: dict[str, Any]) -> list[str]:
-    """What a cancel takes back, from the side effects recorded in the migration's state."""
-    plan = []
-    if state.get("replication"):
-        plan.append("delete the MirrorMaker 2 connectors")
-    if state.get("fence"):
-        plan.append(
-            f"remove the write fence ({len(state['fence'])} DENY binding(s)): producers may "
-            "write to the source again"
-        )
-    return plan + ["keep the target's topics and ACLs"]
 
 
 def status(store: Store, migration_id: str) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -68,5 +70,51 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
         assert status["status"] == "cancelled"
         assert "MirrorMaker 2 connectors deleted" in status["reason"]
         assert "write fence removed (1 DENY binding(s))" in status["reason"]
+    finally:
+        ws.stop_serve()
+
+
+def test_cancel_cleanup_target_deletes_only_the_topics_and_acls_the_migration_created(
+    sandbox, unique
+):
+    src, dst = sandbox.source.client_config(), sandbox.target.client_config()
+    made, kept = f"made-{unique}", f"kept-{unique}"
+    for topic in (made, kept):
+        create_topic(src, topic, 1)
+        produce(src, topic, [(None, b"r", [])])
+    create_topic(dst, kept, 1)  # on the target before the migration: never deleted by it
+    source, target = Cluster("source", src), Cluster("target", dst)
+    grant = Acl("TOPIC", made, "LITERAL", "User:bob", "*", "READ", "ALLOW")
+    plan = plan_acls(source, source, [made], [])
+    plan.missing, plan.planned = [grant], {grant: grant}
+    apply_acls(source, plan)
+    ws = Workspace(sandbox, quiet=600, drain=1, ready=0)
+    ws.serve()
+    try:
+        mid = ws.start(
+            f"cleanup source=sandbox-source target=sandbox-target topics={made},{kept} "
+            "via=sandbox-mm2"
+        )
+        ws.wait_gate(mid, "stop_producers", 120)
+        assert grant in describe_all(target) and len(connectors(sandbox, mid)) == 3
+        asked = ws.cli("cancel", mid, "cleanup=target", user="alice")
+        assert asked.returncode == 2, asked.stderr
+        assert f"delete the 1 topic(s) it created on the target: {made}" in asked.stderr
+        assert "delete the 1 ACL binding(s) it created on the target" in asked.stderr
+        bad = ws.cli("cancel", mid, "cleanup=all", "--yes", user="alice")
+        assert bad.returncode == 2 and "the only cleanup is target" in bad.stderr
+        assert ws.status(mid)["status"] == "active" and len(connectors(sandbox, mid)) == 3
+
+        out = ws.ok("cancel", mid, "cleanup=target", "--yes", user="alice")
+        assert "cancelled" in out and connectors(sandbox, mid) == []
+
+        def on_target() -> set[str]:
+            return set(target.admin.list_topics(timeout=10).topics) & {made, kept}
+
+        wait_for(lambda: on_target() == {kept}, 60, "the created topic deleted")
+        time.sleep(5)  # nothing (no MirrorMaker 2 task left) creates it again
+        assert on_target() == {kept} and grant not in describe_all(target)
+        reason = ws.status(mid)["reason"]
+        assert "1 target topic(s) deleted" in reason and "1 target ACL binding(s) deleted" in reason
     finally:
         ws.stop_serve()

@@ -206,6 +206,14 @@ def test_a_retried_delivery_takes_effect_once(slackbot):
     assert not any("already" in r.get("text", "") for r in slackbot.standin.responses)
 
 
+def answer(slackbot, words: str) -> str:
+    """The first answer (through response_url) that says `words`."""
+    return wait_for(
+        lambda: next((r["text"] for r in slackbot.standin.responses if words in r["text"]), None),
+        what=words,
+    )
+
+
 def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):
     store = slackbot.bot.store
     m = store.create(migration(), "U0ALICE")
@@ -215,15 +223,18 @@ def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):
     }
     store.save(m, 1, actor="bot", kind="step_done", message="replication started")
     slackbot.command(f"cancel {m.id}", user="U0ALICE")
-    said = wait_for(
-        lambda: next(
-            (r["text"] for r in slackbot.standin.responses if "Nothing was done yet" in r["text"]),
-            None,
-        ),
-        what="what cancel would undo",
-    )
+    said = answer(slackbot, "Nothing was done yet")
     assert "delete the MirrorMaker 2 connectors" in said and "1 DENY binding(s)" in said
     assert f"cancel {m.id} yes" in said and store.get(m.id).status == "active"
+    bad = slackbot.command(f"cancel {m.id} cleanup=everything yes", user="U0ALICE")
+    assert "cleanup='everything' is not known" in bad.text and "cleanup=target" in bad.text
+    m = store.get(m.id)
+    m.state["created_topics"] = ["orders"]
+    store.save(m, m.version, actor="bot", kind="step_done", message="topics created")
+    slackbot.command(f"cancel {m.id} cleanup=target", user="U0ALICE")
+    said = answer(slackbot, "topic(s) it created")
+    assert "delete the 1 topic(s) it created on the target: orders" in said
+    assert f"cancel {m.id} cleanup=target yes" in said and store.get(m.id).status == "active"
     slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "shown"))
     assert slackbot.bot.notifier.wait_idle(10)
     card = slackbot.standin.messages[store.get(m.id).card_ts]

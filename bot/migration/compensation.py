@@ -1,0 +1,98 @@
+"""What a cancel takes back: the side effects the steps recorded before applying them.
+
+Always: the MirrorMaker 2 connectors (the flow) and the source's write fence (producers may
+write to the source again). With `cleanup=target`, also the target topics and ACL bindings
+this migration created (never those that were there before), as long as no client was
+pointed at the target: from handover_offsets on, it is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import UserError
+from bot.migration.steps import ORDER, Step
+from bot.reasons import reason
+
+CLEANUPS = {"target"}
+LAST_CLEANUP_STEP = Step.REPOINT_CLIENTS  # after its approval clients may use the target
+
+
+def parse_cleanup(words: list[str]) -> str | None:
+    """`cancel ID [cleanup=target]`: the words after the id (a `yes` is the caller's)."""
+    cleanup = None
+    for word in words:
+        key, _eq, value = word.partition("=")
+        if key.lower() != "cleanup" or not value:
+            raise UserError(f"cancel takes only cleanup=target after the id, not {word[:40]!r}")
+        if cleanup is not None:
+            raise UserError("cleanup= is given twice")
+        cleanup = value.lower()
+        check_cleanup(Step.PREFLIGHT, cleanup)
+    return cleanup
+
+
+def check_cleanup(step: str, cleanup: str | None) -> None:
+    """Refuse an unknown cleanup, or a target cleanup once clients may use the target."""
+    if cleanup is None:
+        return
+    if cleanup not in CLEANUPS:
+        raise UserError(f"cleanup={cleanup[:40]!r} is not known: the only cleanup is target")
+    if ORDER.index(Step(step)) > ORDER.index(LAST_CLEANUP_STEP):
+        raise UserError(
+            f"cleanup=target is refused at {step}: the repoint was approved, clients may "
+            "already read or write the target topics; cancel without it keeps them"
+        )
+
+
+def undo_plan(state: dict[str, Any], cleanup: str | None = None) -> list[str]:
+    """What a cancel would take back, from the side effects recorded in the state."""
+    plan = []
+    if state.get("replication"):
+        plan.append("delete the MirrorMaker 2 connectors")
+    if state.get("fence"):
+        plan.append(
+            f"remove the write fence ({len(state['fence'])} DENY binding(s)): producers may "
+            "write to the source again"
+        )
+    topics, acls = state.get("created_topics") or [], state.get("created_acls") or []
+    if cleanup == "target":
+        if acls:
+            plan.append(f"delete the {len(acls)} ACL binding(s) it created on the target")
+        if topics:
+            plan.append(
+                f"delete the {len(topics)} topic(s) it created on the target: "
+                + ", ".join(topics[:10])
+                + (f" and {len(topics) - 10} more" if len(topics) > 10 else "")
+            )
+        return plan + ["keep what was on the target before"]
+    kept = f" ({len(topics)} created topic(s); cleanup=target deletes them)" if topics else ""
+    return plan + ["keep the target's topics and ACLs" + kept]
+
+
+def undo(engine, m, cleanup: str | None = None) -> list[str]:
+    """Take the side effects back, in an order that leaves nothing half-done behind: the flow
+    first (nothing copies any more), then the fence, then the target's ACLs and topics. When a
+    part fails, nothing is cancelled and the UserError says what was already undone."""
+    check_cleanup(m.step, cleanup)
+    runbook, state, undone = engine.runbook, m.state, []
+    try:
+        if state.get("replication"):
+            engine.replicator(m.replicator).delete(engine.flow(m))
+            undone.append("MirrorMaker 2 connectors deleted")
+        if state.get("fence"):
+            runbook.unfence(engine.cluster(m.source), state["fence"])
+            undone.append(f"write fence removed ({len(state['fence'])} DENY binding(s))")
+        if cleanup == "target" and state.get("created_acls"):
+            runbook.drop_acls(engine.cluster(m.target), state["created_acls"])
+            undone.append(f"{len(state['created_acls'])} target ACL binding(s) deleted")
+        if cleanup == "target" and state.get("created_topics"):
+            runbook.drop_topics(engine.cluster(m.target), state["created_topics"])
+            undone.append(f"{len(state['created_topics'])} target topic(s) deleted")
+    except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+        raise UserError(
+            f"cannot cancel {m.id} yet: undoing its side effects failed ({reason(exc)}); "
+            "nothing else changed, try again"
+            + (f" (already done: {', '.join(undone)})" if undone else "")
+        ) from None
+    return undone

@@ -1,0 +1,289 @@
+"""The engine on its ports (tests/unit/ports.py): every step outcome, gates (expiry,
+regression, stale and refused decisions), stall, cancel with its compensations, a failed
+connector, fault patience and the lease. No broker: each test runs in well under a second."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import config
+from bot.errors import UserError
+from bot.migration.approvals import Refused
+from bot.migration.context import Result
+from bot.migration.engine import Engine
+from bot.migration.notify import LogNotifier, Note
+from bot.migration.steps import ORDER, Status, Step
+from tests.unit.conftest import CONFIG, migration
+from tests.unit.ports import MemoryCluster, MemoryReplicator, ScriptedRunbook, fence_step
+
+POLICY = """
+[policy]
+cli_approvers = ["carol"]
+gate_expiry_seconds = 100
+stall_polls = 3
+fault_patience_seconds = 60
+"""
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Rig:
+    """An engine on memory ports, and the handles a test needs."""
+
+    def __init__(self, tmp_path, store, requester="U0ALICE"):
+        path = tmp_path / "km.toml"
+        path.write_text(CONFIG.replace('[policy]\ncli_approvers = ["carol"]\n', POLICY))
+        self.clock, self.notes = Clock(), LogNotifier()
+        self.scripted = ScriptedRunbook()
+        self.replicator = MemoryReplicator()
+        self.clusters = {"src": MemoryCluster("src"), "dst": MemoryCluster("dst")}
+        self.engine = Engine(
+            config.load(path),
+            store,
+            self.notes,
+            self.clock,
+            runbook=self.scripted.runbook(),
+            clusters=lambda _s, name: self.clusters[name],
+            replicators=lambda _s, _name: self.replicator,
+        )
+        self.store = store
+        self.id = store.create(migration(requested_by=requester), requester).id
+
+    def tick(self):
+        return self.engine.tick(self.id)
+
+    def approve(self, who="U0BOB", version=None):
+        m = self.store.get(self.id)
+        return self.engine.decide(
+            self.id, actor=who, version=version or m.version, via="slack", approve=True
+        )
+
+    def kinds(self) -> list[Note]:
+        return [n.kind for n in self.notes.sent if n.kind != Note.CARD_CHANGED]
+
+    def to(self, step: Step):
+        """Tick (approving the gates on the way) until the migration is at `step`."""
+        for _ in range(20):
+            m = self.tick()
+            if m.step == step or m.status != Status.ACTIVE:
+                return m
+            if m.state.get("gate"):
+                self.approve()
+        raise AssertionError(f"never reached {step}: at {m.step}")
+
+
+@pytest.fixture
+def rig(tmp_path, store):
+    return Rig(tmp_path, store)
+
+
+def test_a_clean_run_passes_every_step_with_two_approvals_and_deletes_the_connectors(rig):
+    m = rig.tick()
+    assert (m.step, m.note) == (Step.STOP_PRODUCERS, "waiting for approval at version 9")
+    assert rig.tick().step == Step.STOP_PRODUCERS  # nobody approved: it waits
+    rig.approve()
+    m = rig.tick()
+    assert m.step == Step.REPOINT_CLIENTS and m.state["gate"]["preview"]["analytics"]
+    rig.approve()
+    m = rig.tick()
+    assert m.status == Status.COMPLETE
+    assert rig.replicator.flows == {} and rig.replicator.calls[-1] == "delete"
+    assert [r.state for r in rig.store.step_runs(rig.id)] == ["done"] * len(ORDER)
+    assert rig.kinds().count(Note.GATE_OPENED) == 2 and rig.kinds()[-1] == Note.COMPLETED
+    assert rig.kinds().count(Note.LAG_ZERO) == 2  # caught up, then drained
+
+
+def test_waiting_holds_the_step_and_shows_each_new_note_once(rig):
+    rig.scripted.script[Step.CATCH_UP] = [Result.waiting("lag 50", lag=50)] * 2 + [
+        Result.waiting("lag 20", lag=20)
+    ]
+    assert rig.tick().note == "lag 50"
+    changes = len(rig.notes.sent)
+    assert rig.tick().note == "lag 50" and len(rig.notes.sent) == changes  # same: not re-sent
+    m = rig.tick()
+    assert (m.step, m.note, m.status) == (Step.CATCH_UP, "lag 20", Status.ACTIVE)
+    assert [s.replication_lag for s in rig.store.lag_samples(rig.id, 10)] == [50, 50, 20]
+
+
+def test_a_failed_step_fails_loudly_and_a_retry_goes_on(rig, caplog):
+    rig.scripted.script[Step.CREATE_TOPICS] = [Result.failed("orders: cleanup.policy differs")]
+    with caplog.at_level(logging.ERROR):
+        m = rig.tick()
+    assert (m.status, m.step) == (Status.FAILED, Step.CREATE_TOPICS)
+    assert any(
+        r.levelno == logging.ERROR and "create_topics failed" in r.message for r in caplog.records
+    )
+    failure = [n for n in rig.notes.sent if n.kind == Note.FAILURE][-1]
+    assert "cleanup.policy differs" in failure.text and "Nothing has moved yet" in failure.text
+    assert rig.tick().status == Status.FAILED  # a failed migration is not moved
+    rig.engine.retry(rig.id, "U0ALICE")
+    assert rig.tick().step == Step.STOP_PRODUCERS
+
+
+def test_an_expired_gate_is_opened_again_and_the_old_approval_is_refused(rig):
+    first = rig.tick().state["gate"]["version"]
+    rig.clock.now += 101
+    m = rig.tick()
+    assert m.state["gate"]["version"] > first
+    assert "gate_expired" in [e.kind for e in rig.store.events(rig.id)]
+    with pytest.raises(Refused, match="stale approval"):
+        rig.approve(version=first)
+    assert "refused" in [e.kind for e in rig.store.events(rig.id)]
+    rig.approve()
+    assert rig.tick().step == Step.REPOINT_CLIENTS
+
+
+def test_a_gate_whose_condition_broke_goes_back_and_wants_a_new_approval(rig):
+    rig.tick()
+    rig.scripted.script[Step.STOP_PRODUCERS] = [
+        Result.regress(Step.CATCH_UP, "replication fell behind: lag 900", lag=900)
+    ]
+    rig.scripted.script[Step.CATCH_UP] = [Result.waiting("lag 900", lag=900)]
+    m = rig.tick()
+    assert (m.step, m.state.get("gate")) == (Step.CATCH_UP, None)
+    closed = [n for n in rig.notes.sent if n.kind == Note.GATE_CLOSED][-1]
+    assert "any approval must be given again" in closed.text
+    m = rig.tick()  # caught up again: a new request, at a new version
+    assert m.step == Step.STOP_PRODUCERS and rig.kinds().count(Note.GATE_OPENED) == 2
+    assert [r.state for r in rig.store.step_runs(rig.id) if r.step == Step.STOP_PRODUCERS][0] == (
+        "regressed"
+    )
+
+
+def test_the_requester_and_strangers_cannot_approve_and_the_refusals_are_audited(tmp_path, store):
+    rig = Rig(tmp_path, store, requester="U0BOB")  # an approver who asked for the migration
+    rig.tick()
+    with pytest.raises(Refused, match="two-person rule"):
+        rig.approve(who="U0BOB")
+    with pytest.raises(Refused, match="not an approver"):
+        rig.approve(who="U0MALLORY")
+    refused = [e for e in rig.store.events(rig.id) if e.kind == "refused"]
+    assert [e.actor for e in refused] == ["U0BOB", "U0MALLORY"]
+    assert rig.tick().step == Step.STOP_PRODUCERS
+
+
+def test_a_stall_is_said_once_while_nothing_is_copied_and_again_after_progress(rig):
+    stuck = Result.waiting("lag 500", lag=500, copied=10)
+    moved = Result.waiting("lag 400", lag=400, copied=110)
+    rig.scripted.script[Step.CATCH_UP] = [stuck] * 5 + [moved] * 4
+    for _ in range(5):
+        rig.tick()
+    assert rig.kinds().count(Note.STALL) == 1
+    for _ in range(4):
+        rig.tick()
+    assert rig.kinds().count(Note.STALL) == 2
+
+
+def test_cancel_in_the_quiet_window_removes_the_fence_and_the_connectors(rig):
+    rig.scripted.script[Step.PRODUCERS_STOPPED] = [fence_step] * 3
+    m = rig.to(Step.PRODUCERS_STOPPED)
+    assert m.step == Step.PRODUCERS_STOPPED and len(rig.clusters["src"].acls) == 2
+    assert rig.engine.undo_plan(rig.id)[:2] == [
+        "delete the MirrorMaker 2 connectors",
+        "remove the write fence (2 DENY binding(s)): producers may write to the source again",
+    ]
+    m = rig.engine.cancel(rig.id, "U0ALICE")
+    assert m.status == Status.CANCELLED and "write fence removed (2 DENY" in m.reason
+    assert rig.clusters["src"].acls == set() and rig.replicator.flows == {}
+
+
+def test_a_fence_recorded_but_not_applied_is_still_undone_and_a_failed_undo_cancels_nothing(rig):
+    rig.clusters["src"].down = True  # the fence is recorded, then applying it times out
+    rig.scripted.script[Step.PRODUCERS_STOPPED] = [fence_step] * 3
+    m = rig.to(Step.PRODUCERS_STOPPED)
+    assert m.note.startswith("degraded for 0s") and rig.store.get(rig.id).state["fence"]
+    with pytest.raises(UserError, match=r"undoing its side effects failed.*already done: Mirror"):
+        rig.engine.cancel(rig.id, "U0ALICE")
+    assert rig.store.get(rig.id).status == Status.ACTIVE
+    rig.clusters["src"].down = False
+    assert rig.engine.cancel(rig.id, "U0ALICE").status == Status.CANCELLED
+
+
+def created_on_target(ctx):
+    """create_topics as the real one records it: what it creates, before creating it."""
+    ctx.record_side_effect("created_topics", ["orders", "payments"])
+    ctx.target.topics |= {"orders", "payments"}
+    return Result.done("2 created")
+
+
+def test_cancel_cleanup_target_deletes_only_what_the_migration_created(rig):
+    rig.clusters["dst"].topics = {"existing"}
+    rig.scripted.script[Step.CREATE_TOPICS] = [created_on_target]
+    rig.to(Step.STOP_PRODUCERS)
+    assert (
+        "keep the target's topics and ACLs (2 created topic(s)" in rig.engine.undo_plan(rig.id)[-1]
+    )
+    assert "delete the 2 topic(s) it created on the target: orders, payments" in (
+        rig.engine.undo_plan(rig.id, "target")
+    )
+    with pytest.raises(UserError, match="the only cleanup is target"):
+        rig.engine.cancel(rig.id, "U0ALICE", cleanup="source")
+    assert rig.store.get(rig.id).status == Status.ACTIVE  # bad input changed nothing
+    m = rig.engine.cancel(rig.id, "U0ALICE", cleanup="target")
+    assert rig.clusters["dst"].topics == {"existing"} and "2 target topic(s) deleted" in m.reason
+
+
+def test_cleanup_target_is_refused_once_clients_may_use_the_target(rig):
+    rig.scripted.script[Step.CREATE_TOPICS] = [created_on_target]
+    rig.scripted.script[Step.CONSUMERS_ON_TARGET] = [Result.waiting("start consumers")]
+    rig.to(Step.CONSUMERS_ON_TARGET)
+    with pytest.raises(UserError, match="refused at consumers_on_target"):
+        rig.engine.cancel(rig.id, "U0ALICE", cleanup="target")
+    assert rig.clusters["dst"].topics == {"orders", "payments"}
+    assert rig.store.get(rig.id).status == Status.ACTIVE
+
+
+def test_a_failed_connector_fails_the_step_with_the_workers_error_and_retry_restarts_it(rig):
+    rig.replicator.flows["km-orders-abc"] = "FAILED"
+    rig.replicator.trace = "org.apache.kafka.common.errors.SaslAuthenticationException: bad"
+    m = rig.tick()
+    assert (m.status, m.step) == (Status.FAILED, Step.START_REPLICATION)
+    assert "SaslAuthenticationException" in m.reason and m.state["replication"] == "km-orders-abc"
+    rig.engine.retry(rig.id, "U0ALICE")
+    assert rig.replicator.calls[-1] == "restart"
+    assert rig.tick().step == Step.STOP_PRODUCERS
+
+
+def test_a_fault_holds_the_step_as_degraded_until_the_patience_runs_out(rig):
+    rig.scripted.script[Step.CATCH_UP] = [TimeoutError()] * 3
+    m = rig.tick()
+    assert (m.status, m.step, m.note) == (
+        Status.ACTIVE,
+        Step.CATCH_UP,
+        "degraded for 0s (retrying): timed out waiting for an answer",
+    )
+    rig.clock.now += 30
+    assert rig.tick().note.startswith("degraded for 30s")
+    rig.clock.now += 31
+    m = rig.tick()
+    assert (
+        m.status == Status.FAILED
+        and m.reason == "gave up after 61s of: timed out waiting for an answer"
+    )
+
+
+def test_a_fault_that_passes_leaves_no_trace_in_the_next_fault(rig):
+    rig.scripted.script[Step.CATCH_UP] = [
+        TimeoutError("timed out"),
+        Result.waiting("lag 5", lag=5),
+        TimeoutError("timed out"),
+    ]
+    rig.tick()
+    rig.clock.now += 50
+    assert rig.tick().note == "lag 5"
+    rig.clock.now += 50
+    assert rig.tick().note.startswith("degraded for 0s")  # patience counts from the new fault
+
+
+def test_a_definite_error_fails_at_once(rig):
+    rig.scripted.script[Step.MIGRATE_ACLS] = [UserError("the target has no authorizer")]
+    m = rig.tick()
+    assert (m.status, m.reason) == (Status.FAILED, "the target has no authorizer")
