@@ -271,7 +271,8 @@ class Decisions:
     ) -> Migration:
         m = self.store.get(migration_id)
         if m.status == Status.FAILED and m.state.get("replication"):
-            try:  # a failed connector or task is restarted, not left failed
+            try:  # a failed connector or task is restarted, a deleted one created again
+                self.replicator(m.replicator).ensure(self.flow(m))
                 self.replicator(m.replicator).restart(self.flow(m))
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 raise UserError(f"cannot restart the replication: {reason(exc)}") from None

@@ -10,7 +10,12 @@ TP = tuple[str, int]
 
 
 class ReplicatorError(RuntimeError):
-    """The replicator refused or failed; the message names the call and its answer."""
+    """The replicator refused or failed; the message names the call and its answer.
+    `retriable`: it may pass (the worker unreachable, restarting, rebalancing, a 5xx)."""
+
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 import httpx
 
 from bot.kafka.progress import connect_offsets
-from bot.reasons import reason
+from bot.reasons import reason, transient
 from bot.replicators.base import TP, FlowSpec, ReplicatorError, ReplicatorStatus
 
 POLICIES = {
@@ -144,7 +144,8 @@ class ConnectReplicator:
                 response = self.client.request(method, path, **kwargs)
             except httpx.HTTPError as exc:
                 raise ReplicatorError(
-                    f"Kafka Connect at {self.url}: {method} {path}: {reason(exc)}"
+                    f"Kafka Connect at {self.url}: {method} {path}: {reason(exc)}",
+                    retriable=transient(exc),
                 ) from None
             if response.status_code < 400 or response.status_code == 404:
                 return response
@@ -156,7 +157,8 @@ class ConnectReplicator:
             if not rebalancing or time.monotonic() > deadline:
                 raise ReplicatorError(
                     f"Kafka Connect at {self.url}: {method} {path}: "
-                    f"{response.status_code} {message}"
+                    f"{response.status_code} {message}",
+                    retriable=rebalancing or response.status_code >= 500,
                 )
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -209,10 +211,23 @@ class ConnectReplicator:
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
         try:
             return connect_offsets(self.client, f"{flow.name}-source")
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 404:
+                raise ReplicatorError(
+                    f"Kafka Connect at {self.url}: offsets of {flow.name}-source: {reason(exc)}",
+                    retriable=transient(exc),
+                ) from None
+            # a worker that just started has not read its connectors back yet; a connector
+            # deleted by hand stays missing until the patience runs out (retry re-creates it)
+            raise ReplicatorError(
+                f"Kafka Connect at {self.url} does not know {flow.name}-source (restarting, "
+                "or deleted?)",
+                retriable=True,
+            ) from None
         except httpx.HTTPError as exc:
             raise ReplicatorError(
-                f"Kafka Connect at {self.url}: offsets of {flow.name}-source: "
-                f"{exc.__class__.__name__}"
+                f"Kafka Connect at {self.url}: offsets of {flow.name}-source: {reason(exc)}",
+                retriable=transient(exc),
             ) from None
 
     def pause(self, flow: FlowSpec) -> None:

@@ -304,6 +304,24 @@ def _wait_connect(root: Path, url: str, proc) -> None:
     )
 
 
+def stop_connect(sandbox: Sandbox) -> None:
+    """Stop the Connect worker (a fault rehearsal); its connectors live on in the target's
+    config topic and come back with `start_connect`."""
+    jvm.stop(sandbox.pids["connect"], str(sandbox.dir))
+    deadline = time.monotonic() + 30
+    while jvm.port_open(sandbox.ports["connect"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def start_connect(sandbox: Sandbox) -> None:
+    """Start the Connect worker again on its port, with its config; wait until it is ready."""
+    lib = jars.fetch(log=lambda *_: None)
+    proc = _start_connect(sandbox.dir, lib, sandbox.ports["connect"], sandbox.target)
+    sandbox.pids["connect"] = proc.pid
+    _save(sandbox)
+    _wait_connect(sandbox.dir, sandbox.connect_url, proc)
+
+
 def _write_bot_config(sandbox: Sandbox) -> None:
     """A kafka-migrate.toml the bot can use as is; passwords go to sandbox.env (mode 600)."""
     env = {

@@ -46,7 +46,7 @@ class MemoryReplicator:
 
     def _known(self, flow: FlowSpec) -> str:
         if flow.name not in self.flows:
-            raise ReplicatorError(f"404 from Connect: connector {flow.name}-source not found")
+            raise ReplicatorError(f"Connect does not know {flow.name}-source", retriable=True)
         return self.flows[flow.name]
 
     def check(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from bot import config
 from bot.errors import UserError
+from bot.migration import actions
 from bot.migration.approvals import Refused
 from bot.migration.context import Result
 from bot.migration.engine import Engine
@@ -287,3 +288,20 @@ def test_a_definite_error_fails_at_once(rig):
     rig.scripted.script[Step.MIGRATE_ACLS] = [UserError("the target has no authorizer")]
     m = rig.tick()
     assert (m.status, m.reason) == (Status.FAILED, "the target has no authorizer")
+
+
+def test_a_flow_deleted_by_hand_holds_catch_up_then_retry_creates_it_again(rig):
+    def deleted(ctx):
+        rig.replicator.flows.clear()  # someone deleted the connectors
+        return actions.catch_up(ctx)
+
+    rig.scripted.script[Step.CATCH_UP] = [deleted]
+    m = rig.tick()
+    assert m.step == Step.CATCH_UP and "does not know km-orders-abc-source" in m.note
+    rig.scripted.script[Step.CATCH_UP] = [lambda ctx: ctx.replicator.replicated_offsets(ctx.flow)]
+    rig.clock.now += 61
+    m = rig.tick()
+    assert m.status == Status.FAILED and m.reason.startswith("gave up after 61s")
+    rig.engine.retry(rig.id, "U0ALICE")
+    assert rig.replicator.flows == {"km-orders-abc": "RUNNING"}
+    assert rig.tick().step == Step.STOP_PRODUCERS
