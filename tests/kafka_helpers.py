@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from bot.kafka.cluster import NotYet, eventually
+from bot.kafka.cluster import KafkaOpError, NotYet, eventually
+from bot.kafka.groups import commit_offsets
 
 
 def create_topic(conf: dict, name: str, partitions: int = 1, config: dict | None = None) -> None:
@@ -81,3 +88,19 @@ def read_partitions(conf: dict, topic: str, partitions: int, expected: int, time
     finally:
         consumer.close()
     return out
+
+
+def commit(cluster, group: str, offsets: dict[tuple[str, int], int], timeout: float = 30) -> None:
+    """Commit a group's offsets with the admin API, as a team's tooling would; a coordinator
+    still loading on a fresh cluster is waited out (the commit is retried)."""
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return commit_offsets(cluster, [request])
+        except KafkaOpError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from bot.kafka.cluster import TIMEOUT, Cluster, gather
+from bot.kafka.cluster import PASSING, TIMEOUT, Cluster, KafkaOpError, gather
 
 TP = tuple[str, int]
 
@@ -61,6 +61,28 @@ def list_groups(cluster: Cluster) -> list[str]:
     """Every consumer group the cluster lists (classic and KIP-848 consumer groups)."""
     result = cluster.admin.list_consumer_groups(request_timeout=TIMEOUT).result(timeout=TIMEOUT)
     return sorted(g.group_id for g in result.valid)
+
+
+def commit_offsets(cluster: Cluster, requests: list[ConsumerGroupTopicPartitions]) -> None:
+    """Commit offsets for (empty) groups; an error on any partition raises. A fresh cluster
+    may answer a commit as done while the group coordinator is still loading: the error is on
+    the partitions, not on the call."""
+    futures = {}
+    for request in requests:  # one group per AlterConsumerGroupOffsets request
+        futures.update(
+            cluster.admin.alter_consumer_group_offsets([request], request_timeout=TIMEOUT)
+        )
+    failed, passing = [], True
+    for group, result in gather(futures, f"commit offsets on {cluster.name}").items():
+        for tp in result.topic_partitions:
+            if tp.error is not None:
+                passing = passing and (tp.error.code() in PASSING or tp.error.retriable())
+                failed.append(f"{group} {tp.topic}[{tp.partition}]: {tp.error.str()}")
+    if failed:
+        raise KafkaOpError(
+            f"commit offsets on {cluster.name} failed for " + "; ".join(failed[:5]),
+            retriable=passing,
+        )
 
 
 def committed_offsets(cluster: Cluster, groups: Iterable[str]) -> dict[str, dict[TP, int]]:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from bot.errors import UserError
-from bot.kafka.cluster import TIMEOUT, Cluster, gather
-from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
+from bot.kafka.cluster import Cluster
+from bot.kafka.groups import commit_offsets, committed_offsets, describe_groups, end_offsets
 from bot.kafka.records import read_ranges, scan_topic
 from bot.kafka.select import remote_topic
 
@@ -256,12 +256,7 @@ def apply_handover(target: Cluster, plans: list[GroupHandover]) -> None:
         ]
         if offsets:
             requests.append(ConsumerGroupTopicPartitions(plan.group, offsets))
-    futures = {}
-    for request in requests:
-        futures.update(
-            target.admin.alter_consumer_group_offsets([request], request_timeout=TIMEOUT)
-        )
-    gather(futures, "write consumer offsets on the target")
+    commit_offsets(target, requests)
     written = committed_offsets(target, [r.group_id for r in requests])
     for request in requests:
         for tp in request.topic_partitions:

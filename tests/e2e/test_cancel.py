@@ -11,7 +11,7 @@ from bot.kafka.acls import Acl, apply_acls, describe_all, plan_acls
 from bot.kafka.cluster import Cluster
 from tests.e2e.harness import Workspace
 from tests.integration.test_acls_fence import write
-from tests.kafka_helpers import create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce
 from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
@@ -88,14 +88,19 @@ def test_cancel_cleanup_target_deletes_only_the_topics_and_acls_the_migration_cr
     plan = plan_acls(source, source, [made], [])
     plan.missing, plan.planned = [grant], {grant: grant}
     apply_acls(source, plan)
+    retired, billing = f"retired-{unique}", f"billing-{unique}"  # one group is left out
+    for group in (retired, billing):
+        commit(source, group, {(made, 0): 0})
     ws = Workspace(sandbox, quiet=600, drain=1, ready=0)
     ws.serve()
     try:
         mid = ws.start(
             f"cleanup source=sandbox-source target=sandbox-target topics={made},{kept} "
-            "via=sandbox-mm2"
+            "via=sandbox-mm2 groups_exclude=retired-.* groups_exclude_reason=decommissioned"
         )
-        ws.wait_gate(mid, "stop_producers", 120)
+        gate = ws.wait_gate(mid, "stop_producers", 120)
+        assert billing in gate["groups"] and retired not in gate["groups"]
+        assert f"left out on request (decommissioned): {retired}" in ws.ok("report", mid)
         assert grant in describe_all(target) and len(connectors(sandbox, mid)) == 3
         asked = ws.cli("cancel", mid, "cleanup=target", user="alice")
         assert asked.returncode == 2, asked.stderr

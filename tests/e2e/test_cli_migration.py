@@ -12,13 +12,12 @@ import time
 
 import httpx
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-from bot.kafka.cluster import Cluster, gather
+from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from tests.e2e.harness import LiveConsumer, LiveProducer, Workspace
 from tests.integration.test_handover import read_from
-from tests.kafka_helpers import create_topic
+from tests.kafka_helpers import commit, create_topic
 
 pytestmark = pytest.mark.sandbox
 
@@ -46,16 +45,7 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     source = Cluster("source", src)
     ends = end_offsets(source, [(topic, p) for p in range(3)])
     halves = {tp: end // 2 for tp, end in ends.items()}
-    gather(
-        source.admin.alter_consumer_group_offsets(
-            [
-                ConsumerGroupTopicPartitions(
-                    analytics, [TopicPartition(t, p, o) for (t, p), o in halves.items()]
-                )
-            ]
-        ),
-        "commit",
-    )
+    commit(source, analytics, halves)
     read_by_analytics = read_from(src, {tp: 0 for tp in halves}, until=halves)
 
     mid = ws.start(

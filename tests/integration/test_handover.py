@@ -6,10 +6,10 @@ import time
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from bot.errors import UserError
-from bot.kafka.cluster import Cluster, gather
+from bot.kafka.cluster import Cluster
 from bot.kafka.groups import committed_offsets, end_offsets
 from bot.kafka.handover import (
     EXACT,
@@ -20,7 +20,7 @@ from bot.kafka.handover import (
     read_checkpoints,
 )
 from bot.kafka.progress import connect_offsets, replication_progress
-from tests.kafka_helpers import create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce
 from tests.mm2 import Connectors, checkpoint_connector, source_connector, wait_for
 
 
@@ -99,16 +99,7 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
     create_topic(src, topic, 2)
     produce(src, topic, [(f"k{i}".encode(), f"old-{i}".encode(), []) for i in range(200)])
     assert len(consume(src, topic, app, 200)) == 200  # the app read everything on the source
-    gather(
-        source.admin.alter_consumer_group_offsets(
-            [
-                ConsumerGroupTopicPartitions(
-                    lagging, [TopicPartition(topic, 0, 30), TopicPartition(topic, 1, 20)]
-                )
-            ]
-        ),
-        "commit",
-    )
+    commit(source, lagging, {(topic, 0): 30, (topic, 1): 20})
 
     connectors = Connectors(sandbox.connect_url)
     try:
@@ -206,16 +197,7 @@ def test_part_way_groups_on_transactional_and_compacted_topics_resume_exactly(sa
     group = f"partway-{unique}"
     # the group read 7 committed records of the transactional topic (offsets 0-4, then 12-13:
     # 5-11 are a commit marker, 5 aborted records and their abort marker) and 17 of the other
-    gather(
-        source.admin.alter_consumer_group_offsets(
-            [
-                ConsumerGroupTopicPartitions(
-                    group, [TopicPartition(txn, 0, 14), TopicPartition(compacted, 0, 17)]
-                )
-            ]
-        ),
-        "commit",
-    )
+    commit(source, group, {(txn, 0): 14, (compacted, 0): 17})
     unread = read_from({**src, "isolation.level": "read_committed"}, {(txn, 0): 14})
     unread += read_from(src, {(compacted, 0): 17})
     assert len(unread) == 8 + 23  # 3 + 5 committed records; 23 (tombstones included)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from bot.kafka.cluster import Cluster, gather
+from bot.kafka.cluster import Cluster
 from bot.kafka.groups import lag_snapshot
 from bot.kafka.inspect import inspect
 from bot.kafka.records import visible_lags
-from tests.kafka_helpers import create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce
 
 
 def test_inspect_reports_identity_version_authorizer_and_internal_topics(sandbox):
@@ -34,22 +34,8 @@ def test_lag_snapshot_per_group_and_partition_with_state_and_members(sandbox, un
     produce(conf, topic, [(None, b"x", [], p) for p in range(3) for _ in range(10)])
     produce(conf, other, [(None, b"x", [])] * 5)
     idle, live, unrelated = f"idle-{unique}", f"live-{unique}", f"unrelated-{unique}"
-    gather(
-        cluster.admin.alter_consumer_group_offsets(
-            [
-                ConsumerGroupTopicPartitions(
-                    idle, [TopicPartition(topic, 0, 10), TopicPartition(topic, 1, 4)]
-                )
-            ]
-        ),
-        "commit",
-    )
-    gather(
-        cluster.admin.alter_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(unrelated, [TopicPartition(other, 0, 1)])]
-        ),
-        "commit",
-    )
+    commit(cluster, idle, {(topic, 0): 10, (topic, 1): 4})
+    commit(cluster, unrelated, {(other, 0): 1})
     consumer = Consumer(
         {**conf, "group.id": live, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
     )
@@ -129,12 +115,7 @@ def test_lag_is_records_a_group_would_still_receive_not_markers_or_aborted_recor
     finally:
         consumer.close()
     assert len(read) == 10 and read[-1].offset() == 10
-    gather(
-        cluster.admin.alter_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(partway, [TopicPartition(topic, 0, 3)])]
-        ),
-        "commit",
-    )
+    commit(cluster, partway, {(topic, 0): 3})
     snap = lag_snapshot(cluster, topics=[topic])
     assert snap.groups[done].lag == snap.end_offsets[(topic, 0)] - 11 == 102  # 100 + 2 markers
     visible = visible_lags(cluster, snap, read_committed=True)
