@@ -19,7 +19,7 @@ from bot.migration.steps import INFO, Status, Step
 
 log = logging.getLogger(__name__)
 _engine = None  # the Engine of this process (set by bind)
-RECONCILE_SECONDS = 5
+RECONCILE_SECONDS = 1  # a migration started or resumed anywhere is moved within a second
 LEASE = "mover"
 LEASE_TTL = 15.0  # a holder that stops renewing loses it after this (so takeover < 20 s)
 RENEW_SECONDS = 4.0

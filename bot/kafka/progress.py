@@ -8,7 +8,8 @@ key `["<connector>", {"cluster": alias, "partition": p, "topic": t}]`, value `{"
 Records behind = source end offset - (last + 1), corrected for what offsets alone get wrong:
 an empty partition is not behind; records deleted by retention before MM2 copied them are a
 gap, not lag; and transaction markers at the tail (offsets that are never records) are not
-lag: when few offsets remain, the range is read and only real records are counted.
+lag: when few offsets remain (records.split_exact), the range is read and only real records
+are counted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets, start_offsets
-from bot.kafka.records import EXACT_BELOW, read_ranges, scan_topic
+from bot.kafka.records import read_ranges, scan_topic, split_exact
 
 TP = tuple[str, int]
 
@@ -117,8 +118,7 @@ def replication_progress(
         rows[tp] = {"start": start, "end": end, "next": nxt, "gap": gap}
         if first_missing < end:
             pending[tp] = (first_missing, end)
-    small = {tp: r for tp, r in pending.items() if r[1] - r[0] <= EXACT_BELOW}
-    large = {tp: r for tp, r in pending.items() if tp not in small}
+    small, large = split_exact(pending)
     reads = read_ranges(source, small, read_committed=read_committed) if small else {}
     reads.update(
         read_ranges(source, large, limit=1, read_committed=read_committed) if large else {}

@@ -153,6 +153,23 @@ def scan_topic(cluster: Cluster, topic: str, handle, timeout: float = 60.0) -> N
 
 
 EXACT_BELOW = 10_000  # ranges this small are read to count the records a group would receive
+EXACT_BUDGET = 50_000  # at most this many offsets in all are read per count
+
+
+def split_exact(
+    ranges: dict[TP, tuple[int, int]],
+) -> tuple[dict[TP, tuple[int, int]], dict[TP, tuple[int, int]]]:
+    """(read and counted exactly, counted from offsets): ranges of at most EXACT_BELOW offsets,
+    the smallest first, up to EXACT_BUDGET offsets in all. A large backlog is counted from
+    offsets (an upper bound) instead of being read record by record on every poll; as it
+    shrinks, what is left (e.g. a tail of transaction markers) is read and counted."""
+    small: dict[TP, tuple[int, int]] = {}
+    total = 0
+    for tp, (lo, hi) in sorted(ranges.items(), key=lambda item: item[1][1] - item[1][0]):
+        if hi - lo > EXACT_BELOW or total + hi - lo > EXACT_BUDGET:
+            break
+        small[tp], total = (lo, hi), total + hi - lo
+    return small, {tp: r for tp, r in ranges.items() if tp not in small}
 
 
 def visible_lags(
@@ -160,7 +177,7 @@ def visible_lags(
 ) -> LagSnapshot:
     """Consumer lag as records the group would still receive: transaction markers never are,
     and aborted records are not for read_committed readers (nor copied by a read_committed
-    MirrorMaker 2). Partitions behind by at most EXACT_BELOW are read once for every group
+    MirrorMaker 2). Partitions behind by little (see split_exact) are read once for every group
     behind there, and counted exactly; larger gaps are read up to their first record: none
     means lag 0, otherwise the raw offset difference stands."""
     behind: dict[TP, int] = {}
@@ -172,8 +189,7 @@ def visible_lags(
     if not behind:
         return snapshot
     ends = snapshot.end_offsets
-    small = {tp: (lo, ends[tp]) for tp, lo in behind.items() if ends[tp] - lo <= EXACT_BELOW}
-    large = {tp: (lo, ends[tp]) for tp, lo in behind.items() if tp not in small}
+    small, large = split_exact({tp: (lo, ends[tp]) for tp, lo in behind.items()})
     reads = read_ranges(cluster, small, read_committed=read_committed, keep_offsets=True)
     reads.update(read_ranges(cluster, large, read_committed=read_committed, limit=1))
     groups = {}

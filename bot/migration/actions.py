@@ -6,6 +6,8 @@ regress (a verified condition broke: go back to an earlier step).
 
 from __future__ import annotations
 
+import time
+
 from bot.kafka import acls as kacls
 from bot.kafka import fence as kfence
 from bot.kafka import topics as ktopics
@@ -142,11 +144,19 @@ def migrate_acls(ctx: Context) -> Result:
     )
 
 
+STARTING_LOOKS = 12
+
+
 def start_replication(ctx: Context) -> Result:
     if "replication" not in ctx.state:  # cancel deletes it, even if we die while creating it
         ctx.record_side_effect("replication", ctx.flow.name)
     parts = ctx.replicator.ensure(ctx.flow)
     status = ctx.replicator.status(ctx.flow)
+    for _ in range(STARTING_LOOKS):  # new connectors run within a second or two: look again
+        if status.running or status.errors:  # now rather than a whole poll later
+            break
+        time.sleep(0.25)
+        status = ctx.replicator.status(ctx.flow)
     if status.errors:
         return Result.failed("; ".join(status.errors[:3]))
     if not status.running:

@@ -34,3 +34,15 @@ def test_runbook_order_and_rollback_words():
     assert "Nothing has moved" in rollback_hint(Step.CATCH_UP)
     assert "restart producers" in rollback_hint(Step.PRODUCERS_ON_TARGET)
     assert "replicating back" in rollback_hint(Step.VERIFY)
+
+
+def test_a_large_backlog_is_counted_from_offsets_and_its_small_rest_exactly():
+    from bot.kafka.records import EXACT_BELOW, EXACT_BUDGET, split_exact
+
+    many = {("t", p): (0, 8_000) for p in range(60)}  # 480,000 offsets behind
+    small, large = split_exact(many)
+    assert sum(hi - lo for lo, hi in small.values()) <= EXACT_BUDGET and len(small) == 6
+    assert set(small) | set(large) == set(many) and not set(small) & set(large)
+    tail = {("t", 0): (0, 7), ("t", 1): (5, EXACT_BELOW + 6), ("t", 2): (3, 40)}
+    small, large = split_exact(tail)  # smallest first; one range too large to read
+    assert list(small) == [("t", 0), ("t", 2)] and list(large) == [("t", 1)]
