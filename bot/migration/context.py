@@ -68,13 +68,15 @@ class Context:
     policy: Any  # config.Policy
     memory: Memory
     now: float
-    persist: Callable[[str, Any], None] = lambda _key, _value: None
+    persist: Callable[[str, Any], int | None] = lambda _key, _value: None
 
     def record_side_effect(self, key: str, value: Any) -> None:
         """Write down a side effect BEFORE applying it (the fence, the connectors), so that a
         cancel or a restart finds it even if this process dies right after applying it."""
         self.state[key] = value
-        self.persist(key, value)
+        version = self.persist(key, value)
+        if version is not None:
+            self.migration.version = version
 
     @property
     def topics(self) -> list[str]:

@@ -12,7 +12,7 @@ from bot.migration import approvals, compensation
 from bot.migration.grammar import StartRequest
 from bot.migration.notify import Note
 from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
-from bot.migration.store import new_id
+from bot.migration.store import ConcurrentUpdate, new_id
 from bot.models import Approval, Migration
 from bot.reasons import reason
 
@@ -289,24 +289,29 @@ class Decisions:
         cleanup: str | None = None,
     ) -> Migration:
         """Cancel and undo what the migration did (see compensation.py); `cleanup="target"`
-        also deletes the target topics and ACLs it created."""
-        m = self.store.get(migration_id)
-        if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
-            raise UserError(f"{m.id} is {m.status}: cannot cancel it")
-        undone = compensation.undo(self, m, cleanup)
-        if undone:
-            reason = (reason or f"cancelled by {actor}") + "; undone: " + ", ".join(undone)
-        m = self._transition(
-            migration_id,
-            actor,
-            (Status.ACTIVE, Status.PAUSED, Status.FAILED),
-            Status.CANCELLED,
-            "cancelled",
-            reason or f"cancelled by {actor}",
-            origin,
-        )
-        self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
-        return m
+        also deletes the target topics and ACLs it created. A step that records a new side
+        effect meanwhile moves the version on: the undo is done again with what it recorded
+        (and the mover undoes what a step in flight applies after the cancel: engine.tick)."""
+        undone: list[str] = []
+        for _attempt in range(5):
+            m = self.store.get(migration_id)
+            if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
+                raise UserError(f"{m.id} is {m.status}: cannot cancel it")
+            undone += [u for u in compensation.undo(self, m, cleanup) if u not in undone]
+            why = reason or f"cancelled by {actor}"
+            m.status, m.reason = (
+                Status.CANCELLED,
+                why + ("; undone: " + ", ".join(undone) if undone else ""),
+            )
+            if cleanup:
+                m.state["cancel_cleanup"] = cleanup
+            try:
+                m = self._save(m, m.version, actor, "cancelled", m.reason, **(origin or {}))
+            except ConcurrentUpdate:
+                continue
+            self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
+            return m
+        raise UserError(f"{migration_id} kept changing while it was cancelled: try again")
 
     def undo_plan(self, migration_id: str, cleanup: str | None = None) -> list[str]:
         """What `cancel` would take back (refused as it would be: a UserError)."""

@@ -17,7 +17,7 @@ from typing import Any
 from bot.config import Settings
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
-from bot.migration import actions, approvals, report
+from bot.migration import actions, approvals, compensation, report
 from bot.migration.context import Context, Memory, Result
 from bot.migration.decisions import Decisions
 from bot.migration.notify import Note, Notification, Notifier
@@ -160,6 +160,8 @@ class Engine(Decisions):
                 ctx.memory.degraded_since = None
             except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
                 result = self._fault(ctx, step, exc)
+            if self._cancelled_meanwhile(m.id, step):
+                return self.store.get(m.id)
             try:
                 if not self._record(m, step, result):
                     return m
@@ -167,6 +169,26 @@ class Engine(Decisions):
                 log.info("%s changed meanwhile; next tick re-reads it", m.id)
                 return self.store.get(m.id)
         return m
+
+    def _cancelled_meanwhile(self, migration_id: str, step: Step) -> bool:
+        """A cancel while the step ran: what the step applied after the cancel's undo (a
+        fence, connectors created again) is undone now, by the process that applied it."""
+        latest = self.store.get(migration_id)
+        if latest.status != Status.CANCELLED:
+            return False
+        try:
+            undone = compensation.undo(self, latest, latest.state.get("cancel_cleanup"))
+        except UserError as exc:
+            log.error("%s: cancelled while %s ran; undoing again failed: %s", latest.id, step, exc)
+            undone = [f"failed: {exc}"]
+        self.store.event(
+            latest.id,
+            actor="bot",
+            kind="undo",
+            step=step,
+            message=f"cancelled while {step} ran: undone again ({', '.join(undone) or 'nothing'})",
+        )
+        return True
 
     def _fault(self, ctx: Context, step: Step, exc: Exception) -> Result:
         """A definite error fails the step; a transient one (a cluster or Connect away, a

@@ -125,9 +125,7 @@ class Store:
             "status": migration.status,
             "step": migration.step,
             "state": migration.state,
-            "reason": migration.reason,
-            "card_ts": migration.card_ts,
-            "channel": migration.channel,
+            "reason": migration.reason,  # card_ts and channel: set_card's alone
             "groups": migration.groups,
             "version": expected_version + 1,
             "updated_at": now(),
@@ -164,18 +162,22 @@ class Store:
         with session_scope(self.engine) as session:
             session.exec(update(Migration).where(Migration.id == migration_id).values(note=note))
 
-    def record_state(self, migration_id: str, key: str, value: Any) -> None:
-        """Put one key of the migration's working state now, without a version bump: a side
-        effect about to be applied (what a cancel must undo), not a change people decide on."""
+    def record_state(self, migration_id: str, key: str, value: Any) -> int:
+        """Put one key of the migration's working state now: a side effect about to be applied
+        (what a cancel must undo). The version moves on, so that a writer who read the state
+        before (a cancel deciding what to undo) is refused and reads it again. Returns the new
+        version."""
         with session_scope(self.engine) as session:
             m = session.get(Migration, migration_id, with_for_update=True)
             if m is None:
                 raise UserError(f"no migration {shown(migration_id)}")
+            version = m.version + 1
             session.exec(
                 update(Migration)
                 .where(Migration.id == migration_id)
-                .values(state={**(m.state or {}), key: value})
+                .values(state={**(m.state or {}), key: value}, version=version)
             )
+        return version
 
     def set_card(self, migration_id: str, channel: str, ts: str) -> None:
         """Where the migration's card lives (no version bump: the state did not change)."""

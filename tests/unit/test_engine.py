@@ -88,7 +88,8 @@ def rig(tmp_path, store):
 
 def test_a_clean_run_passes_every_step_with_two_approvals_and_deletes_the_connectors(rig):
     m = rig.tick()
-    assert (m.step, m.note) == (Step.STOP_PRODUCERS, "waiting for approval at version 9")
+    assert m.step == Step.STOP_PRODUCERS and m.state["gate"]["version"] == m.version
+    assert m.note == f"waiting for approval at version {m.version}"
     assert rig.tick().step == Step.STOP_PRODUCERS  # nobody approved: it waits
     rig.approve()
     m = rig.tick()
@@ -305,3 +306,36 @@ def test_a_flow_deleted_by_hand_holds_catch_up_then_retry_creates_it_again(rig):
     rig.engine.retry(rig.id, "U0ALICE")
     assert rig.replicator.flows == {"km-orders-abc": "RUNNING"}
     assert rig.tick().step == Step.STOP_PRODUCERS
+
+
+def test_a_fence_applied_by_a_step_in_flight_after_a_cancel_is_removed_by_the_mover(rig):
+    def cancelled_meanwhile(ctx):  # another process cancels between record and apply
+        bindings = [["TOPIC", t, "LITERAL", "User:app", "*", "WRITE", "DENY"] for t in ctx.topics]
+        ctx.record_side_effect("fence", bindings)
+        rig.engine.cancel(rig.id, "U0ALICE")
+        ctx.source.acls |= {tuple(b) for b in bindings}
+        return Result.waiting("no write for 0s of 3s")
+
+    rig.scripted.script[Step.PRODUCERS_STOPPED] = [cancelled_meanwhile]
+    m = rig.to(Step.PRODUCERS_STOPPED)
+    assert m.status == Status.CANCELLED and rig.clusters["src"].acls == set()
+    late = [e for e in rig.store.events(rig.id) if e.kind == "undo"]
+    assert "write fence removed (2 DENY binding(s))" in late[0].message
+    assert rig.replicator.flows == {}
+
+
+def test_a_side_effect_recorded_while_cancel_undoes_is_undone_too(rig):
+    rig.to(Step.STOP_PRODUCERS)
+    delete = rig.replicator.delete
+    bindings = [["TOPIC", "orders", "LITERAL", "User:app", "*", "WRITE", "DENY"]]
+
+    def delete_while_a_step_fences(flow):
+        delete(flow)
+        if "fence" not in rig.store.get(rig.id).state:
+            rig.store.record_state(rig.id, "fence", bindings)
+            rig.clusters["src"].acls.add(tuple(bindings[0]))
+
+    rig.replicator.delete = delete_while_a_step_fences
+    m = rig.engine.cancel(rig.id, "U0ALICE")
+    assert m.status == Status.CANCELLED and rig.clusters["src"].acls == set()
+    assert "write fence removed (1 DENY binding(s))" in m.reason
