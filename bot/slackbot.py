@@ -72,6 +72,8 @@ class SlackBot:
         if self.lead is not None:
             self.lead.end()
             self.lead = None
+        self.notifier.wait_idle(5)  # what is queued gets a moment to reach Slack
+        self.notifier.close()
 
     def health(self) -> tuple[bool, dict[str, str]]:
         return health(self.db, self.lead, self.socket_mode)

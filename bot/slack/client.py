@@ -1,4 +1,8 @@
-"""The Slack Web API client: retries on rate limits (Retry-After), server and connection errors."""
+"""The Slack Web API client: retries on rate limits (Retry-After), server and connection errors.
+
+These retries are short; what still fails on a transient error is kept and sent again later by
+the notifier's retry queue (bot/slack/retrying.py).
+"""
 
 from __future__ import annotations
 

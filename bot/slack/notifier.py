@@ -2,7 +2,9 @@
 
 The engine's tick must not wait for Slack: notifications go to a queue and one worker thread
 sends them. Card updates are coalesced: many changes within `card_interval` seconds become one
-`chat.update` of the card's latest state.
+`chat.update` of the card's latest state. Nothing is lost to a rate limit or an outage: each
+notification becomes sends in its migration's lane (bot/slack/retrying.py), retried with backoff
+in order, each done once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -22,10 +27,21 @@ from bot.migration.store import Store
 from bot.models import GateMessage
 from bot.slack import blocks
 from bot.slack.chart import lag_chart
+from bot.slack.retrying import Backoff, Lanes, Send, describe
 
 log = logging.getLogger(__name__)
 # what Slack answers when the bot may not post in a channel
 UNPOSTABLE = {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
+
+
+@dataclass(frozen=True)
+class Work:
+    """What the worker is handed: sends for a migration's lane; whether its card changed."""
+
+    migration_id: str
+    what: str
+    sends: list[Send]
+    card_changed: bool = True
 
 
 class SlackNotifier:
@@ -36,61 +52,72 @@ class SlackNotifier:
         channel: str,
         approvers: list[str],
         card_interval: float = 2.0,
+        backoff: Backoff | None = None,
     ):
         self.client = client
         self.store = store
         self.channel = channel
         self.approvers = approvers
         self.card_interval = card_interval
-        self._queue: queue.Queue[Notification] = queue.Queue()
-        self._dirty: set[str] = set()
+        self._inbox: queue.Queue[Work] = queue.Queue()
+        self._lanes = Lanes(backoff)
+        self._dirty: set[str] = set()  # migrations whose card is behind (worker thread only)
         self._last_card: dict[str, float] = {}
-        self._idle = threading.Event()
         self._card_lock = threading.Lock()
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="slack-notifier", daemon=True)
         self._thread.start()
 
     # the port ------------------------------------------------------------------------------
     def notify(self, note: Notification) -> None:
-        self._idle.clear()
-        self._queue.put(note)
+        self._inbox.put(
+            Work(note.migration_id, f"{note.kind} for {note.migration_id}", self._sends(note))
+        )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """For tests and benchmarks: every queued notification sent, no card update pending."""
+        """For tests and benchmarks: everything sent (no retry pending), no card update pending."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty() and not self._dirty and self._idle.is_set():
+            if self._inbox.unfinished_tasks == 0 and not self._dirty and not self._lanes.pending():
                 return True
             time.sleep(0.05)
         return False
 
+    def close(self) -> None:
+        """Stop the worker (what is still pending is not sent)."""
+        self._closed.set()
+        self._thread.join(timeout=30)
+
     # the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
+        while not self._closed.is_set():
             try:
-                note = self._queue.get(timeout=0.2)
+                work: Work | None = self._inbox.get(timeout=0.2)
             except queue.Empty:
-                note = None
-            if note is not None:
+                work = None
+            while work is not None:
+                self._lanes.add(work.migration_id, work.what, work.sends)
+                if work.card_changed:
+                    self._dirty.add(work.migration_id)
+                self._inbox.task_done()
                 try:
-                    self._handle(note)
-                except Exception:  # noqa: BLE001 - Slack trouble must not stop the worker
-                    log.exception("sending %s for %s to Slack failed", note.kind, note.migration_id)
+                    work = self._inbox.get_nowait()
+                except queue.Empty:
+                    work = None
+            self._lanes.run()
             self._flush_cards()
-            if self._queue.empty() and not self._dirty:
-                self._idle.set()
 
     def _flush_cards(self) -> None:
         now = time.monotonic()
         for migration_id in list(self._dirty):
             if now - self._last_card.get(migration_id, 0) < self.card_interval:
                 continue
-            self._dirty.discard(migration_id)
+            if self._lanes.waiting(migration_id):  # Slack is in trouble: after the backoff
+                continue
             self._last_card[migration_id] = now
-            try:
-                self._update_card(migration_id)
-            except Exception:  # noqa: BLE001
-                log.exception("updating the card of %s failed", migration_id)
+            update = partial(self._update_card, migration_id)
+            if self._lanes.attempt(migration_id, f"the card of {migration_id}", update):
+                self._dirty.discard(migration_id)
 
     def _where(self, migration_id: str) -> tuple[str, str]:
         """(channel, card ts) of the migration; the card is posted on first use, in the channel
@@ -111,7 +138,9 @@ class SlackNotifier:
                 except SlackApiError as exc:
                     if exc.response.get("error") not in UNPOSTABLE or i == len(candidates) - 1:
                         raise
-                    log.warning("cannot post in %s (%s): trying %s", channel, exc, candidates[-1])
+                    log.warning(
+                        "cannot post in %s (%s): trying %s", channel, describe(exc), candidates[-1]
+                    )
                     continue
                 self.store.set_card(migration_id, channel, posted["ts"])
                 self._last_card[migration_id] = time.monotonic()
@@ -123,7 +152,10 @@ class SlackNotifier:
         cannot be posted anywhere."""
         return self._where(migration_id)[0]
 
-    def _update_card(self, migration_id: str) -> None:
+    def _card(self, migration_id: str) -> None:
+        self._where(migration_id)
+
+    def _update_card(self, migration_id: str) -> list[Send]:
         channel, ts = self._where(migration_id)
         status = report.status(self.store, migration_id)
         self.client.chat_update(
@@ -132,12 +164,13 @@ class SlackNotifier:
             text=f"Kafka migration {migration_id}",
             blocks=blocks.as_dicts(blocks.card(status)),
         )
-        self._follow_gates(migration_id)
+        return self._follow_gates(migration_id)
 
-    def _follow_gates(self, migration_id: str) -> None:
+    def _follow_gates(self, migration_id: str) -> list[Send]:
         """Gate requests whose gate is no longer open lose their buttons and say why."""
         m = self.store.get(migration_id)
         gate = m.state.get("gate") or {}
+        closing = []
         for message in self.store.open_gate_messages(migration_id):
             still_open = (
                 m.status == Status.ACTIVE
@@ -153,30 +186,82 @@ class SlackNotifier:
                 why = f"expired; a new request (version {gate['version']}) replaces it"
             else:
                 why = f"the migration moved to {m.step}"
-            self._close_gate(message, why)
-
-    def _close_gate(self, message: GateMessage, why: str, follows: bool = False) -> None:
-        if self.store.close_gate_message(message.channel, message.ts, why):
-            self.client.chat_update(
-                channel=message.channel,
-                ts=message.ts,
-                text=blocks.clip(f"closed: {blocks.escape(why)}"),
-                blocks=blocks.as_dicts(blocks.closed(message.text, why, follows)),
+            closing += self._close(
+                [message], why, partial(self._show_closed, why=why, follows=False)
             )
+        return closing
+
+    # gate requests: closed in the store once, then their message updated (retried if need be)
+    def _close(self, messages: list[GateMessage], why: str, show: Callable) -> list[Send]:
+        return [
+            partial(show, message)
+            for message in messages
+            if self.store.close_gate_message(message.channel, message.ts, why)
+        ]
+
+    def _show_closed(self, message: GateMessage, why: str, follows: bool) -> None:
+        self.client.chat_update(
+            channel=message.channel,
+            ts=message.ts,
+            text=blocks.clip(f"closed: {blocks.escape(why)}"),
+            blocks=blocks.as_dicts(blocks.closed(message.text, why, follows)),
+        )
+
+    def _show_decided(self, message: GateMessage, decision: str, actor: str) -> None:
+        self.client.chat_update(
+            channel=message.channel,
+            ts=message.ts,
+            text=f"{message.step} {decision} by {actor}",
+            blocks=blocks.as_dicts(blocks.decided(message.text, decision, actor)),
+        )
+
+    def _gate_closed(self, migration_id: str, why: str) -> list[Send]:
+        show = partial(self._show_closed, why=why, follows=True)
+        return self._close(self.store.open_gate_messages(migration_id), why, show)
+
+    def _gate_approved(self, migration_id: str, step: str, actor: str) -> list[Send]:
+        requests = [g for g in self.store.open_gate_messages(migration_id) if g.step == step]
+        show = partial(self._show_decided, decision="approved", actor=actor)
+        return self._close(requests, f"approved by {actor}", show)
 
     def gate_decided(self, message: GateMessage, decision: str, actor: str) -> None:
-        """The gate request after the decision that closed it: who and when, no buttons."""
-        if self.store.close_gate_message(message.channel, message.ts, f"{decision} by {actor}"):
-            self.client.chat_update(
-                channel=message.channel,
-                ts=message.ts,
-                text=f"{message.step} {decision} by {actor}",
-                blocks=blocks.as_dicts(blocks.decided(message.text, decision, actor)),
-            )
+        """The gate request after the decision that closed it: who and when, no buttons (sent by
+        the worker, after what the migration already has to say)."""
+        show = partial(self._show_decided, decision=decision, actor=actor)
+        sends = self._close([message], f"{decision} by {actor}", show)
+        if sends:
+            what = f"{message.step} {decision} for {message.migration_id}"
+            self._inbox.put(Work(message.migration_id, what, sends, card_changed=False))
 
+    def _post_gate_request(self, migration_id: str, text: str) -> None:
+        channel, _ts = self._where(migration_id)
+        status = report.status(self.store, migration_id)
+        title = INFO[Step(status["step"])].title
+        gate_blocks = blocks.gate_request(status, title, self.approvers, text)
+        posted = self.client.chat_postMessage(
+            channel=channel,
+            text=f"{title} ({migration_id})",
+            blocks=blocks.as_dicts(gate_blocks),
+        )
+        self.store.add_gate_message(
+            GateMessage(
+                channel=channel,
+                ts=posted["ts"],
+                migration_id=migration_id,
+                step=status["step"],
+                state_version=status["version"],
+                text=gate_blocks[0].text.text,
+            )
+        )
+
+    # messages ------------------------------------------------------------------------------
     def _thread_say(self, migration_id: str, text: str) -> None:
         channel, ts = self._where(migration_id)
         self.client.chat_postMessage(channel=channel, thread_ts=ts, text=blocks.clip(text))
+
+    def _channel_say(self, migration_id: str, text: str) -> None:
+        channel, _ts = self._where(migration_id)
+        self.client.chat_postMessage(channel=channel, text=blocks.clip(text))
 
     def _chart(self, migration_id: str, title: str) -> None:
         channel, ts = self._where(migration_id)
@@ -192,62 +277,52 @@ class SlackNotifier:
             content=lag_chart(samples, title),
         )
 
-    def _handle(self, note: Notification) -> None:
-        mid = note.migration_id
+    def _sends(self, note: Notification) -> list[Send]:
+        """What a notification asks of Slack, as sends done in order, each once; nothing is read
+        before its turn."""
+        mid, said = note.migration_id, blocks.escape(note.text)
         if note.kind == Note.CARD_CHANGED:
-            self._where(mid)
-            self._dirty.add(mid)
-            return
-        self._dirty.add(mid)
+            return [partial(self._card, mid)]
         if note.kind == Note.GATE_OPENED:
-            channel, _ts = self._where(mid)
-            status = report.status(self.store, mid)
-            title = INFO[Step(status["step"])].title
-            gate_blocks = blocks.gate_request(status, title, self.approvers, note.text)
-            posted = self.client.chat_postMessage(
-                channel=channel, text=f"{title} ({mid})", blocks=blocks.as_dicts(gate_blocks)
-            )
-            self.store.add_gate_message(
-                GateMessage(
-                    channel=channel,
-                    ts=posted["ts"],
-                    migration_id=mid,
-                    step=status["step"],
-                    state_version=status["version"],
-                    text=gate_blocks[0].text.text,
-                )
-            )
-        elif note.kind == Note.GATE_CLOSED:
-            for message in self.store.open_gate_messages(mid):
-                self._close_gate(message, note.text, follows=True)
-            self._thread_say(mid, f":leftwards_arrow_with_hook: {blocks.escape(note.text)}")
-        elif note.kind == Note.STEP_DONE:
+            return [partial(self._post_gate_request, mid, note.text)]
+        if note.kind == Note.GATE_CLOSED:
+            return [
+                partial(self._gate_closed, mid, note.text),
+                partial(self._thread_say, mid, f":leftwards_arrow_with_hook: {said}"),
+            ]
+        if note.kind == Note.STEP_DONE:
+            sends = [partial(self._thread_say, mid, f":white_check_mark: {said}")]
             if note.step in GATES and note.data.get("actor"):
-                for message in self.store.open_gate_messages(mid):
-                    if message.step == note.step:
-                        self.gate_decided(message, "approved", note.data["actor"])
-            self._thread_say(mid, f":white_check_mark: {blocks.escape(note.text)}")
-        elif note.kind == Note.LAG_ZERO:
-            channel, _ts = self._where(mid)
-            self.client.chat_postMessage(
-                channel=channel,
-                text=blocks.clip(
-                    f":checkered_flag: {blocks.code(mid)}: {blocks.escape(note.text)}"
-                ),
-            )
-            self._chart(mid, f"{mid}: {note.text[:60]}")
-        elif note.kind in (Note.STALL, Note.FAILURE):
-            channel, _ts = self._where(mid)
+                sends.insert(0, partial(self._gate_approved, mid, note.step, note.data["actor"]))
+            return sends
+        if note.kind == Note.LAG_ZERO:
+            return [
+                partial(self._channel_say, mid, f":checkered_flag: {blocks.code(mid)}: {said}"),
+                partial(self._chart, mid, f"{mid}: {note.text[:60]}"),
+            ]
+        if note.kind in (Note.STALL, Note.FAILURE):
             mark = ":warning:" if note.kind == Note.STALL else ":x:"
-            said = blocks.escape(note.text)
-            self.client.chat_postMessage(
-                channel=channel, text=blocks.clip(f"{mark} {blocks.code(mid)}: {said}")
-            )
-            self._thread_say(mid, f"{mark} {said}")
-        elif note.kind == Note.COMPLETED:
-            self.post_report(mid)
+            return [
+                partial(self._channel_say, mid, f"{mark} {blocks.code(mid)}: {said}"),
+                partial(self._thread_say, mid, f"{mark} {said}"),
+            ]
+        if note.kind == Note.COMPLETED:
+            return self._report(mid)
+        return []
 
+    # the report ----------------------------------------------------------------------------
     def post_report(self, migration_id: str) -> None:
+        """Post the report now (not in the worker): `/kafka-migrate report`."""
+        for send in self._report(migration_id):
+            send()
+
+    def _report(self, migration_id: str) -> list[Send]:
+        return [
+            partial(self._say_report, migration_id),
+            partial(self._chart, migration_id, f"{migration_id}: lag over the migration"),
+        ]
+
+    def _say_report(self, migration_id: str) -> None:
         data = report.report(self.store, migration_id)
         approvals = (
             "\n".join(
@@ -269,4 +344,3 @@ class SlackNotifier:
             f"{len(verify.get('differences', [])) if verify else '—'}"
         )
         self._thread_say(migration_id, text)
-        self._chart(migration_id, f"{migration_id}: lag over the migration")

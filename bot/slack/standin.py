@@ -2,8 +2,9 @@
 
 It answers the methods the bot uses, records every call, and rejects what Slack rejects:
 bad tokens, unknown channels, Block Kit limit violations (`invalid_blocks`), expired or reused
-trigger ids, editing a message that is not the bot's, response_url used more than 5 times, and
-HTTP 429 with Retry-After when a test asks for it.
+trigger ids, editing a message that is not the bot's, response_url used more than 5 times. When
+a test asks (`burst`), it answers errors as Slack does instead of doing the call: HTTP 429 with
+Retry-After, 500 with internal_error, 502-504 with an HTML page from the edge.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +25,24 @@ from bot.slack.socket_standin import SocketModeStandIn
 
 BOT_USER = "U0BOT"
 TRIGGER_TTL = 3.0
+
+
+@dataclass
+class Burst:
+    """Errors answered instead of calls of `method` ("*": every Web API method): the next
+    `times` calls, or every call until `until` (time.monotonic())."""
+
+    method: str
+    statuses: Iterator[int]
+    times: int | None
+    until: float | None
+    retry_after: int
+    error: str | None
+
+    def takes(self, method: str) -> bool:
+        if self.method not in ("*", method):
+            return False
+        return self.times > 0 if self.times is not None else time.monotonic() < self.until
 
 
 @dataclass
@@ -59,7 +79,7 @@ class SlackStandIn:
         self.files: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, float] = {}
         self._response_uses: dict[str, int] = {}
-        self._limits: dict[str, list[int]] = {}
+        self._bursts: list[Burst] = []
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
         self._lock = threading.Lock()
@@ -99,7 +119,26 @@ class SlackStandIn:
         return message
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
-        self._limits.setdefault(method, []).extend([retry_after] * times)
+        self.burst(429, method=method, times=times, retry_after=retry_after)
+
+    def burst(
+        self,
+        *statuses: int,
+        method: str = "*",
+        times: int | None = None,
+        seconds: float | None = None,
+        retry_after: int = 1,
+        error: str | None = None,
+    ) -> None:
+        """The next `times` calls of `method` ("*": of every Web API method), or all of them for
+        `seconds`, answer these HTTP statuses in turn and do nothing: 429 with Retry-After and
+        "ratelimited", 500 with "internal_error", 502-504 with an HTML page, 200 with `error`
+        (a definite one, e.g. "msg_too_long"). Bursts follow one another."""
+        if (times is None) == (seconds is None):
+            raise ValueError("say how long: times or seconds")
+        until = None if seconds is None else time.monotonic() + seconds
+        cycle = itertools.cycle(statuses or (429,))
+        self._bursts.append(Burst(method, cycle, times, until, retry_after, error))
 
     # what tests read -----------------------------------------------------------------------
     def calls_of(self, method: str) -> list[dict[str, Any]]:
@@ -127,10 +166,17 @@ class SlackStandIn:
 
         return Handler
 
-    def _reply(self, handler, status: int, payload: Any, headers: dict | None = None) -> None:
+    def _reply(
+        self,
+        handler,
+        status: int,
+        payload: Any,
+        headers: dict | None = None,
+        kind: str = "application/json; charset=utf-8",
+    ) -> None:
         data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
         handler.send_response(status)
-        handler.send_header("content-type", "application/json; charset=utf-8")
+        handler.send_header("content-type", kind)
         for key, value in (headers or {}).items():
             handler.send_header(key, value)
         handler.send_header("content-length", str(len(data)))
@@ -149,15 +195,9 @@ class SlackStandIn:
         args = self._args(handler, body, url.query)
         with self._lock:
             self.calls.append({"method": method, "args": args})
-            pending = self._limits.get(method)
-            if pending:
-                retry_after = pending.pop(0)
-                return self._reply(
-                    handler,
-                    429,
-                    {"ok": False, "error": "ratelimited"},
-                    {"Retry-After": str(retry_after)},
-                )
+            burst = next((b for b in self._bursts if b.takes(method)), None)
+            if burst is not None:
+                return self._fail(handler, burst)
             token = (handler.headers.get("authorization") or "").removeprefix("Bearer ")
             if error := self._token_error(method, token or args.get("token") or ""):
                 return self._reply(handler, 200, {"ok": False, "error": error})
@@ -166,6 +206,20 @@ class SlackStandIn:
                 return self._reply(handler, 200, {"ok": False, "error": "unknown_method"})
             result = answer(args)
         self._reply(handler, 200, result)
+
+    def _fail(self, handler, burst: Burst) -> None:
+        status = next(burst.statuses)
+        if burst.times is not None:
+            burst.times -= 1
+        self.calls[-1]["status"] = status
+        if status == 429:
+            headers = {"Retry-After": str(burst.retry_after)}
+            return self._reply(handler, 429, {"ok": False, "error": "ratelimited"}, headers)
+        if status in (502, 503, 504):  # from the edge, not from the API
+            page = f"<html><body><h1>{status}</h1>Service unavailable</body></html>".encode()
+            return self._reply(handler, status, page, kind="text/html; charset=utf-8")
+        error = burst.error or "internal_error"
+        self._reply(handler, status, {"ok": False, "error": error})
 
     @staticmethod
     def _args(handler, body: bytes, query: str) -> dict[str, Any]:

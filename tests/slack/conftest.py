@@ -270,3 +270,25 @@ def socket_bot(standin, tmp_path):
     """For what only Socket Mode has: the link, its acks, reconnects."""
     with _bot(standin, tmp_path, "socket") as driver:
         yield driver
+
+
+LIVE = f"""
+[policy]
+poll_interval_seconds = 1
+quiet_window_seconds = 2
+drain_window_seconds = 1
+
+[slack]
+channel = "{CHANNEL}"
+approvers = ["U0BOB", "S0SRE"]
+"""
+
+
+def live_config(sandbox, tmp_path):
+    """The sandbox's clusters with a fast policy and the test channel: a whole migration runs
+    in seconds."""
+    base = sandbox.config_file.read_text()
+    (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
+    path = tmp_path / "kafka-migrate.toml"
+    path.write_text(base[: base.index("[policy]")] + LIVE)
+    return path

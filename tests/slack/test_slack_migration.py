@@ -7,28 +7,14 @@ import httpx
 import pytest
 
 from tests.kafka_helpers import create_topic, produce
-from tests.slack.conftest import CHANNEL, running_bot, wait_for
+from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
 
 pytestmark = pytest.mark.sandbox
-SLACK = f"""
-[slack]
-channel = "{CHANNEL}"
-approvers = ["U0BOB", "S0SRE"]
-"""
-POLICY = """
-[policy]
-poll_interval_seconds = 1
-quiet_window_seconds = 2
-drain_window_seconds = 1
-"""
 
 
 @pytest.fixture
 def live_bot(sandbox, standin, tmp_path, mode):
-    base = sandbox.config_file.read_text()
-    (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
-    path = tmp_path / "kafka-migrate.toml"
-    path.write_text(base[: base.index("[policy]")] + POLICY + SLACK)
+    path = live_config(sandbox, tmp_path)
     with running_bot(path, standin, tmp_path, paused=False, card_interval=0.5, mode=mode) as driver:
         yield driver
 
