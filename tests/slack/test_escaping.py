@@ -10,7 +10,7 @@ import pytest
 from bot.migration.steps import Status, Step
 from bot.models import Migration
 from tests.kafka_helpers import create_topic
-from tests.slack.conftest import CHANNEL, running_bot, wait_for
+from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
 from tests.slack.test_commands import submit_form
 
 LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U0EVIL>", "<https://evil.example")
@@ -82,12 +82,7 @@ def test_hostile_text_in_every_field_of_the_command_and_the_form_comes_back_iner
 
 @pytest.fixture
 def live_bot(sandbox, standin, tmp_path):
-    from tests.slack.test_slack_migration import POLICY, SLACK
-
-    base = sandbox.config_file.read_text()
-    (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
-    path = tmp_path / "kafka-migrate.toml"
-    path.write_text(base[: base.index("[policy]")] + POLICY + SLACK)
+    path = live_config(sandbox, tmp_path)
     with running_bot(path, standin, tmp_path, paused=False, card_interval=0.2) as driver:
         yield driver
 
