@@ -74,6 +74,16 @@ def _status_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+def _schema_lines(schemas: dict | None) -> list[str]:
+    if not schemas:
+        return []
+    counts = schemas["summary"]
+    return [
+        f"schemas: {counts['subjects']} subject(s), {counts['versions']} version(s): "
+        f"{counts['create']} to create, {counts['present']} there, {counts['conflict']} conflict(s)"
+    ] + [f"  {line}" for line in schemas["lines"]]
+
+
 def _runbook(args: argparse.Namespace) -> int:
     from bot.migration.grammar import parse_start
 
@@ -92,6 +102,7 @@ def _runbook(args: argparse.Namespace) -> int:
                     for i in plan["topic_plan"]
                 ]
                 + ([f"excluded: {', '.join(plan['excluded'])}"] if plan["excluded"] else [])
+                + _schema_lines(plan["schema_plan"])
             )
             _print(plan, args.json, text)
             return 0 if not plan["summary"]["problems"] else 2
@@ -127,6 +138,21 @@ def _runbook(args: argparse.Namespace) -> int:
                 )
                 or "  none"
             )
+            if schemas := data.get("schemas"):
+                text += (
+                    f"\nschemas ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
+                    + ", ".join(schemas["subjects"])
+                    + (
+                        f"\n  ids differ: {'; '.join(schemas['parity'])}"
+                        if schemas["parity"]
+                        else ""
+                    )
+                    + (
+                        f"\n  skipped (soft-deleted): {'; '.join(schemas['skipped'])}"
+                        if schemas["skipped"]
+                        else ""
+                    )
+                )
             text += "\ntimeline:\n" + "\n".join(
                 f"  {e['at']} {e['actor']}"
                 + (f" (on {e['host']})" if e.get("host") else "")

@@ -95,6 +95,10 @@ class SchemaRegistry(_Model):
     username: str | None = None
     password_env: EnvName | None = None
     ssl_ca_file: str | None = None
+    # how subjects are named: "topic" (<topic>-key, <topic>-value) or "topic_record"
+    # (<topic>-<record name>); `subjects` are migrated too (e.g. RecordNameStrategy ones)
+    subject_strategy: Literal["topic", "topic_record"] = "topic"
+    subjects: list[str] = Field(default_factory=list)
 
 
 class ConnectReplicator(_Model):
@@ -184,6 +188,19 @@ class Settings:
         except KeyError:
             known = ", ".join(sorted(self.config.clusters)) or "none"
             raise ConfigError(f"{self.path}: no cluster named {name!r} (known: {known})") from None
+
+    def schema_registry(self, name: str) -> SchemaRegistry:
+        try:
+            return self.config.schema_registries[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.schema_registries)) or "none"
+            raise ConfigError(
+                f"{self.path}: no schema registry named {name!r} (known: {known})"
+            ) from None
+
+    def password(self, env: str | None, key: str) -> str | None:
+        """The secret in `env` (named by config key `key`), or None when no variable is named."""
+        return self._reveal(env, key) if env else None
 
     def kafka_client_config(self, name: str) -> ClientConfig:
         """The librdkafka settings for a named cluster, secrets resolved now, masked in repr."""

@@ -25,6 +25,8 @@ FIELDS = (
     "policy",
     "groups_exclude",
     "groups_exclude_reason",
+    "source_registry",
+    "target_registry",
 )
 
 

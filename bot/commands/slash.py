@@ -89,7 +89,10 @@ def register(app: App, services) -> None:
                 client.views_open(
                     trigger_id=command["trigger_id"],
                     view=blocks.start_modal(
-                        sorted(settings.clusters), sorted(settings.replicators), channel
+                        sorted(settings.clusters),
+                        sorted(settings.replicators),
+                        channel,
+                        sorted(settings.schema_registries),
                     ),
                 )
                 return
@@ -104,6 +107,13 @@ def register(app: App, services) -> None:
                     + (f" — *{blocks.escape('; '.join(i['problems']))}*" if i["problems"] else "")
                     for i in plan["topic_plan"]
                 ]
+                if schemas := plan["schema_plan"]:
+                    counts = schemas["summary"]
+                    lines.append(
+                        f"*Schemas*: {counts['create']} to create, {counts['present']} there, "
+                        f"{counts['conflict']} conflict(s)"
+                    )
+                    lines += [f"• {blocks.escape(line)}" for line in schemas["lines"][:30]]
                 respond(
                     text=blocks.clip(
                         f"*Plan* ({plan['summary']['topics']} topic(s), nothing "

@@ -11,6 +11,7 @@ import hashlib
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
@@ -54,9 +55,11 @@ def read_ranges(
     limit: int | None = None,
     read_committed: bool = False,
     keep_offsets: bool = False,
+    each: Callable[[Message], None] | None = None,
     timeout: float = 120.0,
 ) -> dict[TP, RangeRead]:
-    """Read [start, end) of each partition; stop a partition after `limit` records if given."""
+    """Read [start, end) of each partition; stop a partition after `limit` records if given;
+    `each` sees every record read."""
     out = {tp: RangeRead(digests=deque(maxlen=keep_last or None)) for tp in ranges}
     todo = {tp for tp, (start, end) in ranges.items() if start < end}
     for tp in set(ranges) - todo:
@@ -99,6 +102,8 @@ def read_ranges(
                     read.first_timestamp_ms = msg.timestamp()[1]
                     read.first_digest = digest(msg)
                 read.count += 1
+                if each is not None:
+                    each(msg)
                 if keep_offsets:
                     read.offsets.append(msg.offset())
                     read.offset_digests.append(digest(msg))

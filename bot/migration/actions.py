@@ -14,12 +14,14 @@ from bot.kafka import topics as ktopics
 from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
 from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
+from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups, remote_topic
 from bot.kafka.verify import verify as kverify
 from bot.migration import checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
+from bot.schemas import migrate as kschemas
 
 
 def preflight(ctx: Context) -> Result:
@@ -110,7 +112,68 @@ def create_topics(ctx: Context) -> Result:
 
 
 def migrate_schemas(ctx: Context) -> Result:
-    return Result.done("no schema registry named for this migration: nothing to migrate")
+    if ctx.registries is None:
+        return Result.done("no schema registry named for this migration: nothing to migrate")
+    plan, applied, broken = schema_parity(ctx)
+    counts = plan.summary()
+    text = (
+        f"{counts['subjects']} subject(s), {counts['versions']} version(s): "
+        f"{len(applied.registered)} registered "
+        + ("with their source ids (IMPORT mode)" if applied.imported else "(no IMPORT mode)")
+        + f", {counts['present']} already there"
+        + (
+            f"; {counts['soft_deleted_skipped']} soft-deleted version(s) skipped"
+            if plan.skipped
+            else ""
+        )
+    )
+    if broken:
+        text += (
+            f"; ids differ for {len(broken)}: " + "; ".join(broken[:3]) + " — the cutover gates "
+            "stay closed until they match"
+        )
+    return Result.done(text, schemas=counts, parity=broken[:20])
+
+
+def schema_parity(ctx: Context):
+    """Plan the schemas now, create what is missing (ids preserved where the target allows it,
+    its own wrong-id versions imported again), and check id parity. Returns (plan, applied,
+    what differs)."""
+    source, target = ctx.registries
+    plan = kschemas.plan_schemas(
+        source, target, ctx.topics, strategy=source.subject_strategy, extra=source.extra_subjects
+    )
+    applied = kschemas.apply_schemas(
+        target,
+        plan,
+        lambda created: ctx.record_side_effect("created_schemas", created),
+        ctx.state.get("created_schemas"),
+    )
+    broken = kschemas.parity(source, target, plan)
+    ctx.state["schemas"] = {
+        "subjects": plan.subjects,
+        "summary": plan.summary(),
+        "imported": applied.imported,
+        "skipped": [f"{v.subject} v{v.version} id {v.id}" for v in plan.skipped],
+        "parity": broken[:20],
+    }
+    return plan, applied, broken
+
+
+def _schema_gate(ctx: Context) -> Result | None:
+    """A cutover gate stays closed while a schema id differs on the target (checked live, with
+    what was registered on the source since)."""
+    if ctx.registries is None:
+        return None
+    _plan, _applied, broken = schema_parity(ctx)
+    if not broken:
+        return None
+    return Result.failed(
+        f"schema ids differ on the target for {len(broken)} version(s) ("
+        + "; ".join(broken[:3])
+        + (f"; and {len(broken) - 3} more" if len(broken) > 3 else "")
+        + f"): {kschemas.FIXES}"
+    )
 
 
 def migrate_acls(ctx: Context) -> Result:
@@ -145,6 +208,7 @@ def migrate_acls(ctx: Context) -> Result:
 
 
 STARTING_LOOKS = 12
+SAMPLE = 20  # records read at the end of each target partition to check their schema ids
 
 
 def start_replication(ctx: Context) -> Result:
@@ -184,10 +248,11 @@ def _replication_regressed(ctx: Context, above: int, to_step: Step, words: str) 
 
 
 def stop_producers_condition(ctx: Context) -> Result | None:
-    """The stop_producers gate stays open only while replication keeps up."""
+    """The stop_producers gate stays open only while replication keeps up and schema ids
+    match (no downtime starts with a known problem)."""
     return _replication_regressed(
         ctx, ctx.policy.ready_lag_records, Step.CATCH_UP, "replication fell behind"
-    )
+    ) or _schema_gate(ctx)
 
 
 def producers_stopped(ctx: Context) -> Result:
@@ -266,6 +331,12 @@ def cutover_holds(ctx: Context) -> Result | None:
     if regress := _still_quiet(ctx):
         return regress
     return _replication_regressed(ctx, 0, Step.DRAIN, "replication lag is back")
+
+
+def repoint_condition(ctx: Context) -> Result | None:
+    """The repoint gate: the cutover still holds, and consumers on the target will decode
+    every record (schema ids match)."""
+    return cutover_holds(ctx) or _schema_gate(ctx)
 
 
 def consumers_stopped(ctx: Context) -> Result:
@@ -380,9 +451,38 @@ def verify(ctx: Context) -> Result:
             + "; ".join(ctx.state["verify"]["differences"][:5])
         )
     total = sum(p.source_count for p in report.partitions)
+    decoded = _verify_schema_ids(ctx, handover)
+    if decoded and decoded.startswith("!"):
+        return Result.failed(decoded[1:])
     return Result.done(
         f"{len(report.partitions)} partition(s), {total:,} records: counts and last records match"
+        + (f"; {decoded}" if decoded else "")
     )
+
+
+def _verify_schema_ids(ctx: Context, ends: dict) -> str | None:
+    """Sample the last records of each target partition: the schema ids they name resolve to
+    the same schema on both registries ('!' + reason when one does not)."""
+    if ctx.registries is None or not ends:
+        return None
+    ids: set[int] = set()
+    seen = [0]
+
+    def collect(msg) -> None:
+        seen[0] += 1
+        ids.update(kschemas.schema_ids([msg.key(), msg.value()]))
+
+    read_ranges(
+        ctx.target,
+        {tp: (max(end - SAMPLE, 0), end) for tp, end in ends.items()},
+        each=collect,
+        read_committed=True,
+    )
+    differ = kschemas.same_schemas(*ctx.registries, ids)
+    ctx.state["verify"]["schema_ids"] = {"sampled": seen[0], "ids": sorted(ids), "differ": differ}
+    if differ:
+        return "!schema ids in target records resolve differently: " + "; ".join(differ[:5])
+    return f"{seen[0]} sampled record(s) name {len(ids)} schema id(s), each the same schema there"
 
 
 def complete(ctx: Context) -> Result:
@@ -429,7 +529,7 @@ ACTIONS = {
 # what must still hold while a gate waits for people
 GATE_CONDITIONS = {
     Step.STOP_PRODUCERS: stop_producers_condition,
-    Step.REPOINT_CLIENTS: cutover_holds,
+    Step.REPOINT_CLIENTS: repoint_condition,
 }
 
 RUNBOOK = Runbook(ACTIONS, GATE_CONDITIONS, repoint_preview, unfence, drop_topics, drop_acls)

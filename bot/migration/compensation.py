@@ -59,6 +59,11 @@ def undo_plan(state: dict[str, Any], cleanup: str | None = None) -> list[str]:
     if cleanup == "target":
         if acls:
             plan.append(f"delete the {len(acls)} ACL binding(s) it created on the target")
+        if state.get("created_schemas"):
+            plan.append(
+                f"delete the {len(state['created_schemas'])} schema version(s) it registered "
+                "on the target registry"
+            )
         if topics:
             plan.append(
                 f"delete the {len(topics)} topic(s) it created on the target: "
@@ -89,6 +94,11 @@ def undo(engine, m, cleanup: str | None = None) -> list[str]:
         if cleanup == "target" and state.get("created_topics"):
             runbook.drop_topics(engine.cluster(m.target), state["created_topics"])
             undone.append(f"{len(state['created_topics'])} target topic(s) deleted")
+        if cleanup == "target" and state.get("created_schemas"):
+            target_registry = engine.registries(m.options)[1]
+            for subject, version, _id in reversed(state["created_schemas"]):
+                target_registry.delete_version(subject, int(version))
+            undone.append(f"{len(state['created_schemas'])} target schema version(s) deleted")
     except Exception as exc:  # noqa: BLE001 - said to the user as a reason
         raise UserError(
             f"cannot cancel {m.id} yet: undoing its side effects failed ({reason(exc)}); "

@@ -69,6 +69,7 @@ class Context:
     memory: Memory
     now: float
     persist: Callable[[str, Any], int | None] = lambda _key, _value: None
+    registries: tuple[Any, Any] | None = None  # (source, target) schema registries, if named
 
     def record_side_effect(self, key: str, value: Any) -> None:
         """Write down a side effect BEFORE applying it (the fence, the connectors), so that a

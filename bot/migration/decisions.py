@@ -15,6 +15,7 @@ from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_h
 from bot.migration.store import ConcurrentUpdate, new_id
 from bot.models import Approval, Migration
 from bot.reasons import reason
+from bot.schemas.client import RegistryError
 
 VERB_OF = {"paused": "pause", "resumed": "resume", "retried": "retry", "cancelled": "cancel"}
 
@@ -29,11 +30,7 @@ class Decisions:
         self.settings.cluster(req.source)
         self.settings.cluster(req.target)
         replicator = self.replicator(req.via)
-        if req.options.get("source_registry") or req.options.get("target_registry"):
-            raise UserError(
-                "schema registry migration is not available in this version: "
-                "leave out source_registry/target_registry"
-            )
+        self._check_registries(req.options)
         selection = TopicSelection(req.topics, req.exclude)
         group_patterns(req.options.get("groups_exclude") or "")
         parse_principal_map(req.options.get("principals") or "")
@@ -44,6 +41,21 @@ class Decisions:
         except Exception as exc:  # noqa: BLE001 - said to the user as a reason
             raise UserError(f"cannot reach the replicator {req.via}: {reason(exc)}") from None
         return selection, selection.resolve(names)
+
+    def _check_registries(self, options: dict[str, Any]) -> None:
+        named = [options.get("source_registry"), options.get("target_registry")]
+        if any(named) and not all(named):
+            raise UserError("name both source_registry and target_registry, or neither")
+        if not any(named):
+            return
+        if named[0] == named[1]:
+            raise UserError("source_registry and target_registry name the same registry")
+        for role, name in zip(("source", "target"), named, strict=True):
+            try:
+                self.registry(name).check()
+            except RegistryError as exc:
+                self._registries.pop(name, None)
+                raise UserError(f"the {role} schema registry {name}: {exc}") from None
 
     def _reach(self, name: str, role: str) -> list[str]:
         """The cluster's topic names; an unreachable cluster's client is dropped, not kept
@@ -61,6 +73,7 @@ class Decisions:
     def plan(self, req: StartRequest) -> dict[str, Any]:
         """What `start` would do, changing nothing: topics selected and the topic plan."""
         from bot.kafka.topics import plan_topics
+        from bot.schemas.migrate import plan_schemas
 
         selection, topics = self._request(req)
         conf = self.settings.config.replicators[req.via]
@@ -73,7 +86,15 @@ class Decisions:
             allow_config_changes=req.options["allow_config_changes"],
         )
         preview = selection.preview(self._reach(req.source, "source"))
+        schemas = None
+        if registries := self.registries(req.options):
+            source = registries[0]
+            schema_plan = plan_schemas(
+                *registries, topics, strategy=source.subject_strategy, extra=source.extra_subjects
+            )
+            schemas = {"summary": schema_plan.summary(), "lines": schema_plan.lines()}
         return {
+            "schema_plan": schemas,
             "topics": topics,
             "excluded": preview.excluded,
             "internal": preview.internal,

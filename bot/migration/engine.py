@@ -36,6 +36,7 @@ from bot.migration.store import ConcurrentUpdate, Store
 from bot.models import Migration
 from bot.reasons import reason, transient
 from bot.replicators import FlowSpec, Replicator, from_settings
+from bot.schemas.client import Registry
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Engine(Decisions):
         runbook: Runbook = actions.RUNBOOK,
         clusters: Callable[[Settings, str], Cluster] = Cluster.from_settings,
         replicators: Callable[[Settings, str], Replicator] = from_settings,
+        registries: Callable[[Settings, str], Registry] = Registry.from_settings,
     ):
         """The ports (see ports.py): `runbook` (the steps' work on Kafka), `clusters` and
         `replicators` (factories by configured name), `notifier`; the defaults are the real
@@ -61,9 +63,11 @@ class Engine(Decisions):
         self.clock = clock
         self.runbook = runbook
         self._make_cluster, self._make_replicator = clusters, replicators
+        self._make_registry = registries
         self.memory: dict[str, Memory] = {}
         self._clusters: dict[str, Cluster] = {}
         self._replicators: dict[str, Replicator] = {}
+        self._registries: dict[str, Registry] = {}
 
     # wiring -------------------------------------------------------------------------------
     def cluster(self, name: str) -> Cluster:
@@ -75,6 +79,16 @@ class Engine(Decisions):
         if name not in self._replicators:
             self._replicators[name] = self._make_replicator(self.settings, name)
         return self._replicators[name]
+
+    def registry(self, name: str) -> Registry:
+        if name not in self._registries:
+            self._registries[name] = self._make_registry(self.settings, name)
+        return self._registries[name]
+
+    def registries(self, options: dict[str, Any]) -> tuple[Registry, Registry] | None:
+        """The (source, target) schema registries a migration names, or None."""
+        source, target = options.get("source_registry"), options.get("target_registry")
+        return (self.registry(source), self.registry(target)) if source and target else None
 
     def flow(self, m: Migration) -> FlowSpec:
         conf = self.settings.config.replicators[m.replicator]
@@ -109,6 +123,7 @@ class Engine(Decisions):
             self.memory.setdefault(m.id, Memory()),
             self.clock(),
             lambda key, value: self.store.record_state(m.id, key, value),
+            self.registries(m.options),
         )
 
     def _note(self, m: Migration, kind: Note, text: str, **data: Any) -> None:

@@ -104,6 +104,7 @@ def report(store: Store, migration_id: str) -> dict[str, Any]:
     ]
     data["handover"] = m.state.get("handover")
     data["verify"] = m.state.get("verify")
+    data["schemas"] = m.state.get("schemas")
     data["lag_samples"] = [
         (s.at.isoformat(), s.replication_lag) for s in store.lag_samples(m.id, 1000)
     ]

@@ -292,7 +292,9 @@ def closed(original_text: str, reason: str, follows: bool = True) -> list:
     ]
 
 
-def start_modal(clusters: list[str], replicators: list[str], channel: str) -> View:
+def start_modal(
+    clusters: list[str], replicators: list[str], channel: str, registries: list[str] = ()
+) -> View:
     def select(action: str, names: list[str]) -> StaticSelectElement:
         return StaticSelectElement(
             action_id=action, options=[Option(text=n[:75], value=n) for n in names[:100]]
@@ -350,6 +352,16 @@ def start_modal(clusters: list[str], replicators: list[str], channel: str) -> Vi
                 "Why they are left out (for the audit)",
                 "retired last quarter",
             ),
+            *[
+                InputBlock(
+                    block_id=f"{side}_registry",
+                    label=f"{side.title()} schema registry (optional: migrate schemas)",
+                    optional=True,
+                    element=select("value", list(registries)),
+                )
+                for side in ("source", "target")
+                if registries
+            ],
         ],
     )
 

@@ -343,4 +343,14 @@ class SlackNotifier:
             f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
             f"{len(verify.get('differences', [])) if verify else '—'}"
         )
+        if schemas := data.get("schemas"):
+            text += (
+                f"\n*Schemas* ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
+                + ", ".join(blocks.code(s) for s in schemas["subjects"][:30])
+                + (
+                    f"; ids differ: {blocks.escape('; '.join(schemas['parity'][:5]))}"
+                    if schemas["parity"]
+                    else ""
+                )
+            )
         self._thread_say(migration_id, text)

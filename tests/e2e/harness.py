@@ -51,14 +51,16 @@ class Workspace:
         drain: int = 2,
         ready: int = 0,
         expiry: int = 3600,
+        extra: str = "",
     ):
+        """`extra`: more TOML (e.g. schema registries), appended to the config."""
         self.root = root = shared_dir("km-e2e-")
         base = sandbox.config_file.read_text()
         base = base[: base.index("[policy]")]
         (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
         self.config = root / "kafka-migrate.toml"
         self.config.write_text(
-            base + POLICY.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry)
+            base + POLICY.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry) + extra
         )
         self.env = {
             **os.environ,

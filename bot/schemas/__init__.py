@@ -1,0 +1,1 @@
+"""Schema registry migration: the registry client, the plan, and id parity."""
