@@ -42,11 +42,3 @@ class ClientConfig(dict):
         return repr({k: (MASK if k in SECRET_KEYS else v) for k, v in self.items()})
 
     __str__ = __repr__
-
-
-def redact(text: str, *secrets: str) -> str:
-    """Replace every occurrence of the given secret values in text."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text

@@ -7,17 +7,18 @@ import functools
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from bot.secrets import ClientConfig
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30.0  # seconds for one admin round
+TP = tuple[str, int]  # (topic, partition): the one name for it
 T = TypeVar("T")
 
 
@@ -103,9 +104,6 @@ class Cluster:
         }
         return Consumer({**self._conf, **conf})
 
-    def producer(self, **extra: Any) -> Producer:
-        return Producer({**self._conf, "log_level": 3, **extra})
-
 
 class NotYet(Exception):
     """What was just created is not visible yet (metadata and ACLs propagate)."""
@@ -171,8 +169,3 @@ def settle(futures: Mapping[Any, Future], timeout: float = TIMEOUT) -> dict[Any,
         except Exception as exc:  # noqa: BLE001 - the caller decides per key
             out[key] = exc
     return out
-
-
-def chunks(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.errors import UserError
 from bot.kafka.acls import Acl, covers, delete_acls, describe_all
-from bot.kafka.cluster import TIMEOUT, Cluster, gather
-
-TP = tuple[str, int]
+from bot.kafka.cluster import TIMEOUT, TP, Cluster, gather
 
 
 @dataclass(frozen=True)

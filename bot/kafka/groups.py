@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from bot.kafka.cluster import PASSING, TIMEOUT, Cluster, KafkaOpError, gather
-
-TP = tuple[str, int]
+from bot.kafka.cluster import PASSING, TIMEOUT, TP, Cluster, KafkaOpError, gather
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from bot.errors import UserError
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import commit_offsets, committed_offsets, describe_groups, end_offsets
 from bot.kafka.records import read_ranges, scan_topic
 from bot.kafka.select import remote_topic
 
-TP = tuple[str, int]
 EXACT, TRANSLATED, UNKNOWN = "exact", "translated", "unknown"
 COUNT_LIMIT = 10_000  # records read per partition to count what a group has left
 

@@ -1,9 +1,5 @@
-"""Replication progress per partition, from MirrorMaker 2's own committed source offsets.
-
-MM2 stores, per source partition, the offset OF the last record it replicated: Kafka Connect
-serves it at `GET /connectors/<name>/offsets`, and it also lives in the worker's offsets topic
-(`connect-offsets`, or `mm2-offsets.<alias>.internal` in dedicated mode) as JSON:
-key `["<connector>", {"cluster": alias, "partition": p, "topic": t}]`, value `{"offset": n}`.
+"""Replication progress per partition, from MirrorMaker 2's own committed source offsets
+(the replicator reads them: bot/replicators/offsets.py).
 
 Records behind = source end offset - (last + 1), corrected for what offsets alone get wrong:
 an empty partition is not behind; records deleted by retention before MM2 copied them are a
@@ -14,17 +10,12 @@ are counted.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
-import httpx
-
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import end_offsets, start_offsets
-from bot.kafka.records import read_ranges, scan_topic, split_exact
-
-TP = tuple[str, int]
+from bot.kafka.records import read_ranges, split_exact
 
 
 @dataclass(frozen=True)
@@ -56,43 +47,6 @@ class Progress:
     @property
     def gaps(self) -> list[PartitionProgress]:
         return [p for p in self.partitions if p.gap]
-
-
-def connect_offsets(client: httpx.Client, connector: str) -> dict[TP, int]:
-    """Last replicated source offset per partition, from Kafka Connect's REST API."""
-    response = client.get(f"/connectors/{connector}/offsets")
-    response.raise_for_status()
-    found = {}
-    for entry in response.json().get("offsets", []):
-        part, offset = entry.get("partition") or {}, entry.get("offset") or {}
-        if "topic" in part and "offset" in offset:
-            found[(part["topic"], int(part["partition"]))] = int(offset["offset"])
-    return found
-
-
-def offsets_topic_offsets(cluster: Cluster, topic: str, connector: str) -> dict[TP, int]:
-    """The same, read from the worker's offsets topic (the last record per key wins)."""
-    found: dict[TP, int] = {}
-    scan_topic(
-        cluster, topic, lambda msg: _apply_offset_record(found, connector, msg.key(), msg.value())
-    )
-    return found
-
-
-def _apply_offset_record(
-    found: dict[TP, int], connector: str, key: bytes | None, value: bytes | None
-) -> None:
-    try:
-        name, part = json.loads(key or b"null")
-    except (ValueError, TypeError):
-        return
-    if name != connector or not isinstance(part, dict) or "topic" not in part:
-        return
-    tp = (part["topic"], int(part["partition"]))
-    if value is None:  # tombstone: the offset was reset
-        found.pop(tp, None)
-        return
-    found[tp] = int(json.loads(value)["offset"])
 
 
 def replication_progress(

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import LagSnapshot, end_offsets, start_offsets
-
-TP = tuple[str, int]
 
 
 @dataclass

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import end_offsets, start_offsets
 from bot.kafka.records import read_ranges
 from bot.kafka.select import remote_topic
-
-TP = tuple[str, int]
 
 
 @dataclass(frozen=True)

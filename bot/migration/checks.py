@@ -6,10 +6,11 @@ reference the live offsets are compared with.
 
 from __future__ import annotations
 
+from bot.kafka.cluster import TP
 from bot.kafka.groups import LagSnapshot, end_offsets, lag_snapshot
 from bot.kafka.progress import Progress, replication_progress
 from bot.kafka.records import visible_lags
-from bot.migration.context import TP, Context
+from bot.migration.context import Context
 
 
 def partitions(ctx: Context) -> list[TP]:

@@ -11,8 +11,6 @@ from bot.kafka.fence import ProducerWatch
 from bot.models import Migration
 from bot.replicators.base import FlowSpec, Replicator
 
-TP = tuple[str, int]
-
 
 @dataclass
 class Memory:

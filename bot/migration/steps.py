@@ -87,10 +87,6 @@ def next_step(step: Step) -> Step | None:
     return ORDER[index + 1] if index + 1 < len(ORDER) else None
 
 
-def at_or_after(step: Step, other: Step) -> bool:
-    return ORDER.index(Step(step)) >= ORDER.index(other)
-
-
 def rollback_hint(step: Step) -> str:
     """What undoing the migration means from this step, said plainly."""
     if ORDER.index(Step(step)) < ORDER.index(Step.STOP_PRODUCERS):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-TP = tuple[str, int]
+from bot.kafka.cluster import TP
 
 
 class ReplicatorError(RuntimeError):

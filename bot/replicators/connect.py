@@ -12,9 +12,10 @@ import time
 
 import httpx
 
-from bot.kafka.progress import connect_offsets
+from bot.kafka.cluster import TP
 from bot.reasons import reason, transient
-from bot.replicators.base import TP, FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.offsets import connect_offsets
 
 POLICIES = {
     "identity": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",

@@ -19,7 +19,8 @@ from bot.kafka.handover import (
     plan_handover,
     read_checkpoints,
 )
-from bot.kafka.progress import connect_offsets, replication_progress
+from bot.kafka.progress import replication_progress
+from bot.replicators.offsets import connect_offsets
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.mm2 import Connectors, checkpoint_connector, source_connector, wait_for
 

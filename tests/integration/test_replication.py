@@ -15,8 +15,9 @@ from confluent_kafka import Producer, TopicPartition
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
-from bot.kafka.progress import connect_offsets, offsets_topic_offsets, replication_progress
+from bot.kafka.progress import replication_progress
 from bot.kafka.verify import verify
+from bot.replicators.offsets import connect_offsets, offsets_topic_offsets
 from tests.kafka_helpers import create_topic, produce
 from tests.mm2 import Connectors, source_connector, wait_for
 

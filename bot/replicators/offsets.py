@@ -1,0 +1,51 @@
+"""MirrorMaker 2's committed source offsets: per source partition, the offset OF the last record
+it replicated. Kafka Connect serves them at `GET /connectors/<name>/offsets`; they also live in
+the worker's offsets topic (`connect-offsets`, or `mm2-offsets.<alias>.internal` in dedicated
+mode) as JSON: key `["<connector>", {"cluster": alias, "partition": p, "topic": t}]`, value
+`{"offset": n}`."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from bot.kafka.cluster import TP, Cluster
+from bot.kafka.records import scan_topic
+
+
+def connect_offsets(client: httpx.Client, connector: str) -> dict[TP, int]:
+    """Last replicated source offset per partition, from Kafka Connect's REST API."""
+    response = client.get(f"/connectors/{connector}/offsets")
+    response.raise_for_status()
+    found = {}
+    for entry in response.json().get("offsets", []):
+        part, offset = entry.get("partition") or {}, entry.get("offset") or {}
+        if "topic" in part and "offset" in offset:
+            found[(part["topic"], int(part["partition"]))] = int(offset["offset"])
+    return found
+
+
+def offsets_topic_offsets(cluster: Cluster, topic: str, connector: str) -> dict[TP, int]:
+    """The same, read from the worker's offsets topic (the last record per key wins)."""
+    found: dict[TP, int] = {}
+    scan_topic(
+        cluster, topic, lambda msg: _apply_offset_record(found, connector, msg.key(), msg.value())
+    )
+    return found
+
+
+def _apply_offset_record(
+    found: dict[TP, int], connector: str, key: bytes | None, value: bytes | None
+) -> None:
+    try:
+        name, part = json.loads(key or b"null")
+    except (ValueError, TypeError):
+        return
+    if name != connector or not isinstance(part, dict) or "topic" not in part:
+        return
+    tp = (part["topic"], int(part["partition"]))
+    if value is None:  # tombstone: the offset was reset
+        found.pop(tp, None)
+        return
+    found[tp] = int(json.loads(value)["offset"])
