@@ -10,6 +10,9 @@ Prints p50 / p99 / max ack latency per mode, errors, and the lazy answers that a
 Target: p99 < 300 ms (Slack allows 3 s).
 
     .venv/bin/python -m bench.ack_latency [--requests 200] [--concurrency 50] [--mode http|socket]
+
+Each run also measures a bare bolt app behind the same server (bench/bare_app.py) under the same
+load and prints `ratio` ours/bare for the HTTP p99 (target at most 1.3).
 """
 
 from __future__ import annotations
@@ -54,8 +57,17 @@ def free_port() -> int:
 
 
 def start_bot(mode: str, standin: SlackStandIn, root: Path) -> tuple[subprocess.Popen, str]:
-    """`kafka-migrate serve` as in production, in its own process; waits for /healthz."""
+    """`kafka-migrate serve` as in production, in its own process (mode "bare": a bare bolt app
+    behind the same server, bench/bare_app.py); waits for /healthz."""
     port = free_port()
+    if mode == "bare":
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_app", str(port), SECRET, standin.api_url],
+            env={**os.environ, "SLACK_BOT_TOKEN": standin.token},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return bot, healthy(bot, f"http://127.0.0.1:{port}", mode)
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": standin.token,
@@ -76,12 +88,15 @@ def start_bot(mode: str, standin: SlackStandIn, root: Path) -> tuple[subprocess.
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
+    return bot, healthy(bot, f"http://127.0.0.1:{port}", mode)
+
+
+def healthy(bot: subprocess.Popen, base: str, mode: str) -> str:
     deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(base + "/healthz", timeout=5).status_code == 200:
-                return bot, base
+                return base
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline or bot.poll() is not None:
@@ -133,7 +148,9 @@ def socket_sender(standin: SlackStandIn):
 
 def measure(mode: str, standin: SlackStandIn, root: Path, args) -> dict:
     bot, base = start_bot(mode, standin, root)
-    one = http_sender(standin, base, args.concurrency) if mode == "http" else socket_sender(standin)
+    one = (
+        socket_sender(standin) if mode == "socket" else http_sender(standin, base, args.concurrency)
+    )
     try:
         for i in range(10):  # warm-up: connections, first auth.test, imports
             one(i)
@@ -144,7 +161,11 @@ def measure(mode: str, standin: SlackStandIn, root: Path, args) -> dict:
             results = list(pool.map(one, range(args.requests)))
         wall = time.perf_counter() - started
         deadline = time.monotonic() + 30
-        while len(standin.responses) - before < args.requests and time.monotonic() < deadline:
+        while (
+            mode != "bare"  # the bare app answers nothing after its ack
+            and len(standin.responses) - before < args.requests
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         answers = len(standin.responses) - before
     finally:
@@ -175,7 +196,7 @@ def main() -> None:
     ).start()
     root = Path(tempfile.mkdtemp(prefix="ack-bench-"))
     (root / "km.toml").write_text(CONFIG)
-    modes = ("http", "socket") if args.mode == "both" else (args.mode,)
+    modes = ("bare", "http", "socket") if args.mode == "both" else ("bare", args.mode)
     try:
         rows = [measure(mode, standin, root, args) for mode in modes]
     finally:
@@ -185,6 +206,11 @@ def main() -> None:
         f"{args.requests} slash commands per mode, {args.concurrency} at a time, against "
         "kafka-migrate serve in its own process"
     )
+    bare, rows = rows[0], rows[1:]
+    print(
+        f"  bare: ack latency p50 {bare['p50']:.1f} ms, p99 {bare['p99']:.1f} ms (a bolt app that "
+        f"only acks, behind the same server); errors {bare['errors']}"
+    )
     for row in rows:
         what = "request to response" if row["mode"] == "http" else "envelope sent to ack received"
         print(
@@ -192,6 +218,13 @@ def main() -> None:
             f"max {row['max']:.1f} ms ({what}); {row['wall']:.2f}s in all; errors "
             f"{row['errors']}; lazy answers delivered {row['answers']}/{args.requests}; "
             f"target p99 < 300 ms {'met' if row['p99'] < 300 else 'MISSED'}"
+        )
+    http = next((r for r in rows if r["mode"] == "http"), None)
+    if http:
+        ratio = http["p99"] / bare["p99"]
+        print(
+            f"ratio ours/bare p99 (http): {ratio:.2f} (target <= 1.3: "
+            f"{'met' if ratio <= 1.3 else 'MISSED'})"
         )
     if len(rows) == 2:
         print(f"ratio socket/http p99: {rows[1]['p99'] / rows[0]['p99']:.2f}")
