@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -206,14 +205,17 @@ def _sandbox(args: argparse.Namespace) -> int:
     from bot import sandbox
     from bot.sandbox import jars
 
+    directory = args.dir or sandbox.default_dir(args.action)
     if args.action == "fetch":
         jars.fetch()
     elif args.action == "up":
-        sandbox.up(args.dir)
+        box = sandbox.up(directory)
+        sandbox.remember(box.dir)
     elif args.action == "down":
-        sandbox.down(args.dir)
+        sandbox.down(directory)
+        sandbox.forget(directory)
     elif args.action == "status":
-        state = sandbox.status(args.dir).status()
+        state = sandbox.status(directory).status()
         lines = [f"sandbox in {state['dir']}"]
         for side in ("source", "target"):
             lines.append(
@@ -262,17 +264,39 @@ def _serve(args: argparse.Namespace) -> int:
         f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={shown} kafka-migrate start ..."
     )
     lead = runner.Lead(engine, url).begin()
+    server = None
     try:
         _one_per_sqlite(lead, url)
+        if os.environ.get("PORT"):  # headless too: /healthz and /metrics for the operators
+            server = _health_server(engine, lead)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
     finally:
+        if server is not None:
+            server.close()
         lead.end()
     if box is not None:
         sandbox.down(args.dir)
     return 0
+
+
+def _health_server(engine, lead):
+    """/healthz and /metrics on $PORT, served from a thread, for `serve` without Slack."""
+    import threading
+
+    from bot import metrics
+    from bot.server import health, make_http_server
+
+    server = make_http_server(
+        None,
+        lambda: health(engine.store.engine, lead),
+        metrics=lambda: metrics.render(engine.store),
+    )
+    print(f"/healthz and /metrics on port {server.effective_port}")
+    threading.Thread(target=server.run, name="healthz", daemon=True).start()
+    return server
 
 
 def _serve_slack(args: argparse.Namespace) -> int:
@@ -396,7 +420,12 @@ def parser() -> argparse.ArgumentParser:
 
     box = verbs.add_parser("sandbox", help="real Kafka + MirrorMaker 2 on this machine")
     box.add_argument("action", choices=["up", "status", "down", "fetch"])
-    box.add_argument("--dir", default=".sandbox", help="sandbox directory (default .sandbox)")
+    box.add_argument(
+        "--dir",
+        default=None,
+        help="sandbox directory (default: $KAFKA_MIGRATE_SANDBOX_DIR, else for status/down the "
+        "last sandbox `up` started, else .sandbox)",
+    )
     box.add_argument("--json", action="store_true", help="status as JSON, for scripts")
     box.set_defaults(func=_sandbox)
     return root
@@ -404,12 +433,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    from bot import logs
+
+    logs.setup(args.verbose)  # LOG_FORMAT=json: one JSON object per line
     try:
         return args.func(args)
     except UserError as exc:

@@ -3,12 +3,14 @@
 Path from `KAFKA_MIGRATE_CONFIG`, default `./kafka-migrate.toml`. Validated on load; every error
 names the file, the key and the problem. Secrets are given as the NAME of an environment
 variable (`*_env` keys); the value is read when used and never kept on these objects. An
-optional `env_file` (KEY=VALUE lines, relative to the config file) supplies variables that the
+optional `env_file` (a dotenv file, relative to the config file: KEY=VALUE lines, quotes,
+`export`, comments; `${VAR}` is kept literally, not expanded) supplies variables that the
 environment does not set, which is how the sandbox's generated config works as is.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tomllib
@@ -16,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -303,18 +307,30 @@ def _describe(file: Path, exc: ValidationError) -> str:
 
 
 def _read_env_file(config_file: Path, name: str) -> dict[str, str]:
+    """The env_file's variables, parsed by python-dotenv: quotes, `export KEY=...` and comments
+    as a shell would read them. `${VAR}` is NOT expanded (interpolate=False): a password may
+    contain `$`, and the file's values are taken exactly as written."""
     env_path = (config_file.parent / name).resolve()
-    values: dict[str, str] = {}
     try:
         text = env_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{config_file}: env_file: {env_path} not found") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{config_file}: env_file: {env_path} cannot read: {exc.__class__.__name__}"
+        ) from None
+    # dotenv_values skips a malformed line with a warning: refuse the file instead, naming the
+    # line (never its content, which may be a secret)
+    for binding in parse_stream(io.StringIO(text)):
+        if (
+            binding.error
+            or (binding.key is not None and binding.value is None)
+            or binding.key is not None
+            and not ENV_NAME_RE.match(binding.key)
+        ):
+            bad = binding.original.line
+        else:
             continue
-        key, sep, value = line.partition("=")
-        if not sep or not ENV_NAME_RE.match(key.strip()):
-            raise ConfigError(f"{config_file}: env_file: {env_path} line {number}: not KEY=VALUE")
-        values[key.strip()] = value.strip()
-    return values
+        raise ConfigError(f"{config_file}: env_file: {env_path} line {bad}: not KEY=VALUE")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}

@@ -1,5 +1,7 @@
 """Storage: a SQLModel engine (SQLite with WAL by default, PostgreSQL via DATABASE_URL).
 
+The schema is versioned with Alembic (bot/dbmigrations); `init_db` applies it on start.
+
 The `events` table is append-only: the database itself refuses UPDATE and DELETE on it.
 """
 
@@ -14,9 +16,9 @@ from contextlib import contextmanager
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from bot import models  # noqa: F401  (registers the tables)
+from bot import dbmigrations, models  # noqa: F401  (models registers the tables)
 
 DEFAULT_URL = "sqlite:///kafka-migrate.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -67,31 +69,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables and the append-only guard on events (idempotent).
+    """Bring the schema to the newest Alembic revision (bot/dbmigrations) and (re)create the
+    append-only guard on events (idempotent). A database created before Alembic (our tables,
+    no alembic_version) is stamped at the first revision, whose schema it has, and kept.
 
-    Two processes starting together (the bot and a CLI command) may both create the tables:
-    PostgreSQL takes an advisory lock so one creates them; on SQLite a CREATE that lost the
-    race fails and the next pass finds the table there.
+    Two processes starting together (the bot and a CLI command) migrate one after the other:
+    PostgreSQL takes an advisory lock; SQLite runs it all in one BEGIN IMMEDIATE transaction
+    (its write lock; the other waits up to the busy timeout, then finds the schema current).
     """
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one creator at a time
-            SQLModel.metadata.create_all(conn)
+            conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one migrator at a time
+            dbmigrations.upgrade(conn)
             for statement in _POSTGRES_APPEND_ONLY:
                 conn.execute(text(statement))
         return
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            dbmigrations.upgrade(conn)
+        return
     for attempt in range(20):
         try:
-            SQLModel.metadata.create_all(engine)
-            break
+            with engine.connect() as conn:
+                # pysqlite would run DDL outside any transaction: take the write lock first
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                dbmigrations.upgrade(conn)
+                for statement in _SQLITE_APPEND_ONLY:
+                    conn.execute(text(statement))
+                conn.commit()
+            return
         except OperationalError as exc:
-            if not ("already exists" in str(exc) or "locked" in str(exc)) or attempt == 19:
+            if "locked" not in str(exc) or attempt == 19:
                 raise
             time.sleep(random.uniform(0.005, 0.05))
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
-            for statement in _SQLITE_APPEND_ONLY:
-                conn.execute(text(statement))
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """Running the bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT behind waitress.
 
-HTTP serves `/slack/events` (bolt, signatures verified) and `/healthz` (database and scheduler).
-In Socket Mode the same server serves `/healthz` only (Slack's requests come over the socket),
-and the socket's state is part of it. One process owns the scheduler: run one instance.
+HTTP serves `/slack/events` (bolt, signatures verified), `/healthz` (database and scheduler) and
+`/metrics` (Prometheus text, see metrics.py). In Socket Mode the same server serves `/healthz`
+and `/metrics` only (Slack's requests come over the socket), and the socket's state is part of
+`/healthz`. One process owns the scheduler: run one instance.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ def wsgi_app(
     app: App | None,
     healthcheck: Callable[[], tuple[bool, dict]],
     signing_secret: str | None = None,
+    metrics: Callable[[], bytes] | None = None,
 ):
-    """`/healthz`, and `/slack/events` when `app` is given (HTTP mode)."""
+    """`/healthz`, `/metrics` when `metrics` (the exposition) is given, and `/slack/events`
+    when `app` is given (HTTP mode)."""
     slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
     verifier = SignatureVerifier(signing_secret) if slack is not None else None
 
@@ -120,6 +123,8 @@ def wsgi_app(
                 [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
             return [body]
+        if metrics is not None and environ.get("PATH_INFO") == "/metrics":
+            return _metrics(metrics, start_response)
         if slack is None:
             return _answer(
                 start_response,
@@ -137,11 +142,28 @@ def wsgi_app(
     return application
 
 
+def _metrics(render: Callable[[], bytes], start_response) -> list[bytes]:
+    from bot.metrics import CONTENT_TYPE
+
+    try:
+        body = render()
+    except Exception as exc:  # noqa: BLE001 - the database is away: say so, Prometheus retries
+        log.warning("cannot render /metrics: %s", exc.__class__.__name__)
+        return _answer(
+            start_response,
+            "503 Service Unavailable",
+            f"metrics unavailable: {exc.__class__.__name__}",
+        )
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def make_http_server(
     app: App | None,
     healthcheck,
     *,
     signing_secret: str | None = None,
+    metrics: Callable[[], bytes] | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
     threads: int = 16,
@@ -151,7 +173,7 @@ def make_http_server(
 
     port = port if port is not None else int(os.environ.get("PORT", "3000"))
     return create_server(
-        wsgi_app(app, healthcheck, signing_secret),
+        wsgi_app(app, healthcheck, signing_secret, metrics),
         host=host,
         port=port,
         threads=threads,

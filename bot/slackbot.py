@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import metrics
 from bot.app import build_app
 from bot.commands import Services
 from bot.config import Settings
@@ -79,8 +80,14 @@ class SlackBot:
         return health(self.db, self.lead, self.socket_mode)
 
     def http_server(self, host: str = "0.0.0.0", port: int | None = None):
-        """HTTP mode: /slack/events and /healthz. In Socket Mode: /healthz only."""
+        """HTTP mode: /slack/events, /healthz and /metrics. In Socket Mode: /healthz and
+        /metrics."""
         app = None if self.socket_mode is not None else self.app
         return make_http_server(
-            app, self.health, signing_secret=self.signing_secret, host=host, port=port
+            app,
+            self.health,
+            signing_secret=self.signing_secret,
+            metrics=lambda: metrics.render(self.store),
+            host=host,
+            port=port,
         )

@@ -8,12 +8,14 @@ import os
 import secrets
 import socket
 import threading
+import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import logs, metrics
 from bot.migration.progress import poll_interval
 from bot.migration.steps import INFO, Status, Step
 
@@ -55,7 +57,18 @@ def advance(migration_id: str) -> None:
     if _engine is None:
         log.error("no engine bound: cannot advance %s", migration_id)
         return
-    m = _engine.tick(migration_id)
+    step = str(_engine.store.get(migration_id).step)
+    with logs.context(migration_id, step):
+        began = time.perf_counter()
+        try:
+            m = _engine.tick(migration_id)
+        finally:
+            metrics.observe_tick(step, time.perf_counter() - began)
+        _reschedule(m)
+
+
+def _reschedule(m) -> None:
+    """The next poll: sooner while replication is far behind, per the step's kind."""
     if m.status != Status.ACTIVE:
         return
     samples = _engine.store.lag_samples(m.id, 1)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot import logs, metrics
 from bot.config import Settings
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
@@ -164,6 +165,7 @@ class Engine(Decisions):
                 return m
             ctx = self._context(m)
             step = Step(m.step)
+            logs.set_step(step)
             self.store.run_step(m.id, step, actor="bot")
             self._reverify(ctx)
             try:
@@ -209,6 +211,7 @@ class Engine(Decisions):
         """A definite error fails the step; a transient one (a cluster or Connect away, a
         timeout, a rebalance) holds it as "degraded" and is retried at the next poll, until
         `fault_patience_seconds` have passed."""
+        metrics.count_failure(exc)  # a Kafka, Connect or registry call failed (by its kind)
         text = reason(exc)
         if not transient(exc):
             if not isinstance(exc, UserError):

@@ -25,7 +25,9 @@ from bot.errors import UserError
 from bot.sandbox import jars, jvm, render
 
 DEFAULT_DIR = ".sandbox"
+DIR_ENV = "KAFKA_MIGRATE_SANDBOX_DIR"
 STATE_FILE = "sandbox.json"
+LAST_SANDBOX_FILE = "last-sandbox"
 USERS = ("admin", "alice", "bob")
 MIRROR_PLUGINS = {
     "org.apache.kafka.connect.mirror.MirrorSourceConnector",
@@ -375,3 +377,51 @@ def down(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> None:
         time.sleep(0.1)
     _state_path(sandbox.dir).unlink(missing_ok=True)
     log(f"sandbox in {sandbox.dir} stopped")
+
+
+def last_sandbox_file() -> Path:
+    """Where `sandbox up` records the directory of the sandbox it started (the jars' cache)."""
+    return jars.cache_dir() / LAST_SANDBOX_FILE
+
+
+def remember(directory: str | os.PathLike[str]) -> None:
+    """Record `directory` as the last sandbox started, for `status` and `down` without --dir."""
+    path = last_sandbox_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{LAST_SANDBOX_FILE}.{os.getpid()}")
+    tmp.write_text(f"{Path(directory).resolve()}\n")
+    tmp.replace(path)
+
+
+def last_started() -> Path | None:
+    """The last sandbox `up` started, if its state file is still there (not stopped since)."""
+    try:
+        recorded = last_sandbox_file().read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if recorded and _state_path(Path(recorded)).exists():
+        return Path(recorded)
+    return None
+
+
+def forget(directory: str | os.PathLike[str]) -> None:
+    """Clear the record if it names `directory` (stopping another sandbox leaves it)."""
+    path = last_sandbox_file()
+    try:
+        recorded = path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if recorded == str(Path(directory).resolve()):
+        path.unlink(missing_ok=True)
+
+
+def default_dir(action: str) -> Path | str:
+    """The directory when no --dir is given: $KAFKA_MIGRATE_SANDBOX_DIR, else (not for `up`)
+    the last sandbox `up` started while it still runs, else `.sandbox`."""
+    if os.environ.get(DIR_ENV):
+        return os.environ[DIR_ENV]
+    if action != "up":
+        recorded = last_started()
+        if recorded is not None:
+            return recorded
+    return DEFAULT_DIR

@@ -34,8 +34,13 @@ def lib_dir() -> Path:
     if os.environ.get("KAFKA_MIGRATE_JARS"):
         return Path(os.environ["KAFKA_MIGRATE_JARS"])
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:10]
+    return cache_dir() / f"kafka-{kafka_version()}-{digest}"
+
+
+def cache_dir() -> Path:
+    """The per-user cache: $XDG_CACHE_HOME/kafka-migrate, else ~/.cache/kafka-migrate."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kafka-migrate" / f"kafka-{kafka_version()}-{digest}"
+    return cache / "kafka-migrate"
 
 
 def is_fetched(lib: Path | None = None) -> bool:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 JVM_FLAGS = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Djava.awt.headless=true"]
 
@@ -108,57 +108,62 @@ def wait_until(
 
 
 def pid_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (exited, not yet reaped) is dead for our purposes."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # ZombieProcess included
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    # a zombie is dead for our purposes
+
+
+def _owned(pid: int, marker: str) -> psutil.Process | None:
+    """The process `pid` if its command line names our directory (`marker`), else None."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
+        proc = psutil.Process(pid)
+        if any(marker in arg for arg in proc.cmdline()):
+            return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        pass
+    return None
 
 
 def owns(pid: int, marker: str) -> bool:
     """True when `pid` is still the process we started (its command line names our dir)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return marker.encode() in cmdline.read()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
+    return _owned(pid, marker) is not None
 
 
 def stop(pid: int, marker: str, timeout: float = 30.0) -> None:
-    """SIGTERM the process we started, SIGKILL it if it lingers; never touches other PIDs."""
-    if not owns(pid, marker):
+    """SIGTERM the process we started, SIGKILL it if it lingers; never touches other PIDs.
+
+    The signals go through the psutil.Process that passed the marker check: psutil refuses to
+    signal it if the PID has since been reused by another process."""
+    proc = _owned(pid, marker)
+    if proc is None:
         return
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        proc.terminate()
     deadline = time.monotonic() + timeout
     while pid_alive(pid) and time.monotonic() < deadline:
-        _reap(pid)
+        _reap(proc)
         time.sleep(0.1)
     if pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
         while pid_alive(pid):
-            _reap(pid)
+            _reap(proc)
             time.sleep(0.05)
-    _reap(pid)
+    _reap(proc)
 
 
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(proc: psutil.Process) -> None:
+    """Collect the exit status if the process is our child and has exited (no zombie left)."""
+    with contextlib.suppress(psutil.TimeoutExpired, psutil.NoSuchProcess, ChildProcessError):
+        proc.wait(timeout=0)
 
 
 def rss_mib(pid: int) -> float | None:
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except FileNotFoundError:
+        return psutil.Process(pid).memory_info().rss / (1024 * 1024)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    return None

@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to memory
-import matplotlib.pyplot as plt  # noqa: E402
-
 
 def lag_chart(samples: list[tuple[datetime, int | None, int | None]], title: str) -> bytes:
-    """samples: (time, replication lag, consumer lag). Returns PNG bytes."""
+    """samples: (time, replication lag, consumer lag). Returns PNG bytes. matplotlib is
+    imported here, when a chart is drawn: it is slow to import and most processes never draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to memory
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
     try:
         times = [s[0] for s in samples]

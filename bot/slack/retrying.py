@@ -22,6 +22,8 @@ from urllib.error import HTTPError
 
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 Send = Callable[[], "list[Send] | None"]
@@ -152,6 +154,7 @@ class Lanes:
         try:
             after = send() or []
         except Exception as exc:  # noqa: BLE001 - the worker must go on whatever Slack says
+            metrics.call_error("slack")
             asked = transient(exc)
             if asked is None:
                 job.dropped, lane.failures = True, 0  # Slack answers: no outage

@@ -132,11 +132,15 @@ class Workspace:
             f"gate {step}",
         )
 
-    def serve(self) -> None:
+    def serve(self, port: int | None = None) -> None:
+        """`port`: serve /healthz and /metrics there (PORT); none without it."""
+        env = {k: v for k, v in self.env.items() if k != "PORT"}
+        if port is not None:
+            env["PORT"] = str(port)
         sink = self.serve_log.open("a")
         self.serve_proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],
-            env=self.env,
+            env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )

@@ -8,18 +8,24 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from bot.db import init_db, make_engine, session_scope
+from bot.db import database_url, init_db, make_engine, session_scope
 from bot.errors import UserError
 from bot.migration.steps import Status
 from bot.migration.store import ConcurrentUpdate, Store
 from bot.models import Event
 from tests.unit.conftest import migration
+from tests.unit.test_db_migrations import (
+    assert_fresh_database_is_fully_migrated,
+    assert_previous_release_database_upgrades,
+)
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -85,3 +91,32 @@ def test_store_on_postgresql(postgres_url):
             "created",
             "paused",
         ]
+
+
+@pytest.fixture
+def empty_database(postgres_url):
+    """A database of its own on the server (the module's `postgres` one has the store's rows)."""
+    name = f"km_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name}"))
+        admin.dispose()
+
+
+def test_fresh_postgresql_database_gets_every_table_from_the_migrations(empty_database):
+    assert_fresh_database_is_fully_migrated(empty_database)
+
+
+def test_postgresql_database_of_the_previous_release_is_stamped_and_keeps_its_rows(
+    empty_database,
+):
+    assert_previous_release_database_upgrades(empty_database)
+    with pytest.raises(DBAPIError, match="append-only"), session_scope(empty_database) as s:
+        s.exec(select(Event)).one().message = "rewritten"

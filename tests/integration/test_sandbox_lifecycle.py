@@ -52,8 +52,13 @@ def can_bind(port: int) -> bool:
 
 def test_up_status_down_leaves_nothing_behind(tmp_path):
     box = tmp_path / "box"
-    cli("sandbox", "up", "--dir", str(box))
-    state = json.loads(cli("sandbox", "status", "--json", "--dir", str(box)).stdout)
+    # a cache of its own for the last-sandbox record (the jars stay where they are), and no
+    # KAFKA_MIGRATE_SANDBOX_DIR: status and down below find the sandbox without --dir
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_MIGRATE_SANDBOX_DIR"}
+    env |= {"XDG_CACHE_HOME": str(tmp_path / "cache"), "KAFKA_MIGRATE_JARS": str(jars.lib_dir())}
+    cli("sandbox", "up", "--dir", str(box), env=env)
+    state = json.loads(cli("sandbox", "status", "--json", env=env).stdout)
+    assert state["dir"] == str(box.resolve())
     for side in ("source", "target"):
         assert set(state[side]) >= {
             "bootstrap_servers",
@@ -75,7 +80,8 @@ def test_up_status_down_leaves_nothing_behind(tmp_path):
     client_ports = [saved["ports"][k] for k in ("source", "target", "connect")]
     assert all(listening(p) for p in client_ports)
 
-    cli("sandbox", "down", "--dir", str(box))
+    cli("sandbox", "down", env=env)
+    assert not (tmp_path / "cache" / "kafka-migrate" / "last-sandbox").exists()
     assert not any(jvm.pid_alive(p) for p in pids)
     assert not any(listening(p) for p in ports)
     assert all(can_bind(p) for p in ports)

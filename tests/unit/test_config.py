@@ -193,3 +193,67 @@ def test_unknown_cluster_lists_known_ones(tmp_path, secrets_env):
     settings = config.load(write(tmp_path, VALID))
     with pytest.raises(ConfigError, match=r"no cluster named 'prod' \(known: aiven, onprem\)"):
         settings.kafka_client_config("prod")
+
+
+def _env_file_values(tmp_path, text: str) -> dict[str, str]:
+    (tmp_path / "app.env").write_text(text)
+    path = write(tmp_path, 'env_file = "app.env"\n')
+    return config.load(path)._env_file
+
+
+def test_env_file_is_parsed_like_dotenv(tmp_path):
+    values = _env_file_values(
+        tmp_path,
+        "# a comment line\n"
+        "\n"
+        'DOUBLE="quoted value"\n'
+        "SINGLE='single quoted'\n"
+        "export EXPORTED=plain\n"
+        "TRAILING=bare   # a trailing comment\n"
+        'TRICKY="pa=ss#word"\n'
+        "UNQUOTED_EQ=a=b\n"
+        "  SPACED = around  \n",
+    )
+    assert values == {
+        "DOUBLE": "quoted value",
+        "SINGLE": "single quoted",
+        "EXPORTED": "plain",
+        "TRAILING": "bare",
+        "TRICKY": "pa=ss#word",
+        "UNQUOTED_EQ": "a=b",
+        "SPACED": "around",
+    }
+
+
+def test_env_file_does_not_expand_variables(tmp_path, monkeypatch):
+    """Passwords may contain `$`: `${VAR}` is kept as written, never expanded."""
+    monkeypatch.setenv("HOME_ISH", "expanded")
+    values = _env_file_values(tmp_path, 'A="x${HOME_ISH}y"\nB=$HOME_ISH\nC=p$ss\n')
+    assert values == {"A": "x${HOME_ISH}y", "B": "$HOME_ISH", "C": "p$ss"}
+
+
+def test_env_file_quoted_value_reaches_the_client_without_quotes(tmp_path, monkeypatch):
+    monkeypatch.delenv("SANDBOX_PW", raising=False)
+    (tmp_path / "sandbox.env").write_text(f'export SANDBOX_PW="{PASSWORD}"\n')
+    path = write(
+        tmp_path,
+        'env_file = "sandbox.env"\n[clusters.s]\nbootstrap_servers = "h:1"\n'
+        'security_protocol = "SASL_PLAINTEXT"\nsasl_mechanism = "PLAIN"\n'
+        'sasl_username = "admin"\nsasl_password_env = "SANDBOX_PW"\n',
+    )
+    assert config.load(path).kafka_client_config("s")["sasl.password"] == PASSWORD
+
+
+def test_env_file_missing_unreadable_or_malformed(tmp_path):
+    path = write(tmp_path, 'env_file = "nope.env"\n')
+    assert error_of(path) == f"{path}: env_file: {tmp_path / 'nope.env'} not found"
+    (tmp_path / "dir.env").mkdir()
+    path = write(tmp_path, 'env_file = "dir.env"\n')
+    assert error_of(path) == f"{path}: env_file: {tmp_path / 'dir.env'} cannot read: " + (
+        "IsADirectoryError"
+    )
+    (tmp_path / "bad.env").write_text("GOOD=1\nNOT A SETTING\n")
+    path = write(tmp_path, 'env_file = "bad.env"\n')
+    assert error_of(path) == f"{path}: env_file: {tmp_path / 'bad.env'} line 2: not KEY=VALUE"
+    (tmp_path / "bad.env").write_text("GOOD=1\nbad-name=2\n")
+    assert error_of(path) == f"{path}: env_file: {tmp_path / 'bad.env'} line 2: not KEY=VALUE"

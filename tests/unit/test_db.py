@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from bot.db import database_url, init_db, make_engine, session_scope
+from bot.dbmigrations import HEAD
 from bot.models import Approval, Event, LagSample, Migration, StepRun
 
 
@@ -125,3 +127,5 @@ def test_processes_starting_together_both_get_a_database(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
+    with make_engine(url).connect() as conn:  # the schema revision was applied once
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(HEAD,)]
