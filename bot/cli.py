@@ -263,7 +263,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"engine running on {path} ({', '.join(engine.settings.config.clusters)}); drive it "
         f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={shown} kafka-migrate start ..."
     )
-    lead = runner.Lead(engine, url).begin()
+    lead = runner.Lead(engine).begin()
     server = None
     try:
         _one_per_sqlite(lead, url)

@@ -63,7 +63,7 @@ class SlackBot:
 
     def start_scheduler(self, *, paused: bool = False) -> runner.Lead:
         """Move migrations if this process holds the lease; otherwise stand by for it."""
-        self.lead = runner.Lead(self.engine, self.db_url, paused=paused).begin()
+        self.lead = runner.Lead(self.engine, paused=paused).begin()
         return self.lead
 
     def stop(self) -> None:

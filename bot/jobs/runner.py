@@ -12,11 +12,11 @@ import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import logs, metrics
-from bot.migration.progress import poll_interval
+from bot.migration.pace import poll_interval
 from bot.migration.steps import INFO, Status, Step
 
 log = logging.getLogger(__name__)
@@ -25,22 +25,6 @@ RECONCILE_SECONDS = 1  # a migration started or resumed anywhere is moved within
 LEASE = "mover"
 LEASE_TTL = 15.0  # a holder that stops renewing loses it after this (so takeover < 20 s)
 RENEW_SECONDS = 4.0
-
-
-class Executor(ThreadPoolExecutor):
-    """APScheduler 3's background loop may still submit a due job while shutting down; such a
-    job is left for the next start instead of failing with a RuntimeError."""
-
-    stopping = False
-
-    def shutdown(self, wait=True):
-        self.stopping = True
-        super().shutdown(wait)
-
-    def _do_submit_job(self, job, run_times):
-        if self.stopping:
-            return
-        super()._do_submit_job(job, run_times)
 
 
 def bind(engine) -> None:
@@ -119,13 +103,15 @@ def _now():
     return datetime.now(UTC)
 
 
-def start(engine, database_url: str, *, paused: bool = False) -> BackgroundScheduler:
-    """Start this process's scheduler: job store in the same database, reconciled at once."""
+def start(engine, *, paused: bool = False) -> BackgroundScheduler:
+    """Start this process's scheduler, reconciled at once. Its jobs live in memory: they are
+    derived from the migrations table (`reconcile`: one tick job per active migration), so a
+    restarted or new leader rebuilds them within a second and nothing stale survives."""
     global _scheduler
     bind(engine)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=database_url, tablename="apscheduler_jobs")},
-        executors={"default": Executor(max_workers=10)},
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(max_workers=10)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone="UTC",
     )
@@ -143,8 +129,12 @@ def start(engine, database_url: str, *, paused: bool = False) -> BackgroundSched
 
 
 def stop() -> None:
+    """Stop moving migrations: no job is submitted any more (removing them waits for the
+    scheduler's loop to let go of its job stores), then the running ticks finish."""
     global _scheduler
     if _scheduler is not None:
+        _scheduler.pause()
+        _scheduler.remove_all_jobs()
         _scheduler.shutdown(wait=True)
         _scheduler = None
 
@@ -169,8 +159,8 @@ class Lead:
     the scheduler; the others (a rolling deploy, Procfile scale 2 on PostgreSQL) serve Slack and
     wait, renewing nothing, and the first to find the lease expired takes over."""
 
-    def __init__(self, engine, database_url: str, *, paused: bool = False):
-        self.engine, self.url, self.paused = engine, database_url, paused
+    def __init__(self, engine, *, paused: bool = False):
+        self.engine, self.paused = engine, paused
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.leader: str | None = None  # the holder we last saw
         self.scheduler: BackgroundScheduler | None = None
@@ -200,7 +190,7 @@ class Lead:
         was, self.leader = self.leading, lease.holder
         if self.leading and self.scheduler is None:
             log.info("this process (%s) moves migrations now", self.holder)
-            self.scheduler = start(self.engine, self.url, paused=self.paused)
+            self.scheduler = start(self.engine, paused=self.paused)
         elif not self.leading and was:
             log.warning("lease lost to %s: this process stops moving migrations", self.leader)
             stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bot.kafka.cluster import Cluster
@@ -25,9 +26,16 @@ class Memory:
     degraded_since: float | None = None  # a transient fault holds the step since then
 
 
+class Outcome(StrEnum):
+    DONE = "done"  # verified: the runbook moves on
+    WAITING = "waiting"  # the condition does not hold yet
+    FAILED = "failed"  # a definite error: retry or cancel
+    REGRESS = "regress"  # a verified condition broke: back to an earlier step
+
+
 @dataclass
 class Result:
-    outcome: str  # done / waiting / failed / regress
+    outcome: Outcome
     message: str
     detail: dict[str, Any] = field(default_factory=dict)
     to_step: str | None = None  # for regress
@@ -38,22 +46,26 @@ class Result:
     def done(cls, message: str, **detail: Any) -> Result:
         """Done; a `lag`/`consumer_lag` in the detail is the figure decided on, and sampled."""
         return cls(
-            "done", message, detail, lag=detail.get("lag"), consumer_lag=detail.get("consumer_lag")
+            Outcome.DONE,
+            message,
+            detail,
+            lag=detail.get("lag"),
+            consumer_lag=detail.get("consumer_lag"),
         )
 
     @classmethod
     def waiting(
         cls, message: str, lag: int | None = None, consumer_lag: int | None = None, **detail: Any
     ) -> Result:
-        return cls("waiting", message, detail, lag=lag, consumer_lag=consumer_lag)
+        return cls(Outcome.WAITING, message, detail, lag=lag, consumer_lag=consumer_lag)
 
     @classmethod
     def failed(cls, message: str, **detail: Any) -> Result:
-        return cls("failed", message, detail)
+        return cls(Outcome.FAILED, message, detail)
 
     @classmethod
     def regress(cls, to_step: str, message: str, **detail: Any) -> Result:
-        return cls("regress", message, detail, to_step=to_step)
+        return cls(Outcome.REGRESS, message, detail, to_step=to_step)
 
 
 @dataclass

@@ -19,11 +19,11 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
 from bot.migration import actions, approvals, compensation, report
-from bot.migration.context import Context, Memory, Result
+from bot.migration.context import Context, Memory, Outcome, Result
 from bot.migration.decisions import Decisions
 from bot.migration.notify import Note, Notification, Notifier
+from bot.migration.pace import stalled
 from bot.migration.ports import Runbook
-from bot.migration.progress import stalled
 from bot.migration.steps import (
     INFO,
     ORDER,
@@ -252,7 +252,7 @@ class Engine(Decisions):
         version = m.version
         if result.lag is not None or result.consumer_lag is not None:
             self.store.add_lag(m.id, result.lag, result.consumer_lag, None)
-        if result.outcome == "waiting":
+        if result.outcome == Outcome.WAITING:
             if result.message != m.note:
                 self.store.set_note(m.id, result.message)
                 m.note = result.message
@@ -260,14 +260,14 @@ class Engine(Decisions):
             if step == Step.CATCH_UP:
                 self._watch_stall(m, result)
             return False
-        if result.outcome == "failed":
+        if result.outcome == Outcome.FAILED:
             log.error("%s: step %s failed: %s", m.id, step, result.message)
             self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
             m.status, m.reason = Status.FAILED, result.message
             self._save(m, version, "bot", "failed", f"{step} failed", result.message)
             self._note(m, Note.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}")
             return False
-        if result.outcome == "regress":
+        if result.outcome == Outcome.REGRESS:
             self.store.finish_step(m.id, step, "regressed", actor="bot", reason=result.message)
             closed = INFO[step].kind == Kind.GATE or m.state.get("gate")
             m.state.pop("gate", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.migration.compensation import undo_plan
-from bot.migration.progress import eta_seconds
+from bot.migration.pace import eta_seconds
 from bot.migration.steps import INFO, rollback_hint
 from bot.migration.store import Store
 

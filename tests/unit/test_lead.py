@@ -19,7 +19,7 @@ class Scheduler:
     def __init__(self):
         self.calls: list[str] = []
 
-    def start(self, engine, url, *, paused=False):
+    def start(self, engine, *, paused=False):
         self.calls.append(f"start {engine.name}")
         return object()
 
@@ -42,7 +42,7 @@ def scheduler(monkeypatch):
 
 
 def test_one_leads_the_other_waits_then_takes_over_when_the_lease_runs_out(store, scheduler):
-    first, second = runner.Lead(Named("a", store), "url"), runner.Lead(Named("b", store), "url")
+    first, second = runner.Lead(Named("a", store)), runner.Lead(Named("b", store))
     first._renew()
     second._renew()
     assert (first.leading, second.leading, scheduler.calls) == (True, False, ["start a"])
@@ -60,18 +60,18 @@ def test_a_dead_holder_on_this_host_is_taken_over_at_once(store, scheduler, monk
     monkeypatch.setattr(runner, "LEASE_TTL", 60.0)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    dead = runner.Lead(Named("dead", store), "url")
+    dead = runner.Lead(Named("dead", store))
     dead.holder = f"{dead.holder.split(':')[0]}:{gone.pid}:x"
     dead._renew()
     assert dead.leading
-    alive = runner.Lead(Named("alive", store), "url")
+    alive = runner.Lead(Named("alive", store))
     alive._renew()
     assert alive.leading and alive.leader == alive.holder
 
 
 def test_a_live_holder_is_never_taken_over_before_its_lease_ends(store, scheduler, monkeypatch):
     monkeypatch.setattr(runner, "LEASE_TTL", 60.0)
-    first, second = runner.Lead(Named("a", store), "url"), runner.Lead(Named("b", store), "url")
+    first, second = runner.Lead(Named("a", store)), runner.Lead(Named("b", store))
     first._renew()
     for _ in range(3):
         second._renew()

@@ -1,4 +1,4 @@
-"""ETA from lag samples, stall detection, and how often to poll."""
+"""The pace of a migration: ETA from lag samples, stall detection, and how often to poll."""
 
 from __future__ import annotations
 

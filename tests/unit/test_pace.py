@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.migration.progress import eta_seconds, poll_interval, stalled
+from bot.migration.pace import eta_seconds, poll_interval, stalled
 from bot.migration.steps import ORDER, Step, next_step, rollback_hint
 
 
