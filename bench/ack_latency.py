@@ -32,8 +32,8 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.socket_standin import SocketModeStandIn
-from bot.slack.standin import SlackStandIn
+from bot.rehearsal.slack_api import SlackStandIn
+from bot.rehearsal.socket_mode import SocketModeStandIn
 
 SECRET = "bench-signing-secret"
 CONFIG = """

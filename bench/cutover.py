@@ -46,7 +46,7 @@ from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start
 from bot.migration.notify import LogNotifier
 from bot.migration.store import Store
-from bot.slack.standin import SlackStandIn
+from bot.rehearsal.slack_api import SlackStandIn
 
 POLL = 1  # the bot's poll_interval_seconds
 CHANNEL = "C0BENCH"

@@ -13,7 +13,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from bot.schemas.standin import RegistryStandIn
+from bot.rehearsal.registry import RegistryStandIn
 from tests.e2e.harness import Workspace
 from tests.kafka_helpers import create_topic, produce
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bot import config
-from bot.slack.socket_standin import SocketModeStandIn
-from bot.slack.standin import SlackStandIn
+from bot.rehearsal.slack_api import SlackStandIn
+from bot.rehearsal.socket_mode import SocketModeStandIn
 from bot.slackbot import SlackBot
 from tests.unit.conftest import CONFIG as UNIT_CONFIG
 from tests.waits import wait_for

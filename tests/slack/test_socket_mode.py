@@ -11,7 +11,7 @@ import time
 import pytest
 from websockets.sync.client import connect
 
-from bot.slack.socket_standin import SocketModeStandIn
+from bot.rehearsal.socket_mode import SocketModeStandIn
 from tests.slack.conftest import CHANNEL, wait_for
 from tests.unit.conftest import migration
 

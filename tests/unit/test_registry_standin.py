@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from bot.schemas.standin import CONTENT_TYPE, RegistryStandIn, avro_define, avro_problems
+from bot.rehearsal.registry import CONTENT_TYPE, RegistryStandIn, avro_define, avro_problems
 
 
 def record(*fields, name="Order", **extra):

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from bot.rehearsal.registry import RegistryStandIn
 from bot.schemas.client import Registry, RegistryError
 from bot.schemas.migrate import apply_schemas, parity, plan_schemas, same_schemas, schema_ids
-from bot.schemas.standin import RegistryStandIn
 
 
 def avro(name: str, *fields: str) -> str:
