@@ -89,6 +89,9 @@ def _runbook(args: argparse.Namespace) -> int:
     engine, _url = build_engine(args.config)
     verb = args.verb
     if verb in ("start", "plan"):
+        if "--json" in args.args:  # after the arguments too: the flag is not a start argument
+            args.args = [a for a in args.args if a != "--json"]
+            args.json = True
         request = parse_start(args.args)
         if verb == "plan":
             plan = engine.plan(request)
@@ -98,6 +101,7 @@ def _runbook(args: argparse.Namespace) -> int:
                     f"  {i['source']} -> {i['target']}: {i['partitions']} partition(s), "
                     f"{', '.join(i['actions']) or 'in place'}"
                     + (f"; problems: {'; '.join(i['problems'])}" if i["problems"] else "")
+                    + "".join(f"\n      {k} = {v}" for k, v in sorted(i["configs"].items()))
                     for i in plan["topic_plan"]
                 ]
                 + ([f"excluded: {', '.join(plan['excluded'])}"] if plan["excluded"] else [])
@@ -366,6 +370,7 @@ def parser() -> argparse.ArgumentParser:
         help="configuration file (default: $KAFKA_MIGRATE_CONFIG or ./kafka-migrate.toml)",
     )
     root.add_argument("-v", "--verbose", action="store_true")
+    root.add_argument("--json", action="store_true", help="JSON output, for scripts")
     verbs = root.add_subparsers(
         dest="verb", required=True, metavar="VERB", help=f"{VERBS_HELP}, serve, sandbox"
     )
@@ -376,10 +381,10 @@ def parser() -> argparse.ArgumentParser:
     ):
         sub = verbs.add_parser(verb, help=helptext)
         sub.add_argument("args", nargs=argparse.REMAINDER)
-        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
         sub.set_defaults(func=_runbook)
     sub = verbs.add_parser("list", help="migrations")
-    sub.add_argument("--json", action="store_true")
+    sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     sub.set_defaults(func=_runbook)
     for verb in (
         "status",
@@ -394,7 +399,7 @@ def parser() -> argparse.ArgumentParser:
     ):
         sub = verbs.add_parser(verb, help=f"{verb} a migration")
         sub.add_argument("id")
-        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
         if verb in ("approve", "reject"):
             sub.add_argument(
                 "--version",
@@ -426,7 +431,9 @@ def parser() -> argparse.ArgumentParser:
         help="sandbox directory (default: $KAFKA_MIGRATE_SANDBOX_DIR, else for status/down the "
         "last sandbox `up` started, else .sandbox)",
     )
-    box.add_argument("--json", action="store_true", help="status as JSON, for scripts")
+    box.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="JSON, for scripts"
+    )
     box.set_defaults(func=_sandbox)
     return root
 
