@@ -1,6 +1,6 @@
 """Log lines: readable text, or one JSON object per line with LOG_FORMAT=json.
 
-Both name the migration and the step a line is about when known: `runner.advance` opens a
+Both name the migration and the step a line is about when known: `runner.tick` opens a
 `context` around each tick (and the engine moves its step on), and a logging Filter copies it
 onto every record as `migration_id` and `step`.
 """

@@ -36,10 +36,10 @@ def tick_id(migration_id: str) -> str:
     return f"tick:{migration_id}"
 
 
-def advance(migration_id: str) -> None:
+def tick(migration_id: str) -> None:
     """Job: move one migration as far as it can go now, then set the next poll interval."""
     if _engine is None:
-        log.error("no engine bound: cannot advance %s", migration_id)
+        log.error("no engine bound: cannot tick %s", migration_id)
         return
     step = str(_engine.store.get(migration_id).step)
     with logs.context(migration_id, step):
@@ -84,7 +84,7 @@ _scheduler: BackgroundScheduler | None = None
 def schedule(migration_id: str, seconds: int | None = None) -> None:
     seconds = seconds or _engine.settings.config.policy.poll_interval_seconds
     _scheduler.add_job(
-        advance,
+        tick,
         "interval",
         seconds=seconds,
         args=[migration_id],

@@ -239,7 +239,7 @@ def catch_up(ctx: Context) -> Result:
 
 def _replication_regressed(ctx: Context, above: int, to_step: Step, words: str) -> Result | None:
     progress = checks.replication(ctx)
-    ctx.memory.figures = {"replication_lag": progress.lag, "at": ctx.now}
+    ctx.observed.figures = {"replication_lag": progress.lag, "at": ctx.now}
     if progress.lag > above:
         return Result.regress(
             to_step, f"{words}: {checks.describe_progress(progress)}", lag=progress.lag
@@ -260,10 +260,10 @@ def producers_stopped(ctx: Context) -> Result:
         fence = kfence.plan_fence(ctx.source, ctx.topics, ctx.options.get("fence_allow", []))
         ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
         kfence.apply_fence(ctx.source, fence)
-    if ctx.memory.watch is None:
-        ctx.memory.watch = kfence.ProducerWatch(ctx.policy.quiet_window_seconds)
+    if ctx.observed.watch is None:
+        ctx.observed.watch = kfence.ProducerWatch(ctx.policy.quiet_window_seconds)
     ends = checks.source_ends(ctx)
-    state = ctx.memory.watch.observe(ends, ctx.now)
+    state = ctx.observed.watch.observe(ends, ctx.now)
     if not state.quiet:
         moved = f"; written since last look: {len(state.moved)} partition(s)" if state.moved else ""
         return Result.waiting(
@@ -278,8 +278,8 @@ def producers_stopped(ctx: Context) -> Result:
 def _still_quiet(ctx: Context) -> Result | None:
     moved = checks.moved_since_quiet(ctx)
     if moved:
-        ctx.memory.watch = None
-        ctx.memory.drain_since = None
+        ctx.observed.watch = None
+        ctx.observed.drain_since = None
         where = ", ".join(f"{t}[{p}]" for t, p in moved[:5])
         return Result.regress(Step.PRODUCERS_STOPPED, f"a producer wrote again ({where})")
     return None
@@ -302,16 +302,16 @@ def drain(ctx: Context) -> Result:
     )
     consumer_lag = sum(behind.values())
     if progress.lag or behind:
-        ctx.memory.drain_since = None
+        ctx.observed.drain_since = None
         groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
         return Result.waiting(
             f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}{left}",
             lag=progress.lag,
             consumer_lag=consumer_lag,
         )
-    if ctx.memory.drain_since is None:
-        ctx.memory.drain_since = ctx.now
-    held = ctx.now - ctx.memory.drain_since
+    if ctx.observed.drain_since is None:
+        ctx.observed.drain_since = ctx.now
+    held = ctx.now - ctx.observed.drain_since
     if held < ctx.policy.drain_window_seconds:
         return Result.waiting(
             f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s{left}",

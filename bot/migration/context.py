@@ -1,4 +1,4 @@
-"""What a step sees: the migration, its clusters and replicator, and this process's memory."""
+"""What a step sees: the migration, its clusters and replicator, and what this process observed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bot.replicators.base import FlowSpec, Replicator
 
 
 @dataclass
-class Memory:
+class Observations:
     """Point-in-time attestations observed by THIS process; empty again after a restart."""
 
     watch: ProducerWatch | None = None
@@ -76,7 +76,7 @@ class Context:
     replicator: Replicator
     flow: FlowSpec
     policy: Any  # config.Policy
-    memory: Memory
+    observed: Observations
     now: float
     persist: Callable[[str, Any], int | None] = lambda _key, _value: None
     registries: tuple[Any, Any] | None = None  # (source, target) schema registries, if named

@@ -284,7 +284,7 @@ class Decisions:
         m = self._transition(
             migration_id, actor, (Status.PAUSED,), Status.ACTIVE, "resumed", origin=origin
         )
-        self.memory.pop(m.id, None)  # re-verify everything after a pause
+        self.observed.pop(m.id, None)  # re-verify everything after a pause
         return m
 
     def retry(

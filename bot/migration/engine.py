@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
 from bot.migration import actions, approvals, compensation, report
-from bot.migration.context import Context, Memory, Outcome, Result
+from bot.migration.context import Context, Observations, Outcome, Result
 from bot.migration.decisions import Decisions
 from bot.migration.notify import Note, Notification, Notifier
 from bot.migration.pace import stalled
@@ -65,7 +65,7 @@ class Engine(Decisions):
         self.runbook = runbook
         self._make_cluster, self._make_replicator = clusters, replicators
         self._make_registry = registries
-        self.memory: dict[str, Memory] = {}
+        self.observed: dict[str, Observations] = {}
         self._clusters: dict[str, Cluster] = {}
         self._replicators: dict[str, Replicator] = {}
         self._registries: dict[str, Registry] = {}
@@ -121,7 +121,7 @@ class Engine(Decisions):
             self.replicator(m.replicator),
             self.flow(m),
             self.settings.config.policy,
-            self.memory.setdefault(m.id, Memory()),
+            self.observed.setdefault(m.id, Observations()),
             self.clock(),
             lambda key, value: self.store.record_state(m.id, key, value),
             self.registries(m.options),
@@ -174,7 +174,7 @@ class Engine(Decisions):
                     if INFO[step].kind == Kind.GATE
                     else self.runbook.actions[step](ctx)
                 )
-                ctx.memory.degraded_since = None
+                ctx.observed.degraded_since = None
             except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
                 result = self._fault(ctx, step, exc)
             if self._cancelled_meanwhile(m.id, step):
@@ -217,14 +217,14 @@ class Engine(Decisions):
             if not isinstance(exc, UserError):
                 log.exception("%s: step %s failed", ctx.migration.id, step)
             return Result.failed(text)
-        memory = ctx.memory
+        observed = ctx.observed
         # fresh clients next time: a cached client may hold metadata the fault made stale (after
         # a broker is back, its cached leader epochs are refused as FENCED_LEADER_EPOCH)
         for name in (ctx.migration.source, ctx.migration.target):
             self._clusters.pop(name, None)
-        if memory.degraded_since is None:
-            memory.degraded_since = ctx.now
-        held = ctx.now - memory.degraded_since
+        if observed.degraded_since is None:
+            observed.degraded_since = ctx.now
+        held = ctx.now - observed.degraded_since
         patience = self.settings.config.policy.fault_patience_seconds
         if held >= patience:
             return Result.failed(f"gave up after {held:.0f}s of: {text}")
@@ -234,10 +234,10 @@ class Engine(Decisions):
     def _reverify(self, ctx: Context) -> None:
         """After a restart (or resume), say once that attestations are checked again live."""
         step = Step(ctx.migration.step)
-        if ctx.memory.reverified or ORDER.index(step) <= ORDER.index(Step.PRODUCERS_STOPPED):
-            ctx.memory.reverified = True
+        if ctx.observed.reverified or ORDER.index(step) <= ORDER.index(Step.PRODUCERS_STOPPED):
+            ctx.observed.reverified = True
             return
-        ctx.memory.reverified = True
+        ctx.observed.reverified = True
         self.store.event(
             ctx.migration.id,
             actor="bot",
@@ -326,12 +326,12 @@ class Engine(Decisions):
         return ", ".join(names) or "bot"
 
     def _watch_stall(self, m: Migration, result: Result) -> None:
-        memory = self.memory.setdefault(m.id, Memory())
-        memory.copied = (memory.copied + [result.detail.get("copied", 0)])[-100:]
+        observed = self.observed.setdefault(m.id, Observations())
+        observed.copied = (observed.copied + [result.detail.get("copied", 0)])[-100:]
         polls = self.settings.config.policy.stall_polls
-        if stalled(memory.copied, result.lag or 0, polls):
-            if not memory.stall_reported:
-                memory.stall_reported = True
+        if stalled(observed.copied, result.lag or 0, polls):
+            if not observed.stall_reported:
+                observed.stall_reported = True
                 self._note(
                     m,
                     Note.STALL,
@@ -339,16 +339,16 @@ class Engine(Decisions):
                     f"{result.lag:,} records wait: check the replicator",
                 )
         else:
-            memory.stall_reported = False
+            observed.stall_reported = False
 
     def _gate(self, ctx: Context) -> Result:
         m, step = ctx.migration, Step(ctx.migration.step)
-        ctx.memory.figures = {}
+        ctx.observed.figures = {}
         broken = self.runbook.conditions[step](ctx)
         if broken is not None:
             return broken
-        if "replication_lag" in ctx.memory.figures:  # the live figure beside the decided one
-            self.store.add_lag(m.id, ctx.memory.figures["replication_lag"], None, None)
+        if "replication_lag" in ctx.observed.figures:  # the live figure beside the decided one
+            self.store.add_lag(m.id, ctx.observed.figures["replication_lag"], None, None)
         gate = m.state.get("gate")
         expiry = self.settings.config.policy.gate_expiry_seconds
         if gate and gate.get("step") == step and ctx.now - gate["opened_at"] > expiry:
@@ -384,7 +384,7 @@ class Engine(Decisions):
             "step": step,
             "opened_at": ctx.now,
             "version": version + 1,
-            "decided": {**ctx.memory.figures, "at": ctx.memory.figures.get("at", ctx.now)},
+            "decided": {**ctx.observed.figures, "at": ctx.observed.figures.get("at", ctx.now)},
             **extra,
         }
         m.note = f"waiting for approval at version {version + 1}"

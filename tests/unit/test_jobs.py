@@ -16,7 +16,7 @@ def test_reconcile_schedules_active_migrations_and_drops_the_rest(engine, store)
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert set(jobs) == {"reconcile", f"tick:{m.id}"}
         tick = jobs[f"tick:{m.id}"]
-        assert tick.args == (m.id,) and tick.func is runner.advance
+        assert tick.args == (m.id,) and tick.func is runner.tick
         assert tick.coalesce and tick.max_instances == 1 and tick.misfire_grace_time >= 5
 
         engine.pause(m.id, "U0BOB")

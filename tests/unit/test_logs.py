@@ -81,7 +81,7 @@ def test_the_context_is_set_around_a_tick_and_cleared_after():
 
     runner.bind(Engine())
     try:
-        runner.advance("orders-7k2")
+        runner.tick("orders-7k2")
     finally:
         runner.bind(None)
     assert seen == [{"migration_id": "orders-7k2", "step": "catch_up"}]

@@ -138,7 +138,7 @@ def test_tick_durations_by_step():
     before = count()
     runner.bind(Engine())
     try:
-        runner.advance("orders-7k2")
+        runner.tick("orders-7k2")
     finally:
         runner.bind(None)
     assert count() == before + 1
