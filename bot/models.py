@@ -6,6 +6,7 @@ Secrets never reach these tables: clusters and replicators are stored by their c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -113,6 +114,25 @@ class GateMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class EventKind(StrEnum):
+    """What an audit event records (stored as its value)."""
+
+    CREATED = "created"
+    STEP_DONE = "step_done"
+    FAILED = "failed"
+    REGRESSED = "regressed"
+    GATE_OPENED = "gate_opened"
+    GATE_EXPIRED = "gate_expired"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RETRIED = "retried"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    REFUSED = "refused"  # a decision or operation that was not allowed, with the reason
+    UNDO = "undo"  # what a step in flight applied after a cancel, undone again
+    REVERIFY = "reverify"
+
+
 class Event(SQLModel, table=True):
     """The audit trail: who did what, when and why. Rows are only ever inserted."""
 
@@ -122,7 +142,7 @@ class Event(SQLModel, table=True):
     migration_id: str = Field(foreign_key="migrations.id", index=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     actor: str = Field(max_length=100)
-    kind: str = Field(max_length=40)
+    kind: str = Field(max_length=40)  # an EventKind
     step: str | None = Field(default=None, max_length=40)
     message: str
     reason: str | None = None

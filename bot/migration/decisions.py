@@ -13,11 +13,16 @@ from bot.migration.grammar import StartRequest
 from bot.migration.notify import Note
 from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
 from bot.migration.store import ConcurrentUpdate, new_id
-from bot.models import Approval, Migration
+from bot.models import Approval, EventKind, Migration
 from bot.reasons import reason
 from bot.schemas.client import RegistryError
 
-VERB_OF = {"paused": "pause", "resumed": "resume", "retried": "retry", "cancelled": "cancel"}
+VERB_OF = {
+    EventKind.PAUSED: "pause",
+    EventKind.RESUMED: "resume",
+    EventKind.RETRIED: "retry",
+    EventKind.CANCELLED: "cancel",
+}
 
 
 class Decisions:
@@ -170,7 +175,7 @@ class Decisions:
             self.store.event(
                 m.id,
                 actor=actor,
-                kind="refused",
+                kind=EventKind.REFUSED,
                 step=(step or m.step)[:40],
                 message=f"{actor} may not {what} {step or m.step} at version {version}",
                 reason=str(exc),
@@ -240,7 +245,7 @@ class Decisions:
                 Status.PAUSED,
                 f"{step} rejected by {actor}" + (f": {reason}" if reason else ""),
             )
-            self._save(m, version, actor, "paused", m.reason, **origin)
+            self._save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
         self._note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
         return f"{step} {decision} by {actor} (version {version})"
 
@@ -250,7 +255,7 @@ class Decisions:
         actor: str,
         allowed: tuple[Status, ...],
         to: Status,
-        kind: str,
+        kind: EventKind,
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
     ) -> Migration:
@@ -273,7 +278,7 @@ class Decisions:
             actor,
             (Status.ACTIVE,),
             Status.PAUSED,
-            "paused",
+            EventKind.PAUSED,
             reason or f"paused by {actor}",
             origin,
         )
@@ -282,7 +287,7 @@ class Decisions:
         self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
     ) -> Migration:
         m = self._transition(
-            migration_id, actor, (Status.PAUSED,), Status.ACTIVE, "resumed", origin=origin
+            migration_id, actor, (Status.PAUSED,), Status.ACTIVE, EventKind.RESUMED, origin=origin
         )
         self.observed.pop(m.id, None)  # re-verify everything after a pause
         return m
@@ -298,7 +303,7 @@ class Decisions:
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 raise UserError(f"cannot restart the replication: {reason(exc)}") from None
         return self._transition(
-            migration_id, actor, (Status.FAILED,), Status.ACTIVE, "retried", origin=origin
+            migration_id, actor, (Status.FAILED,), Status.ACTIVE, EventKind.RETRIED, origin=origin
         )
 
     def cancel(
@@ -327,7 +332,7 @@ class Decisions:
             if cleanup:
                 m.state["cancel_cleanup"] = cleanup
             try:
-                m = self._save(m, m.version, actor, "cancelled", m.reason, **(origin or {}))
+                m = self._save(m, m.version, actor, EventKind.CANCELLED, m.reason, **(origin or {}))
             except ConcurrentUpdate:
                 continue
             self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
@@ -360,7 +365,7 @@ class Decisions:
             m,
             version,
             actor,
-            "skipped",
+            EventKind.SKIPPED,
             f"{skipped} skipped by {actor}",
             reason,
             step=skipped,

@@ -34,7 +34,7 @@ from bot.migration.steps import (
     rollback_hint,
 )
 from bot.migration.store import ConcurrentUpdate, Store
-from bot.models import Migration
+from bot.models import EventKind, Migration
 from bot.reasons import reason, transient
 from bot.replicators import FlowSpec, Replicator, from_settings
 from bot.schemas.client import Registry
@@ -138,7 +138,7 @@ class Engine(Decisions):
         m: Migration,
         version: int,
         actor: str,
-        kind: str,
+        kind: EventKind,
         message: str,
         reason: str | None = None,
         step: str | None = None,
@@ -201,7 +201,7 @@ class Engine(Decisions):
         self.store.event(
             latest.id,
             actor="bot",
-            kind="undo",
+            kind=EventKind.UNDO,
             step=step,
             message=f"cancelled while {step} ran: undone again ({', '.join(undone) or 'nothing'})",
         )
@@ -241,7 +241,7 @@ class Engine(Decisions):
         self.store.event(
             ctx.migration.id,
             actor="bot",
-            kind="reverify",
+            kind=EventKind.REVERIFY,
             step=step,
             message="attestations (producers stopped, drain) are re-verified live "
             "by this process, not taken from storage",
@@ -264,7 +264,7 @@ class Engine(Decisions):
             log.error("%s: step %s failed: %s", m.id, step, result.message)
             self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
             m.status, m.reason = Status.FAILED, result.message
-            self._save(m, version, "bot", "failed", f"{step} failed", result.message)
+            self._save(m, version, "bot", EventKind.FAILED, f"{step} failed", result.message)
             self._note(m, Note.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}")
             return False
         if result.outcome == Outcome.REGRESS:
@@ -272,7 +272,7 @@ class Engine(Decisions):
             closed = INFO[step].kind == Kind.GATE or m.state.get("gate")
             m.state.pop("gate", None)
             m.step = Step(result.to_step)
-            self._save(m, version, "bot", "regressed", f"back to {m.step}", result.message)
+            self._save(m, version, "bot", EventKind.REGRESSED, f"back to {m.step}", result.message)
             if closed:
                 self._note(
                     m,
@@ -298,7 +298,13 @@ class Engine(Decisions):
         else:
             m.step = following
         self._save(
-            m, version, "bot", "step_done", f"{step}: {result.message}", step=step, **result.detail
+            m,
+            version,
+            "bot",
+            EventKind.STEP_DONE,
+            f"{step}: {result.message}",
+            step=step,
+            **result.detail,
         )
         self.store.set_note(m.id, "")
         self._note(m, Note.STEP_DONE, f"{step} done: {result.message}", actor=actor)
@@ -355,7 +361,7 @@ class Engine(Decisions):
             self.store.event(
                 m.id,
                 actor="bot",
-                kind="gate_expired",
+                kind=EventKind.GATE_EXPIRED,
                 step=step,
                 message=f"{step} approval request expired after {expiry}s",
             )
@@ -389,7 +395,7 @@ class Engine(Decisions):
         }
         m.note = f"waiting for approval at version {version + 1}"
         self.store.set_note(m.id, m.note)
-        self._save(m, version, "bot", "gate_opened", f"{step} open for approval")
+        self._save(m, version, "bot", EventKind.GATE_OPENED, f"{step} open for approval")
         self._note(
             m,
             Note.GATE_OPENED,
