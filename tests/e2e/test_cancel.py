@@ -17,6 +17,13 @@ from tests.waits import wait_for
 pytestmark = pytest.mark.sandbox
 
 
+def allow(cluster: Cluster, acl: Acl) -> None:
+    """Create one binding on the cluster, as its admins would (read back until visible)."""
+    plan = plan_acls(cluster, cluster, [acl.name], [])
+    plan.missing, plan.planned = [acl], {acl: acl}
+    apply_acls(cluster, plan)
+
+
 def connectors(sandbox, mid: str) -> list[str]:
     with httpx.Client(base_url=sandbox.connect_url) as connect:
         return [c for c in connect.get("/connectors").json() if c.startswith(f"km-{mid}-")]
@@ -30,9 +37,7 @@ def test_cancel_during_the_quiet_window_removes_the_fence_and_the_connectors(san
     produce(src, topic, [(None, b"before", [])])
     source = Cluster("source", src)
     grant = Acl("TOPIC", topic, "LITERAL", "User:alice", "*", "WRITE", "ALLOW")
-    plan = plan_acls(source, source, [topic], [])
-    plan.missing, plan.planned = [grant], {grant: grant}
-    apply_acls(source, plan)  # alice may write: the fence is for her
+    allow(source, grant)  # alice may write: the fence is for her
     ws = Workspace(sandbox, quiet=600, drain=1, ready=0)  # the quiet window never ends here
     ws.serve()
     try:
@@ -85,9 +90,7 @@ def test_cancel_cleanup_target_deletes_only_the_topics_and_acls_the_migration_cr
     create_topic(dst, kept, 1)  # on the target before the migration: never deleted by it
     source, target = Cluster("source", src), Cluster("target", dst)
     grant = Acl("TOPIC", made, "LITERAL", "User:bob", "*", "READ", "ALLOW")
-    plan = plan_acls(source, source, [made], [])
-    plan.missing, plan.planned = [grant], {grant: grant}
-    apply_acls(source, plan)
+    allow(source, grant)
     retired, billing = f"retired-{unique}", f"billing-{unique}"  # one group is left out
     for group in (retired, billing):
         commit(source, group, {(made, 0): 0})
