@@ -51,7 +51,7 @@ from bot.rehearsal.slack_api import SlackStandIn
 POLL = 1  # the bot's poll_interval_seconds
 CHANNEL = "C0BENCH"
 SETTINGS = f"""
-[policy]
+[timing]
 poll_interval_seconds = {POLL}
 ready_lag_records = 0
 
@@ -143,7 +143,7 @@ def mm2_alone(box, connect: httpx.Client, name: str, want: Ends, timeout: float)
 def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, timeout: float):
     """Start a migration of `prefix`'s topics, moved by a real serve process; its figures."""
     base = box.config_file.read_text()
-    (root / "kafka-migrate.toml").write_text(base[: base.index("[policy]")] + SETTINGS)
+    (root / "kafka-migrate.toml").write_text(base[: base.index("[timing]")] + SETTINGS)
     (root / "sandbox.env").write_text((box.dir / "sandbox.env").read_text())
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -168,7 +168,7 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         store = Store(db)
         engine = Engine(config.load(str(root / "kafka-migrate.toml")), store, LogNotifier())
         words = f"{prefix} source=sandbox-source target=sandbox-target topics={prefix}-b-.*"
-        request = parse_start(f"{words} via=sandbox-mm2 policy=identity".split())
+        request = parse_start(f"{words} via=sandbox-mm2 replication_policy=identity".split())
         figures: dict[str, float] = {}
         watchers = [  # daemons: a failed run does not wait for them
             lambda: figures.update(zero=caught_up(box, want, timeout)),

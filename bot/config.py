@@ -1,4 +1,4 @@
-"""Configuration: one TOML file naming clusters, schema registries, replicators, Slack and policy.
+"""Configuration: one TOML file naming clusters, schema registries, replicators, Slack, timing.
 
 Path from `KAFKA_MIGRATE_CONFIG`, default `./kafka-migrate.toml`. Validated on load; every error
 names the file, the key and the problem. Secrets are given as the NAME of an environment
@@ -142,7 +142,9 @@ class Slack(_Model):
         return values
 
 
-class Policy(_Model):
+class Timing(_Model):
+    """How often the bot looks, and how long it waits before it decides."""
+
     poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
     quiet_window_seconds: int = Field(default=120, ge=1)
     drain_window_seconds: int = Field(default=60, ge=1)
@@ -151,8 +153,11 @@ class Policy(_Model):
     ready_lag_records: int = Field(default=1000, ge=0)  # catch_up is done at or below this
     # a cluster or Connect unreachable this long fails the step; until then it holds "degraded"
     fault_patience_seconds: int = Field(default=600, ge=1)
+
+
+class Cli(_Model):
     # OS accounts allowed to approve from the CLI (bot.identity: the effective uid's account)
-    cli_approvers: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list)
 
 
 class Config(_Model):
@@ -161,7 +166,18 @@ class Config(_Model):
     schema_registries: dict[str, SchemaRegistry] = Field(default_factory=dict)
     replicators: dict[str, Replicator] = Field(default_factory=dict)
     slack: Slack | None = None
-    policy: Policy = Policy()
+    timing: Timing = Timing()
+    cli: Cli = Cli()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "policy" in data:
+            raise ValueError(
+                "[policy] was renamed: its timing keys go in [timing], "
+                "cli_approvers becomes approvers in [cli]"
+            )
+        return data
 
     @field_validator("clusters", "schema_registries", "replicators")
     @classmethod

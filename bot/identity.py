@@ -1,7 +1,7 @@
 """Who acts from the CLI: the operating-system account the process runs as (its effective uid),
 never an environment variable (`USER`, `LOGNAME` are the caller's to set), and on which host.
 
-`policy.cli_approvers` names OS accounts; decisions are recorded as `cli:<account>`, and the
+`cli.approvers` names OS accounts; decisions are recorded as `cli:<account>`, and the
 audit trail keeps the account, its uid and the host beside them.
 """
 

@@ -7,8 +7,8 @@ from bot.errors import UserError
 
 def check_operator(services, migration_id: str, user: str) -> None:
     m = services.engine.store.get(migration_id)
-    policy = services.engine.approval_policy()
-    if user == m.requested_by or policy.is_approver(user, services.directory.groups_of(user)):
+    rule = services.engine.approval_rule()
+    if user == m.requested_by or rule.is_approver(user, services.directory.groups_of(user)):
         return
     raise UserError(
         f"{user} may not operate {migration_id}: only its requester and the approvers may"

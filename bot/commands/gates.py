@@ -56,7 +56,7 @@ def register(app: App, services) -> None:
         approved = [
             a for a in engine.store.approvals(value.m, value.s, value.v) if a.decision == "approved"
         ]
-        required = engine.approval_policy().required
+        required = engine.approval_rule().required
         if approve and len(approved) < required:
             respond(
                 text=f"Approval recorded ({len(approved)} of {required}).",

@@ -22,7 +22,7 @@ FIELDS = (
     "topics",
     "exclude",
     "via",
-    "policy",
+    "replication_policy",
     "groups_exclude",
     "groups_exclude_reason",
     "source_registry",

@@ -57,7 +57,7 @@ def _reschedule(m) -> None:
         return
     samples = _engine.store.lag_samples(m.id, 1)
     lag = samples[-1].replication_lag if samples else None
-    base = _engine.settings.config.policy.poll_interval_seconds
+    base = _engine.settings.config.timing.poll_interval_seconds
     wanted = poll_interval(base, lag, INFO[Step(m.step)].kind)
     job = _scheduler.get_job(tick_id(m.id)) if _scheduler else None
     if job is not None and job.trigger.interval.total_seconds() != wanted:
@@ -82,7 +82,7 @@ _scheduler: BackgroundScheduler | None = None
 
 
 def schedule(migration_id: str, seconds: int | None = None) -> None:
-    seconds = seconds or _engine.settings.config.policy.poll_interval_seconds
+    seconds = seconds or _engine.settings.config.timing.poll_interval_seconds
     _scheduler.add_job(
         tick,
         "interval",

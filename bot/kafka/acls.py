@@ -166,10 +166,12 @@ def mm2_outcome(acl: Acl) -> str:
     return "copied"
 
 
-def target_acl(acl: Acl, principal_map: dict[str, str], policy: str, source_alias: str) -> Acl:
+def target_acl(
+    acl: Acl, principal_map: dict[str, str], replication_policy: str, source_alias: str
+) -> Acl:
     name = acl.name
     if acl.resource == "TOPIC" and name != "*":
-        name = remote_topic(name, policy, source_alias)
+        name = remote_topic(name, replication_policy, source_alias)
     return replace(acl, name=name, principal=principal_map.get(acl.principal, acl.principal))
 
 
@@ -192,11 +194,13 @@ def plan_acls(
     groups: list[str],
     *,
     principal_map: dict[str, str] | None = None,
-    policy: str = "identity",
+    replication_policy: str = "identity",
     source_alias: str = "source",
 ) -> AclPlan:
     exported = relevant(describe_all(source), set(topics), set(groups))
-    planned = {a: target_acl(a, principal_map or {}, policy, source_alias) for a in exported}
+    planned = {
+        a: target_acl(a, principal_map or {}, replication_policy, source_alias) for a in exported
+    }
     on_target = set(describe_all(target))
     wanted = sorted(set(planned.values()))
     return AclPlan(

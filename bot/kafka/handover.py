@@ -102,7 +102,7 @@ def plan_handover(
     topics: list[str],
     groups: list[str],
     *,
-    policy: str = "identity",
+    replication_policy: str = "identity",
     source_alias: str = "source",
     checkpoints: dict[tuple[str, str, int], Checkpoint] | None = None,
     read_committed: bool = True,
@@ -114,7 +114,7 @@ def plan_handover(
     wanted = {tp for offs in committed.values() for tp in offs if tp[0] in selected}
     source_ends = end_offsets(source, wanted)
     target_ends = end_offsets(
-        target, {(remote_topic(t, policy, source_alias), p) for t, p in wanted}
+        target, {(remote_topic(t, replication_policy, source_alias), p) for t, p in wanted}
     )
     # what each group has left: the records MirrorMaker 2 copies (committed ones; markers and
     # aborted records are not copied) from its committed offset to the end, read once per
@@ -139,7 +139,7 @@ def plan_handover(
         for tp, off in offs.items()
         if tp in tail_reads and off >= tails[tp][0]
     }
-    located = _locate_on_target(target, left, target_ends, policy, source_alias)
+    located = _locate_on_target(target, left, target_ends, replication_policy, source_alias)
     checkpoints = checkpoints or {}
     plans = []
     for group in groups:
@@ -148,7 +148,7 @@ def plan_handover(
             if topic not in selected:
                 continue
             tp = (topic, partition)
-            target_topic = remote_topic(topic, policy, source_alias)
+            target_topic = remote_topic(topic, replication_policy, source_alias)
             end = source_ends[tp]
             count, _first = left.get((group, tp), (None, None))
             behind = max(end - off, 0) if count is None else count
@@ -201,7 +201,7 @@ def _locate_on_target(
     target: Cluster,
     left: dict,
     target_ends: dict[TP, int],
-    policy: str,
+    replication_policy: str,
     source_alias: str,
 ) -> dict:
     """For a group part-way through a partition (with at most COUNT_LIMIT records left): once
@@ -213,7 +213,7 @@ def _locate_on_target(
     for (group, (topic, partition)), (count, first) in left.items():
         if not count or first is None:
             continue
-        target_tp = (remote_topic(topic, policy, source_alias), partition)
+        target_tp = (remote_topic(topic, replication_policy, source_alias), partition)
         offset = target_ends[target_tp] - count
         if offset >= 0:
             wanted.setdefault(target_tp, []).append((group, (topic, partition), offset, first))

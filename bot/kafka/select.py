@@ -143,10 +143,12 @@ class TopicSelection:
 POLICIES = ("identity", "default")
 
 
-def remote_topic(topic: str, policy: str, source_alias: str) -> str:
+def remote_topic(topic: str, replication_policy: str, source_alias: str) -> str:
     """The target name MM2 gives a source topic: Identity keeps it, Default prefixes the alias."""
-    if policy == "identity":
+    if replication_policy == "identity":
         return topic
-    if policy == "default":
+    if replication_policy == "default":
         return f"{source_alias}.{topic}"
-    raise UserError(f"policy: {policy!r} is not one of {', '.join(POLICIES)}")
+    raise UserError(
+        f"replication_policy: {replication_policy!r} is not one of {', '.join(POLICIES)}"
+    )

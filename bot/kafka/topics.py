@@ -126,7 +126,7 @@ def plan_topics(
     target: Cluster,
     topics: list[str],
     *,
-    policy: str = "identity",
+    replication_policy: str = "identity",
     source_alias: str = "source",
     allow_config_changes: bool = False,
 ) -> TopicPlan:
@@ -136,7 +136,7 @@ def plan_topics(
         raise UserError(f"unknown topic(s) on {source.name}: {', '.join(unknown)}")
     src_configs = describe_topic_configs(source, topics)
     tgt_meta = target.admin.list_topics(timeout=TIMEOUT)
-    names = {t: remote_topic(t, policy, source_alias) for t in topics}
+    names = {t: remote_topic(t, replication_policy, source_alias) for t in topics}
     existing = [names[t] for t in topics if names[t] in tgt_meta.topics]
     tgt_configs = describe_topic_configs(target, existing)
     rf, brokers = _replication_factor(target)

@@ -50,7 +50,7 @@ def verify(
     target: Cluster,
     topics: list[str],
     *,
-    policy: str = "identity",
+    replication_policy: str = "identity",
     source_alias: str = "source",
     sample: int = 100,
     count_limit: int = 1_000_000,
@@ -61,7 +61,7 @@ def verify(
     point (the handover), when producers have written to the target since."""
     src_meta = source.admin.list_topics(timeout=30)
     pairs = [
-        ((t, p), (remote_topic(t, policy, source_alias), p))
+        ((t, p), (remote_topic(t, replication_policy, source_alias), p))
         for t in topics
         for p in src_meta.topics[t].partitions
     ]

@@ -93,7 +93,7 @@ def create_topics(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        policy=ctx.flow.replication_policy,
+        replication_policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
         allow_config_changes=bool(ctx.options.get("allow_config_changes")),
     )
@@ -187,7 +187,7 @@ def migrate_acls(ctx: Context) -> Result:
         ctx.topics,
         ctx.migration.groups,
         principal_map=kacls.parse_principal_map(ctx.options.get("principals", "")),
-        policy=ctx.flow.replication_policy,
+        replication_policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
     )
     _record_created(ctx, "created_acls", [list(vars(a).values()) for a in plan.missing])
@@ -231,7 +231,7 @@ def start_replication(ctx: Context) -> Result:
 def catch_up(ctx: Context) -> Result:
     progress = checks.replication(ctx)
     text = checks.describe_progress(progress)
-    if progress.lag <= ctx.policy.ready_lag_records:
+    if progress.lag <= ctx.timing.ready_lag_records:
         return Result.done(f"ready for cutover: {text}", lag=progress.lag)
     copied = sum(p.replicated_to or 0 for p in progress.partitions)
     return Result.waiting(text, lag=progress.lag, copied=copied)
@@ -251,7 +251,7 @@ def stop_producers_condition(ctx: Context) -> Result | None:
     """The stop_producers gate stays open only while replication keeps up and schema ids
     match (no downtime starts with a known problem)."""
     return _replication_regressed(
-        ctx, ctx.policy.ready_lag_records, Step.CATCH_UP, "replication fell behind"
+        ctx, ctx.timing.ready_lag_records, Step.CATCH_UP, "replication fell behind"
     ) or _schema_gate(ctx)
 
 
@@ -261,17 +261,17 @@ def producers_stopped(ctx: Context) -> Result:
         ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
         kfence.apply_fence(ctx.source, fence)
     if ctx.observed.watch is None:
-        ctx.observed.watch = kfence.ProducerWatch(ctx.policy.quiet_window_seconds)
+        ctx.observed.watch = kfence.ProducerWatch(ctx.timing.quiet_window_seconds)
     ends = checks.source_ends(ctx)
     state = ctx.observed.watch.observe(ends, ctx.now)
     if not state.quiet:
         moved = f"; written since last look: {len(state.moved)} partition(s)" if state.moved else ""
         return Result.waiting(
-            f"no write for {state.quiet_for_s:.0f}s of {ctx.policy.quiet_window_seconds}s{moved}"
+            f"no write for {state.quiet_for_s:.0f}s of {ctx.timing.quiet_window_seconds}s{moved}"
         )
     ctx.state["quiet_offsets"] = [[t, p, off] for (t, p), off in sorted(ends.items())]
     return Result.done(
-        f"no write on {len(ends)} partition(s) for {ctx.policy.quiet_window_seconds}s"
+        f"no write on {len(ends)} partition(s) for {ctx.timing.quiet_window_seconds}s"
     )
 
 
@@ -312,9 +312,9 @@ def drain(ctx: Context) -> Result:
     if ctx.observed.drain_since is None:
         ctx.observed.drain_since = ctx.now
     held = ctx.now - ctx.observed.drain_since
-    if held < ctx.policy.drain_window_seconds:
+    if held < ctx.timing.drain_window_seconds:
         return Result.waiting(
-            f"both lags 0 for {held:.0f}s of {ctx.policy.drain_window_seconds}s{left}",
+            f"both lags 0 for {held:.0f}s of {ctx.timing.drain_window_seconds}s{left}",
             lag=0,
             consumer_lag=0,
         )
@@ -358,7 +358,7 @@ def _handover_plans(ctx: Context):
         ctx.target,
         ctx.topics,
         ctx.migration.groups,
-        policy=ctx.flow.replication_policy,
+        replication_policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
         checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
         read_committed=ctx.flow.read_committed,
@@ -431,7 +431,7 @@ def verify(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        policy=ctx.flow.replication_policy,
+        replication_policy=ctx.flow.replication_policy,
         source_alias=ctx.flow.source_alias,
         read_committed=ctx.flow.read_committed,
         target_ends=handover or None,

@@ -20,7 +20,7 @@ class Refused(UserError):
 
 
 @dataclass(frozen=True)
-class ApprovalPolicy:
+class ApprovalRule:
     approvers: frozenset[str]  # Slack user ids (U…/W…), user-group ids (S…), "cli:<os user>"
     two_person_rule: bool = True
     required: int = 1
@@ -30,7 +30,7 @@ class ApprovalPolicy:
 
 
 def check(
-    policy: ApprovalPolicy,
+    rule: ApprovalRule,
     *,
     actor: str,
     actor_groups: frozenset[str],
@@ -60,13 +60,13 @@ def check(
         )
     if not approve and actor == requested_by:
         pass  # the requester may always withdraw their own request
-    elif not policy.is_approver(actor, actor_groups):
+    elif not rule.is_approver(actor, actor_groups):
         raise Refused(f"{actor} is not an approver for this migration: cannot {what} it")
-    elif approve and policy.two_person_rule and actor == requested_by:
+    elif approve and rule.two_person_rule and actor == requested_by:
         raise Refused(f"{actor} requested this migration and cannot approve it (two-person rule)")
     if actor in already:
         raise Refused(f"{actor} already {what}d {step} at this version")
 
 
-def gate_passed(policy: ApprovalPolicy, approvers: set[str]) -> bool:
-    return len(approvers) >= policy.required
+def gate_passed(rule: ApprovalRule, approvers: set[str]) -> bool:
+    return len(approvers) >= rule.required

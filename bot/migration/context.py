@@ -75,7 +75,7 @@ class Context:
     target: Cluster
     replicator: Replicator
     flow: FlowSpec
-    policy: Any  # config.Policy
+    timing: Any  # config.Timing
     observed: Observations
     now: float
     persist: Callable[[str, Any], int | None] = lambda _key, _value: None

@@ -86,7 +86,7 @@ class Decisions:
             self.cluster(req.source),
             self.cluster(req.target),
             topics,
-            policy=req.policy,
+            replication_policy=req.replication_policy,
             source_alias=conf.source_alias,
             allow_config_changes=req.options["allow_config_changes"],
         )
@@ -137,7 +137,7 @@ class Decisions:
             replicator=req.via,
             topics=req.topics,
             exclude=req.exclude,
-            replication_policy=req.policy,
+            replication_policy=req.replication_policy,
             status=Status.PAUSED if hold else Status.ACTIVE,
             reason=hold,
             step=Step.PREFLIGHT,
@@ -211,7 +211,7 @@ class Decisions:
         open_version = gate.get("version") if gate.get("step") == m.step else None
         already = {a.actor for a in self.store.approvals(m.id, step, version)}
         approvals.check(
-            self.approval_policy(),
+            self.approval_rule(),
             actor=actor,
             actor_groups=actor_groups,
             requested_by=m.requested_by,

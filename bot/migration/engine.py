@@ -104,10 +104,10 @@ class Engine(Decisions):
             replication_policy=m.replication_policy,
         )
 
-    def approval_policy(self) -> approvals.ApprovalPolicy:
+    def approval_rule(self) -> approvals.ApprovalRule:
         slack = self.settings.config.slack
-        cli = {f"cli:{u}" for u in self.settings.config.policy.cli_approvers}
-        return approvals.ApprovalPolicy(
+        cli = {f"cli:{u}" for u in self.settings.config.cli.approvers}
+        return approvals.ApprovalRule(
             approvers=frozenset(set(slack.approvers if slack else []) | cli),
             two_person_rule=slack.two_person_rule if slack else True,
             required=slack.required_approvals if slack else 1,
@@ -120,7 +120,7 @@ class Engine(Decisions):
             self.cluster(m.target),
             self.replicator(m.replicator),
             self.flow(m),
-            self.settings.config.policy,
+            self.settings.config.timing,
             self.observed.setdefault(m.id, Observations()),
             self.clock(),
             lambda key, value: self.store.record_state(m.id, key, value),
@@ -225,7 +225,7 @@ class Engine(Decisions):
         if observed.degraded_since is None:
             observed.degraded_since = ctx.now
         held = ctx.now - observed.degraded_since
-        patience = self.settings.config.policy.fault_patience_seconds
+        patience = self.settings.config.timing.fault_patience_seconds
         if held >= patience:
             return Result.failed(f"gave up after {held:.0f}s of: {text}")
         log.warning("%s: %s degraded for %.0fs: %s", ctx.migration.id, step, held, text)
@@ -334,7 +334,7 @@ class Engine(Decisions):
     def _watch_stall(self, m: Migration, result: Result) -> None:
         observed = self.observed.setdefault(m.id, Observations())
         observed.copied = (observed.copied + [result.detail.get("copied", 0)])[-100:]
-        polls = self.settings.config.policy.stall_polls
+        polls = self.settings.config.timing.stall_polls
         if stalled(observed.copied, result.lag or 0, polls):
             if not observed.stall_reported:
                 observed.stall_reported = True
@@ -356,7 +356,7 @@ class Engine(Decisions):
         if "replication_lag" in ctx.observed.figures:  # the live figure beside the decided one
             self.store.add_lag(m.id, ctx.observed.figures["replication_lag"], None, None)
         gate = m.state.get("gate")
-        expiry = self.settings.config.policy.gate_expiry_seconds
+        expiry = self.settings.config.timing.gate_expiry_seconds
         if gate and gate.get("step") == step and ctx.now - gate["opened_at"] > expiry:
             self.store.event(
                 m.id,
@@ -373,11 +373,11 @@ class Engine(Decisions):
             for a in self.store.approvals(m.id, step, gate["version"])
             if a.decision == "approved"
         }
-        policy = self.approval_policy()
-        if approvals.gate_passed(policy, names):
+        rule = self.approval_rule()
+        if approvals.gate_passed(rule, names):
             return Result.done(f"approved by {', '.join(sorted(names))}")
         return Result.waiting(
-            f"waiting for approval ({len(names)} of {policy.required}) at version {gate['version']}"
+            f"waiting for approval ({len(names)} of {rule.required}) at version {gate['version']}"
         )
 
     def _open_gate(self, ctx: Context) -> Result:

@@ -1,7 +1,8 @@
 """The argument grammar shared by `/kafka-migrate` and the `kafka-migrate` CLI.
 
     start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX...] [exclude=REGEX,...]
-          via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...]
+          via=REPLICATOR [replication_policy=identity|default] [fence=yes|no]
+          [fence_allow=User:a,...]
           [principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME]
           [allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]
 
@@ -18,14 +19,14 @@ from bot.errors import UserError, shown
 
 START_USAGE = (
     "start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX] [exclude=REGEX,...] "
-    "via=REPLICATOR [policy=identity|default] [fence=yes|no] [fence_allow=User:a,...] "
+    "via=REPLICATOR [replication_policy=identity|default] [fence=yes|no] [fence_allow=User:a,...] "
     "[principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME] "
     "[allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]"
 )
 REQUIRED = ("source", "target", "topics", "via")
 OPTIONAL = (
     "exclude",
-    "policy",
+    "replication_policy",
     "fence",
     "fence_allow",
     "principals",
@@ -47,7 +48,7 @@ class StartRequest:
     topics: str
     via: str
     exclude: str = ""
-    policy: str = "identity"
+    replication_policy: str = "identity"
     options: dict = field(default_factory=dict)
 
 
@@ -96,9 +97,12 @@ def parse_start(args: list[str]) -> StartRequest:
         raise UserError(f"start: missing {', '.join(k + '=' for k in missing)}" + usage)
     if values["source"] == values["target"]:
         raise UserError("start: source and target are the same cluster")
-    policy = values.get("policy", "identity")
-    if policy not in ("identity", "default"):
-        raise UserError(f"start: policy={shown(policy)} must be identity or default" + usage)
+    replication_policy = values.get("replication_policy", "identity")
+    if replication_policy not in ("identity", "default"):
+        raise UserError(
+            f"start: replication_policy={shown(replication_policy)} must be identity or default"
+            + usage
+        )
     if values.get("groups_exclude") and not values.get("groups_exclude_reason", "").strip():
         raise UserError(
             "start: groups_exclude needs groups_exclude_reason='why' (it goes into the audit)"
@@ -123,6 +127,6 @@ def parse_start(args: list[str]) -> StartRequest:
         values["topics"],
         values["via"],
         values.get("exclude", ""),
-        policy,
+        replication_policy,
         options,
     )

@@ -48,7 +48,7 @@ def status(store: Store, migration_id: str) -> dict[str, Any]:
         "source": m.source,
         "target": m.target,
         "replicator": m.replicator,
-        "policy": m.replication_policy,
+        "replication_policy": m.replication_policy,
         "topics": m.selected_topics,
         "groups": m.groups,
         "requested_by": m.requested_by,

@@ -348,7 +348,7 @@ def _write_bot_config(sandbox: Sandbox) -> None:
         'env_file = "sandbox.env"\n'
         + clusters
         + f'\n[replicators.sandbox-mm2]\nkind = "connect"\nurl = "{sandbox.connect_url}"\n'
-        + "\n[policy]\npoll_interval_seconds = 2\nquiet_window_seconds = 10\n"
+        + "\n[timing]\npoll_interval_seconds = 2\nquiet_window_seconds = 10\n"
         + "drain_window_seconds = 5\n"
     )
 

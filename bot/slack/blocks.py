@@ -103,7 +103,8 @@ def card(status: dict[str, Any]) -> list:
             text=MarkdownTextObject(
                 text=clip(
                     f"*{escape(status['source'])} → {escape(status['target'])}* via "
-                    f"{escape(status['replicator'])}, policy {escape(status['policy'])}\n"
+                    f"{escape(status['replicator'])}, "
+                    f"policy {escape(status['replication_policy'])}\n"
                     f"{len(status['topics'])} topic(s): "
                     f"{summarize(status['topics'])}"
                 )
@@ -331,7 +332,7 @@ def start_modal(
             optional_input("exclude", "Exclude (optional)", ".*\\.test"),
             InputBlock(block_id="via", label="Replicator", element=select("value", replicators)),
             InputBlock(
-                block_id="policy",
+                block_id="replication_policy",
                 label="Replication policy",
                 element=StaticSelectElement(
                     action_id="value",

@@ -22,14 +22,16 @@ from tests.accounts import kafka_migrate_as, remove, shared_database, shared_dir
 
 ACCOUNTS = {"alice": "km-alice", "bob": "km-bob", "carol": "km-carol"}
 
-POLICY = """
-[policy]
+TIMING = """
+[timing]
 poll_interval_seconds = 1
 quiet_window_seconds = {quiet}
 drain_window_seconds = {drain}
 ready_lag_records = {ready}
 gate_expiry_seconds = {expiry}
-cli_approvers = ["km-bob", "km-alice"]
+
+[cli]
+approvers = ["km-bob", "km-alice"]
 
 [slack]
 channel = "C0TEST"
@@ -39,7 +41,7 @@ two_person_rule = true
 
 
 class Workspace:
-    """A config (the sandbox's clusters + test policy), a database, and a serve process, in a
+    """A config (the sandbox's clusters + test timing), a database, and a serve process, in a
     directory the test accounts can reach (removed by stop_serve)."""
 
     def __init__(
@@ -56,11 +58,11 @@ class Workspace:
         """`extra`: more TOML (e.g. schema registries), appended to the config."""
         self.root = root = shared_dir("km-e2e-")
         base = sandbox.config_file.read_text()
-        base = base[: base.index("[policy]")]
+        base = base[: base.index("[timing]")]
         (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
         self.config = root / "kafka-migrate.toml"
         self.config.write_text(
-            base + POLICY.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry) + extra
+            base + TIMING.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry) + extra
         )
         self.env = {
             **os.environ,

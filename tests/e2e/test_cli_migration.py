@@ -50,7 +50,7 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
 
     mid = ws.start(
         f"shop source=sandbox-source target=sandbox-target topics={topic} "
-        "via=sandbox-mm2 policy=identity"
+        "via=sandbox-mm2 replication_policy=identity"
     )
     early = ws.cli("approve", mid, "--version", "1", "--step", "stop_producers", user="bob")
     assert early.returncode == 2 and "stop_producers is not open for approval" in early.stderr

@@ -49,7 +49,7 @@ def test_metrics_follow_a_migration_to_its_gate(sandbox, unique):
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         mid = ws.start(
             f"metered source=sandbox-source target=sandbox-target topics={topic} "
-            "via=sandbox-mm2 policy=identity"
+            "via=sandbox-mm2 replication_policy=identity"
         )
         seen: dict = {}
 

@@ -115,7 +115,7 @@ def test_unknown_topic_and_default_policy_names(clusters, unique):
         plan_topics(source, target, [f"nope-{unique}"])
     topic = f"renamed-{unique}"
     create_topic(source.client_config, topic, 1)
-    plan = plan_topics(source, target, [topic], policy="default", source_alias="onprem")
+    plan = plan_topics(source, target, [topic], replication_policy="default", source_alias="onprem")
     assert plan.items[0].target == f"onprem.{topic}"
     apply_topics(target, plan)
     assert f"onprem.{topic}" in target.admin.list_topics(timeout=10).topics

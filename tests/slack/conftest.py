@@ -273,7 +273,7 @@ def socket_bot(standin, tmp_path):
 
 
 LIVE = f"""
-[policy]
+[timing]
 poll_interval_seconds = 1
 quiet_window_seconds = 2
 drain_window_seconds = 1
@@ -285,10 +285,10 @@ approvers = ["U0BOB", "S0SRE"]
 
 
 def live_config(sandbox, tmp_path):
-    """The sandbox's clusters with a fast policy and the test channel: a whole migration runs
+    """The sandbox's clusters with a fast timing and the test channel: a whole migration runs
     in seconds."""
     base = sandbox.config_file.read_text()
     (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
     path = tmp_path / "kafka-migrate.toml"
-    path.write_text(base[: base.index("[policy]")] + LIVE)
+    path.write_text(base[: base.index("[timing]")] + LIVE)
     return path

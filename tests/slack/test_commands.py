@@ -115,7 +115,7 @@ def submit_form(slackbot, **values) -> object:
         key: {
             "value": (
                 {"type": "static_select", "selected_option": {"value": v}}
-                if key in ("source", "target", "via", "policy")
+                if key in ("source", "target", "via", "replication_policy")
                 else {"type": "plain_text_input", "value": v}
             )
         }
@@ -145,7 +145,7 @@ def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(sl
         target="dst",
         topics="*\\..europe",
         via="mm2",
-        policy="identity",
+        replication_policy="identity",
     )
     assert bad.status_code == 200
     # the grammar accepts the text; the regex is checked when the migration starts
@@ -160,7 +160,7 @@ def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(sl
         target="src",
         topics="t",
         via="mm2",
-        policy="identity",
+        replication_policy="identity",
     )
     assert same.json() == {
         "response_action": "errors",
@@ -173,7 +173,7 @@ def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(sl
         target="dst",
         topics="t",
         via="nope",
-        policy="identity",
+        replication_policy="identity",
     )
     assert unknown.status_code == 200
     wait_for(

@@ -40,7 +40,8 @@ def test_hostile_text_in_every_field_of_the_command_and_the_form_comes_back_iner
         f"start orders source=src target=dst topics=t via={HOSTILE.replace(' ', '')}",
         f"start orders source=src target=dst topics='{HOSTILE}' via=mm2",
         f"start orders source=src target=dst topics=t exclude='{HOSTILE}' via=mm2",
-        f"start orders source=src target=dst topics=t via=mm2 policy={HOSTILE.replace(' ', '')}",
+        "start orders source=src target=dst topics=t via=mm2 "
+        f"replication_policy={HOSTILE.replace(' ', '')}",
         f"start orders source=src target=dst topics=t via=mm2 fence={HOSTILE.replace(' ', '')}",
         f"start orders source=src target=dst topics=t via=mm2 principals='{HOSTILE}'",
         f"start orders source=src target=dst topics=t via=mm2 fence_allow='{HOSTILE}'",
@@ -66,7 +67,7 @@ def test_hostile_text_in_every_field_of_the_command_and_the_form_comes_back_iner
             "target": "dst",
             "topics": "t",
             "via": "mm2",
-            "policy": "identity",
+            "replication_policy": "identity",
         }
         values[field] = HOSTILE
         seen = len(slackbot.standin.ephemeral)

@@ -23,8 +23,8 @@ url = "http://127.0.0.1:3"
 [slack]
 channel = "C1"
 approvers = ["U0BOB", "S0SRE"]
-[policy]
-cli_approvers = ["carol"]
+[cli]
+approvers = ["carol"]
 """
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.migration.approvals import ApprovalPolicy, Refused, check, gate_passed
+from bot.migration.approvals import ApprovalRule, Refused, check, gate_passed
 
-POLICY = ApprovalPolicy(
-    frozenset({"U0BOB", "S0SRE", "cli:carol"}), two_person_rule=True, required=2
-)
+POLICY = ApprovalRule(frozenset({"U0BOB", "S0SRE", "cli:carol"}), two_person_rule=True, required=2)
 
 
 def decide(**overrides):
@@ -56,7 +54,7 @@ def test_refusals_say_why(overrides, reason):
 
 
 def test_two_person_rule_off_lets_the_requester_approve():
-    policy = ApprovalPolicy(frozenset({"U0BOB"}), two_person_rule=False)
+    policy = ApprovalRule(frozenset({"U0BOB"}), two_person_rule=False)
     check(
         policy,
         actor="U0BOB",

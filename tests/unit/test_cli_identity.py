@@ -20,10 +20,10 @@ APPROVER = "km-test-bob"
 @pytest.fixture
 def gate_open():
     """A migration waiting at the stop_producers gate, version 2, in a database every test
-    account can write; `policy.cli_approvers` names the OS account km-test-bob."""
+    account can write; `cli.approvers` names the OS account km-test-bob."""
     root = shared_dir("km-identity-")
     (root / "km.toml").write_text(
-        CONFIG.replace('cli_approvers = ["carol"]', f'cli_approvers = ["{APPROVER}", "carol"]')
+        CONFIG.replace('approvers = ["carol"]', f'approvers = ["{APPROVER}", "carol"]')
     )
     url = shared_database(root / "km.db")
     store = Store(make_engine(url))

@@ -46,7 +46,7 @@ channel = "C0123456"
 approvers = ["U0ALICE", "S0PLATFORM"]
 two_person_rule = true
 
-[policy]
+[timing]
 poll_interval_seconds = 15
 """
 
@@ -74,8 +74,8 @@ def test_valid_file_loads_with_defaults(tmp_path, secrets_env):
     settings = config.load(write(tmp_path, VALID))
     assert set(settings.config.clusters) == {"onprem", "aiven"}
     assert settings.config.replicators["aiven-mm2"].kind == "aiven"
-    assert settings.config.policy.poll_interval_seconds == 15
-    assert settings.config.policy.quiet_window_seconds == 120
+    assert settings.config.timing.poll_interval_seconds == 15
+    assert settings.config.timing.quiet_window_seconds == 120
     conf = settings.kafka_client_config("onprem")
     assert conf["sasl.password"] == PASSWORD
     assert conf["ssl.ca.location"] == "/etc/ssl/corp-ca.pem"
@@ -112,6 +112,12 @@ def test_unknown_key(tmp_path, secrets_env):
 def test_unknown_top_level_section(tmp_path, secrets_env):
     path = write(tmp_path, VALID + "\n[approvals]\nx = 1\n")
     assert error_of(path) == f"{path}: approvals: unknown key"
+
+
+def test_old_policy_section_says_where_its_keys_went(tmp_path, secrets_env):
+    old = write(tmp_path, VALID.replace("[timing]", "[policy]"))
+    message = error_of(old)
+    assert "[policy] was renamed" in message and "[timing]" in message and "[cli]" in message
 
 
 def test_missing_secret_variable(tmp_path, secrets_env, monkeypatch):
@@ -180,7 +186,7 @@ def test_password_never_in_repr_logs_or_errors(tmp_path, secrets_env, caplog):
         assert PASSWORD not in text
     assert "***" in repr(conf)
     # errors in a file whose secrets are set do not leak them either
-    broken = write(tmp_path, VALID.replace("[policy]", "[policy]\nunknown = 1"))
+    broken = write(tmp_path, VALID.replace("[timing]", "[timing]\nunknown = 1"))
     assert PASSWORD not in error_of(broken)
     # a secret pasted where the variable's NAME belongs is not echoed back
     pasted = write(tmp_path, VALID.replace('"ONPREM_PASSWORD"', f'"{PASSWORD}!"'))

@@ -19,9 +19,11 @@ from bot.migration.steps import ORDER, Status, Step
 from tests.unit.conftest import CONFIG, migration
 from tests.unit.ports import MemoryCluster, MemoryReplicator, ScriptedRunbook, fence_step
 
-POLICY = """
-[policy]
-cli_approvers = ["carol"]
+TIMING = """
+[cli]
+approvers = ["carol"]
+
+[timing]
 gate_expiry_seconds = 100
 stall_polls = 3
 fault_patience_seconds = 60
@@ -41,7 +43,7 @@ class Rig:
 
     def __init__(self, tmp_path, store, requester="U0ALICE"):
         path = tmp_path / "km.toml"
-        path.write_text(CONFIG.replace('[policy]\ncli_approvers = ["carol"]\n', POLICY))
+        path.write_text(CONFIG.replace('[cli]\napprovers = ["carol"]\n', TIMING))
         self.clock, self.notes = Clock(), LogNotifier()
         self.scripted = ScriptedRunbook()
         self.replicator = MemoryReplicator()

@@ -15,9 +15,9 @@ def start(text: str):
 def test_full_example_from_the_design():
     req = start(
         "start orders source=onprem target=aiven topics='customer\\..*' "
-        "exclude='.*\\.test' via=aiven-mm2 policy=identity"
+        "exclude='.*\\.test' via=aiven-mm2 replication_policy=identity"
     )
-    assert (req.name, req.source, req.target, req.via, req.policy) == (
+    assert (req.name, req.source, req.target, req.via, req.replication_policy) == (
         "orders",
         "onprem",
         "aiven",
@@ -49,7 +49,10 @@ def test_backslashes_survive_without_quotes_and_slack_curly_quotes_work():
         ("start a source=x target=y topics=t via=r colour=blue", "unknown argument 'colour'"),
         ("start a source=x source=z target=y topics=t via=r", "source is given twice"),
         ("start a source=x target=x topics=t via=r", "source and target are the same"),
-        ("start a source=x target=y topics=t via=r policy=prefix", "must be identity or default"),
+        (
+            "start a source=x target=y topics=t via=r replication_policy=prefix",
+            "must be identity or default",
+        ),
         ("start a source=x target=y topics=t via=r fence=maybe", "say yes or no"),
         ("start a source=x target=y topics=t via=r oops", "is not key=value"),
     ],
