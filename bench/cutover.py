@@ -40,7 +40,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from bot import config
 from bot import sandbox as sandbox_mod
-from bot.db import init_db, make_engine
+from bot.db import init_db, open_database
 from bot.migration import report
 from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start
@@ -163,7 +163,7 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         )
     try:
         until(lambda: healthy(serve, f"http://127.0.0.1:{port}/healthz"), 60, 0.2, "serve up")
-        db = make_engine(url)
+        db = open_database(url)
         init_db(db)
         store = Store(db)
         engine = Engine(config.load(str(root / "kafka-migrate.toml")), store, LogNotifier())

@@ -20,13 +20,13 @@ VERBS_HELP = (
 
 def build_engine(config_path: str | None, *, notifier=None):
     from bot import config
-    from bot.db import database_url, init_db, make_engine
+    from bot.db import database_url, init_db, open_database
     from bot.migration.engine import Engine
     from bot.migration.notify import LogNotifier
     from bot.migration.store import Store
 
     settings = config.load(config_path)
-    db = make_engine()
+    db = open_database()
     init_db(db)
     return Engine(settings, Store(db), notifier or LogNotifier()), database_url()
 
@@ -295,7 +295,7 @@ def _health_server(engine, lead):
 
     server = make_http_server(
         None,
-        lambda: health(engine.store.engine, lead),
+        lambda: health(engine.store.db, lead),
         metrics=lambda: metrics.render(engine.store),
     )
     print(f"/healthz and /metrics on port {server.effective_port}")

@@ -1,4 +1,6 @@
-"""Storage: a SQLModel engine (SQLite with WAL by default, PostgreSQL via DATABASE_URL).
+"""Storage: the database (SQLAlchemy through SQLModel): SQLite with WAL by default, PostgreSQL
+via DATABASE_URL. `open_database` gives the SQLAlchemy Engine, called `db` throughout (the
+bot's `Engine` is the migration engine).
 
 The schema is versioned with Alembic (bot/dbmigrations); `init_db` applies it on start.
 
@@ -47,16 +49,16 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def make_engine(url: str | None = None) -> Engine:
+def open_database(url: str | None = None) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
+        db = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(db, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
-    return engine
+        db = create_engine(url, pool_pre_ping=True)
+    return db
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -68,7 +70,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def init_db(engine: Engine) -> None:
+def init_db(db: Engine) -> None:
     """Bring the schema to the newest Alembic revision (bot/dbmigrations) and (re)create the
     append-only guard on events (idempotent). A database created before Alembic (our tables,
     no alembic_version) is stamped at the first revision, whose schema it has, and kept.
@@ -77,20 +79,20 @@ def init_db(engine: Engine) -> None:
     PostgreSQL takes an advisory lock; SQLite runs it all in one BEGIN IMMEDIATE transaction
     (its write lock; the other waits up to the busy timeout, then finds the schema current).
     """
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
+    if db.dialect.name == "postgresql":
+        with db.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one migrator at a time
             dbmigrations.upgrade(conn)
             for statement in _POSTGRES_APPEND_ONLY:
                 conn.execute(text(statement))
         return
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
+    if db.dialect.name != "sqlite":
+        with db.begin() as conn:
             dbmigrations.upgrade(conn)
         return
     for attempt in range(20):
         try:
-            with engine.connect() as conn:
+            with db.connect() as conn:
                 # pysqlite would run DDL outside any transaction: take the write lock first
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 dbmigrations.upgrade(conn)
@@ -105,9 +107,9 @@ def init_db(engine: Engine) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(db: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(db, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -74,7 +74,7 @@ class TopicLock(SQLModel, table=True):
 class Approval(SQLModel, table=True):
     __tablename__ = "approvals"
     # one decision per actor per gate round: a double click records once
-    __table_args__ = (UniqueConstraint("migration_id", "step", "state_version", "actor"),)
+    __table_args__ = (UniqueConstraint("migration_id", "step", "version", "actor"),)
 
     id: int | None = Field(default=None, primary_key=True)
     migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
@@ -82,7 +82,7 @@ class Approval(SQLModel, table=True):
     decision: str = Field(max_length=16)  # approved / rejected
     actor: str = Field(max_length=100)
     via: str = Field(max_length=16)  # slack / cli
-    state_version: int  # the migration version the approver was shown
+    version: int  # the migration version the approver was shown
     reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -108,7 +108,7 @@ class GateMessage(SQLModel, table=True):
     ts: str = Field(primary_key=True, max_length=40)
     migration_id: str = Field(foreign_key="migrations.id", index=True, ondelete="CASCADE")
     step: str = Field(max_length=40)
-    state_version: int
+    version: int  # the migration version the request was posted at
     text: str  # the request as posted (the first section), kept when the buttons go
     closed: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

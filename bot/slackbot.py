@@ -6,7 +6,7 @@ from bot import metrics
 from bot.app import build_app
 from bot.commands import Services
 from bot.config import Settings
-from bot.db import database_url, init_db, make_engine
+from bot.db import database_url, init_db, open_database
 from bot.errors import ConfigError
 from bot.jobs import runner
 from bot.migration.engine import Engine
@@ -34,7 +34,7 @@ class SlackBot:
                 f"{settings.path}: [slack] is needed to run the Slack bot (channel and approvers)"
             )
         self.db_url = database_url(db_url)
-        self.db = make_engine(self.db_url)
+        self.db = open_database(self.db_url)
         init_db(self.db)
         self.store = Store(self.db)
         self.client = web_client(token, api_url)

@@ -62,11 +62,11 @@ def shared_dir(prefix: str) -> Path:
 def shared_database(path: Path) -> str:
     """A SQLite database with its tables, writable by every test account (SQLite creates files
     0644 whatever the umask, and its WAL files take the database file's mode)."""
-    from bot.db import init_db, make_engine
+    from bot.db import init_db, open_database
 
-    engine = make_engine(f"sqlite:///{path}")
-    init_db(engine)
-    engine.dispose()
+    db = open_database(f"sqlite:///{path}")
+    init_db(db)
+    db.dispose()
     path.chmod(0o666)
     return f"sqlite:///{path}"
 

@@ -22,7 +22,7 @@ def register(app: App, services) -> None:
             message = engine.store.gate_message(
                 (body.get("channel") or {}).get("id", ""), (body.get("message") or {}).get("ts", "")
             )
-            if message is None or (message.migration_id, message.step, message.state_version) != (
+            if message is None or (message.migration_id, message.step, message.version) != (
                 value.m,
                 value.s,
                 value.v,

@@ -2,7 +2,7 @@
 
 `init_db` passes its open connection in `config.attributes["connection"]`; the `alembic`
 command line (alembic.ini at the repository root) connects to $DATABASE_URL (or
-`sqlalchemy.url`, else the default SQLite file) with the bot's own engine settings.
+`sqlalchemy.url`, else the default SQLite file) with the bot's own connection settings.
 """
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from bot.db import make_engine
+    from bot.db import open_database
 
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or None)
+    db = open_database(config.get_main_option("sqlalchemy.url") or None)
     try:
-        with engine.begin() as conn:
+        with db.begin() as conn:
             _run(conn)
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 if context.is_offline_mode():

@@ -38,7 +38,7 @@ def check(
     step: str,
     current_step: str,
     waiting_for: str,
-    shown_version: int,
+    version: int,  # the version the person was shown
     current_version: int,
     already: frozenset[str],
     approve: bool = True,
@@ -53,9 +53,9 @@ def check(
             f"{step} is not open for approval: the migration is at {current_step}"
             + (f" ({waiting_for})" if waiting_for else "")
         )
-    if shown_version != current_version:
+    if version != current_version:
         raise Refused(
-            f"stale approval: you saw version {shown_version}, the migration is at version "
+            f"stale approval: you saw version {version}, the migration is at version "
             f"{current_version} (its state changed); look at the current state and decide again"
         )
     if not approve and actor == requested_by:

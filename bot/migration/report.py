@@ -85,7 +85,7 @@ def report(store: Store, migration_id: str) -> dict[str, Any]:
             "decision": a.decision,
             "actor": a.actor,
             "via": a.via,
-            "version": a.state_version,
+            "version": a.version,
             "at": a.created_at.isoformat(),
         }
         for a in store.all_approvals(m.id)

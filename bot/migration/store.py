@@ -52,8 +52,8 @@ def new_id(name: str) -> str:
 
 
 class Store:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, db: Engine):
+        self.db = db
 
     # migrations ---------------------------------------------------------------------------
     def create(
@@ -61,7 +61,7 @@ class Store:
     ) -> Migration:
         """Insert the migration and lock its topics, or change nothing and say who holds one."""
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db) as session:
                 session.add(migration)
                 session.flush()
                 for topic in migration.selected_topics:
@@ -88,21 +88,21 @@ class Store:
         return migration
 
     def locks_held(self, cluster: str, topics: list[str]) -> dict[str, str]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             rows = session.exec(
                 select(TopicLock).where(TopicLock.cluster == cluster, TopicLock.topic.in_(topics))
             ).all()
             return {row.topic: row.migration_id for row in rows}
 
     def get(self, migration_id: str) -> Migration:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             found = session.get(Migration, migration_id)
         if found is None:
             raise UserError(f"no migration {shown(migration_id)} (see: list)")
         return found
 
     def list(self, *, open_only: bool = False) -> list[Migration]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             query = select(Migration).order_by(Migration.created_at)
             if open_only:
                 query = query.where(Migration.status.in_([s.value for s in OPEN]))
@@ -131,7 +131,7 @@ class Store:
             "version": expected_version + 1,
             "updated_at": now(),
         }
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             result = session.exec(
                 update(Migration)
                 .where(Migration.id == migration.id, Migration.version == expected_version)
@@ -160,7 +160,7 @@ class Store:
 
     def set_note(self, migration_id: str, note: str) -> None:
         """What the current step waits for: progress, not a state change (no version bump)."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.exec(update(Migration).where(Migration.id == migration_id).values(note=note))
 
     def record_state(self, migration_id: str, key: str, value: Any) -> int:
@@ -168,7 +168,7 @@ class Store:
         (what a cancel must undo). The version moves on, so that a writer who read the state
         before (a cancel deciding what to undo) is refused and reads it again. Returns the new
         version."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             m = session.get(Migration, migration_id, with_for_update=True)
             if m is None:
                 raise UserError(f"no migration {shown(migration_id)}")
@@ -182,7 +182,7 @@ class Store:
 
     def set_card(self, migration_id: str, channel: str, ts: str) -> None:
         """Where the migration's card lives (no version bump: the state did not change)."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.exec(
                 update(Migration)
                 .where(Migration.id == migration_id)
@@ -197,7 +197,7 @@ class Store:
         holder known dead); returns the lease as it now stands (its holder tells who won)."""
         until = now() + timedelta(seconds=ttl_seconds)
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db) as session:
                 lease = session.get(Lease, name, with_for_update=True)
                 if lease is None:
                     lease = Lease(name=name, holder=holder, expires_at=until)
@@ -207,25 +207,25 @@ class Store:
                 session.flush()
                 return Lease(name=name, holder=lease.holder, expires_at=lease.expires_at)
         except (IntegrityError, OperationalError):  # another process wrote it first
-            with session_scope(self.engine) as session:
+            with session_scope(self.db) as session:
                 found = session.get(Lease, name)
                 return Lease(name=name, holder=found.holder, expires_at=found.expires_at)
 
     def release_lease(self, name: str, holder: str) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.exec(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
     # gate requests posted in Slack ----------------------------------------------------------
     def add_gate_message(self, message: GateMessage) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.add(message)
 
     def gate_message(self, channel: str, ts: str) -> GateMessage | None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             return session.get(GateMessage, (channel, ts))
 
     def open_gate_messages(self, migration_id: str) -> list[GateMessage]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             return list(
                 session.exec(
                     select(GateMessage).where(
@@ -236,7 +236,7 @@ class Store:
 
     def close_gate_message(self, channel: str, ts: str, why: str) -> bool:
         """Mark it closed; False when it already was (someone else closed it first)."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             done = session.exec(
                 update(GateMessage)
                 .where(
@@ -260,7 +260,7 @@ class Store:
         reason: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.add(
                 Event(
                     migration_id=migration_id,
@@ -274,7 +274,7 @@ class Store:
             )
 
     def events(self, migration_id: str) -> list[Event]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             return list(
                 session.exec(
                     select(Event).where(Event.migration_id == migration_id).order_by(Event.id)
@@ -282,7 +282,7 @@ class Store:
             )
 
     def step_runs(self, migration_id: str) -> list[StepRun]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             return list(
                 session.exec(
                     select(StepRun).where(StepRun.migration_id == migration_id).order_by(StepRun.id)
@@ -291,7 +291,7 @@ class Store:
 
     def run_step(self, migration_id: str, step: str, *, actor: str) -> StepRun:
         """The running StepRun of `step`, started now if none is running."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             runs = session.exec(
                 select(StepRun)
                 .where(StepRun.migration_id == migration_id, StepRun.step == step)
@@ -320,7 +320,7 @@ class Store:
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             run = session.exec(
                 select(StepRun)
                 .where(StepRun.migration_id == migration_id, StepRun.step == step)
@@ -340,16 +340,16 @@ class Store:
 
     # approvals ----------------------------------------------------------------------------
     def approvals(self, migration_id: str, step: str, version: int | None = None) -> list[Approval]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             query = select(Approval).where(
                 Approval.migration_id == migration_id, Approval.step == step
             )
             if version is not None:
-                query = query.where(Approval.state_version == version)
+                query = query.where(Approval.version == version)
             return list(session.exec(query.order_by(Approval.id)).all())
 
     def all_approvals(self, migration_id: str) -> list[Approval]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             return list(
                 session.exec(
                     select(Approval)
@@ -362,7 +362,7 @@ class Store:
         """Record a decision (and its audit event, with where it came from); False when this
         actor already decided at this version."""
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db) as session:
                 session.add(approval)
                 session.flush()
                 session.add(
@@ -374,7 +374,7 @@ class Store:
                         message=f"{approval.step} {approval.decision} by "
                         f"{approval.actor} via {approval.via}",
                         reason=approval.reason,
-                        data={"state_version": approval.state_version, **(origin or {})},
+                        data={"version": approval.version, **(origin or {})},
                     )
                 )
         except IntegrityError:
@@ -389,7 +389,7 @@ class Store:
         consumer: int | None,
         partitions_behind: int | None,
     ) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             session.add(
                 LagSample(
                     migration_id=migration_id,
@@ -400,7 +400,7 @@ class Store:
             )
 
     def lag_samples(self, migration_id: str, limit: int = 500) -> list[LagSample]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.db) as session:
             rows = session.exec(
                 select(LagSample)
                 .where(LagSample.migration_id == migration_id)

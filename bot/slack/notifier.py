@@ -176,7 +176,7 @@ class SlackNotifier:
                 m.status == Status.ACTIVE
                 and m.step == message.step
                 and gate.get("step") == message.step
-                and gate.get("version") == message.state_version
+                and gate.get("version") == message.version
             )
             if still_open:
                 continue
@@ -249,7 +249,7 @@ class SlackNotifier:
                 ts=posted["ts"],
                 migration_id=migration_id,
                 step=status["step"],
-                state_version=status["version"],
+                version=status["version"],
                 text=gate_blocks[0].text.text,
             )
         )

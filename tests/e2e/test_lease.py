@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from bot.db import make_engine, session_scope
+from bot.db import open_database, session_scope
 from bot.models import Event, Lease
 from tests.e2e.harness import Workspace
 from tests.integration.test_postgres import postgres_url  # noqa: F401 - the fixture (by name)
@@ -32,7 +32,7 @@ def serve(env: dict, log) -> subprocess.Popen:
 
 def holder(url: str) -> str | None:
     try:
-        with session_scope(make_engine(url)) as session:
+        with session_scope(open_database(url)) as session:
             lease = session.exec(select(Lease)).first()
             return lease.holder if lease else None
     except DBAPIError:  # the tables are not there yet
@@ -102,7 +102,7 @@ def test_the_standby_takes_over_when_the_leader_dies_and_nothing_is_done_twice(
         assert holder(postgres_url).split(":")[1] == str(procs[1].pid)
         assert taken < 30, f"takeover took {taken:.0f}s"
         ws.wait_gate(mid, "stop_producers", 120)  # the new leader moves it on
-        with session_scope(make_engine(postgres_url)) as session:
+        with session_scope(open_database(postgres_url)) as session:
             events = session.exec(select(Event).where(Event.migration_id == mid)).all()
         done = [e.step for e in events if e.kind == "step_done"]
         assert done.count("create_topics") == 1 and done.count("start_replication") == 1

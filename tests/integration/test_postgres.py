@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from bot.db import database_url, init_db, make_engine, session_scope
+from bot.db import database_url, init_db, open_database, session_scope
 from bot.errors import UserError
 from bot.migration.steps import Status
 from bot.migration.store import ConcurrentUpdate, Store
@@ -25,6 +25,7 @@ from tests.unit.conftest import migration
 from tests.unit.test_db_migrations import (
     assert_fresh_database_is_fully_migrated,
     assert_previous_release_database_upgrades,
+    assert_release_0001_database_upgrades,
 )
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -70,11 +71,11 @@ def postgres_url():
 
 
 def test_store_on_postgresql(postgres_url):
-    engine = make_engine(postgres_url)
-    assert engine.dialect.name == "postgresql"
-    init_db(engine)
-    init_db(engine)  # idempotent, trigger included
-    store = Store(engine)
+    db = open_database(postgres_url)
+    assert db.dialect.name == "postgresql"
+    init_db(db)
+    init_db(db)  # idempotent, trigger included
+    store = Store(db)
     m = store.create(migration(), "U0ALICE")
     with pytest.raises(UserError, match="already in an open migration"):
         store.create(migration("other-xyz"), "U0BOB")
@@ -84,9 +85,9 @@ def test_store_on_postgresql(postgres_url):
     store.save(fresh, 1, actor="U0ALICE", kind="paused", message="paused")
     with pytest.raises(ConcurrentUpdate):
         store.save(stale, 1, actor="bot", kind="step_done", message="late")
-    with pytest.raises(DBAPIError, match="append-only"), session_scope(engine) as session:
+    with pytest.raises(DBAPIError, match="append-only"), session_scope(db) as session:
         session.exec(select(Event)).first().message = "rewritten"
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         assert [e.kind for e in session.exec(select(Event).order_by(Event.id))] == [
             "created",
             "paused",
@@ -100,11 +101,11 @@ def empty_database(postgres_url):
     admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
-    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    db = open_database(postgres_url.rsplit("/", 1)[0] + f"/{name}")
     try:
-        yield engine
+        yield db
     finally:
-        engine.dispose()
+        db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE {name}"))
         admin.dispose()
@@ -120,3 +121,7 @@ def test_postgresql_database_of_the_previous_release_is_stamped_and_keeps_its_ro
     assert_previous_release_database_upgrades(empty_database)
     with pytest.raises(DBAPIError, match="append-only"), session_scope(empty_database) as s:
         s.exec(select(Event)).one().message = "rewritten"
+
+
+def test_postgresql_database_of_release_0001_upgrades_and_keeps_its_rows(empty_database):
+    assert_release_0001_database_upgrades(empty_database)

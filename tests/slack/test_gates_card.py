@@ -73,7 +73,7 @@ def test_gate_request_mentions_approvers_and_only_an_approver_other_than_the_req
     slackbot.click(seen, "gate_approve", "U0DAN")
     wait_for(lambda: answers(slackbot, "<@U0DAN> already approved"), what="double click answer")
     approvals = store.all_approvals(m.id)
-    assert [(a.actor, a.decision, a.state_version) for a in approvals] == [("U0DAN", "approved", 2)]
+    assert [(a.actor, a.decision, a.version) for a in approvals] == [("U0DAN", "approved", 2)]
     assert slackbot.standin.calls_of("usergroups.users.list")
     updated = wait_for(
         lambda: (

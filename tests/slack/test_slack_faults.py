@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.db import init_db, make_engine
+from bot.db import init_db, open_database
 from bot.migration.notify import Note, Notification
 from bot.migration.steps import Step
 from bot.migration.store import Store
@@ -118,7 +118,7 @@ def test_a_definite_error_drops_the_rest_of_its_notification_only(caplog):
 # the notifier against the Slack stand-in ---------------------------------------------------
 @pytest.fixture
 def notifier(standin, tmp_path):
-    db = make_engine(f"sqlite:///{tmp_path / 'km.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'km.db'}")
     init_db(db)
     client = web_client(standin.token, standin.api_url)
     notifier = SlackNotifier(client, Store(db), CHANNEL, ["U0BOB"], card_interval=0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import config
-from bot.db import init_db, make_engine
+from bot.db import init_db, open_database
 from bot.migration.engine import Engine
 from bot.migration.notify import LogNotifier
 from bot.migration.steps import Status, Step
@@ -30,7 +30,7 @@ approvers = ["carol"]
 
 @pytest.fixture
 def store(tmp_path):
-    db = make_engine(f"sqlite:///{tmp_path / 'km.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'km.db'}")
     init_db(db)
     return Store(db)
 

@@ -17,7 +17,7 @@ def decide(**overrides):
         step="stop_producers",
         current_step="stop_producers",
         waiting_for="",
-        shown_version=7,
+        version=7,
         current_version=7,
         already=frozenset(),
     )
@@ -40,7 +40,7 @@ def test_an_approver_may_approve_an_open_gate():
             "stop_producers is not open for approval: the migration is at catch_up (replication "
             "lag 1,234 records)",
         ),
-        ({"shown_version": 6}, "stale approval: you saw version 6"),
+        ({"version": 6}, "stale approval: you saw version 6"),
         ({"actor": "U0EVE"}, "U0EVE is not an approver"),
         ({"actor": "U0EVE", "actor_groups": frozenset({"S0OTHER"})}, "is not an approver"),
         ({"requested_by": "U0BOB"}, "cannot approve it (two-person rule)"),
@@ -63,7 +63,7 @@ def test_two_person_rule_off_lets_the_requester_approve():
         step="repoint_clients",
         current_step="repoint_clients",
         waiting_for="",
-        shown_version=1,
+        version=1,
         current_version=1,
         already=frozenset(),
     )

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot import cli
-from bot.db import init_db, make_engine
+from bot.db import init_db, open_database
 from bot.migration.steps import Step
 from bot.migration.store import Store
 from tests.unit.conftest import CONFIG, migration
@@ -19,7 +19,7 @@ def stored(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'km.db'}"
     monkeypatch.setenv("KAFKA_MIGRATE_CONFIG", str(tmp_path / "km.toml"))
     monkeypatch.setenv("DATABASE_URL", url)
-    db = make_engine(url)
+    db = open_database(url)
     init_db(db)
     store = Store(db)
     m = store.create(migration(), "U0ALICE")

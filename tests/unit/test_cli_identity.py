@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from bot.db import make_engine
+from bot.db import open_database
 from bot.migration.steps import Step
 from bot.migration.store import Store
 from tests.accounts import kafka_migrate_as, os_account, remove, shared_database, shared_dir
@@ -26,7 +26,7 @@ def gate_open():
         CONFIG.replace('approvers = ["carol"]', f'approvers = ["{APPROVER}", "carol"]')
     )
     url = shared_database(root / "km.db")
-    store = Store(make_engine(url))
+    store = Store(open_database(url))
     m = store.create(migration(requested_by="U0ALICE"), "U0ALICE")
     m.step = Step.STOP_PRODUCERS
     m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 2}}
@@ -38,7 +38,7 @@ def gate_open():
         "HOME": str(root),
     }
     yield store, m.id, env
-    store.engine.dispose()
+    store.db.dispose()
     remove(root)
 
 
@@ -64,7 +64,7 @@ def test_an_approval_is_recorded_under_the_real_account_whatever_USER_says(gate_
     [event] = [e for e in store.events(mid) if e.kind == "approved"]
     assert event.actor == f"cli:{APPROVER}"
     assert event.data == {
-        "state_version": 2,
+        "version": 2,
         "via": "cli",
         "account": APPROVER,
         "uid": bob.pw_uid,

@@ -7,17 +7,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.db import database_url, init_db, make_engine, session_scope
+from bot.db import database_url, init_db, open_database, session_scope
 from bot.dbmigrations import HEAD
 from bot.models import Approval, Event, LagSample, Migration, StepRun
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'km.db'}")
-    init_db(engine)
-    init_db(engine)  # idempotent
-    return engine
+def db(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'km.db'}")
+    init_db(db)
+    init_db(db)  # idempotent
+    return db
 
 
 def migration(**extra) -> Migration:
@@ -34,15 +34,15 @@ def migration(**extra) -> Migration:
     )
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(engine):
-    with engine.connect() as conn:
+def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(db):
+    with db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
 
 
-def test_tables_round_trip(engine):
-    with session_scope(engine) as session:
+def test_tables_round_trip(db):
+    with session_scope(db) as session:
         session.add(migration(selected_topics=["orders.eu", "orders.us"]))
         session.flush()
         session.add(StepRun(migration_id="orders-7k2", step="preflight", state="done"))
@@ -53,7 +53,7 @@ def test_tables_round_trip(engine):
                 decision="approved",
                 actor="U0BOB",
                 via="slack",
-                state_version=3,
+                version=3,
             )
         )
         session.add(
@@ -66,15 +66,15 @@ def test_tables_round_trip(engine):
             )
         )
         session.add(LagSample(migration_id="orders-7k2", replication_lag=10, consumer_lag=0))
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         stored = session.get(Migration, "orders-7k2")
         assert stored.selected_topics == ["orders.eu", "orders.us"]
         assert session.exec(select(Event)).one().data == {"topics": 2}
-        assert session.exec(select(Approval)).one().state_version == 3
+        assert session.exec(select(Approval)).one().version == 3
 
 
-def test_events_are_append_only(engine):
-    with session_scope(engine) as session:
+def test_events_are_append_only(db):
+    with session_scope(db) as session:
         session.add(migration())
         session.flush()
         session.add(
@@ -85,16 +85,16 @@ def test_events_are_append_only(engine):
                 message="migration created",
             )
         )
-    with pytest.raises(IntegrityError, match="append-only"), session_scope(engine) as session:
+    with pytest.raises(IntegrityError, match="append-only"), session_scope(db) as session:
         session.exec(select(Event)).one().message = "rewritten history"
-    with pytest.raises(IntegrityError, match="append-only"), session_scope(engine) as session:
+    with pytest.raises(IntegrityError, match="append-only"), session_scope(db) as session:
         session.delete(session.exec(select(Event)).one())
-    with session_scope(engine) as session:
+    with session_scope(db) as session:
         assert session.exec(select(Event)).one().message == "migration created"
 
 
-def test_foreign_keys_are_enforced(engine):
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
+def test_foreign_keys_are_enforced(db):
+    with pytest.raises(IntegrityError), session_scope(db) as session:
         session.add(StepRun(migration_id="no-such-migration", step="preflight"))
 
 
@@ -114,10 +114,10 @@ def test_processes_starting_together_both_get_a_database(tmp_path):
     barrier = threading.Barrier(4)
 
     def start() -> None:
-        engine = make_engine(url)
+        db = open_database(url)
         barrier.wait()
         try:
-            init_db(engine)
+            init_db(db)
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -127,5 +127,5 @@ def test_processes_starting_together_both_get_a_database(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    with make_engine(url).connect() as conn:  # the schema revision was applied once
+    with open_database(url).connect() as conn:  # the schema revision was applied once
         assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(HEAD,)]

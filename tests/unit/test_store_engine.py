@@ -44,7 +44,7 @@ def test_one_decision_per_actor_and_version(store):
         decision="approved",
         actor="U0BOB",
         via="slack",
-        state_version=3,
+        version=3,
     )
     assert store.add_approval(Approval(**approval)) is True
     assert store.add_approval(Approval(**approval)) is False  # a double click
