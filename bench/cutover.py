@@ -41,7 +41,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from bot import config
 from bot import sandbox as sandbox_mod
 from bot.db import init_db, open_database
-from bot.migration import report
+from bot.migration import view
 from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start
 from bot.migration.notify import LogNotifier
@@ -176,7 +176,7 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         ]
         watchers = [threading.Thread(target=w, daemon=True) for w in watchers]
         started = time.time()
-        m = engine.start(request, "bench")
+        m = engine.verbs.start(request, "bench")
         for watcher in watchers:
             watcher.start()
         until(lambda: gate_open(store, m.id), timeout, 0.25, "the stop_producers gate")
@@ -223,11 +223,10 @@ def said(standin: SlackStandIn) -> bool:
 
 
 def gate_open(store: Store, migration_id: str) -> bool:
-    status = report.status(store, migration_id)
-    if status["status"] == "failed":
-        raise SystemExit(f"the migration failed: {status['reason']}")
-    gate = status["gate"] or {}
-    return status["step"] == "stop_producers" and gate.get("step") == "stop_producers"
+    shown = view.migration_view(store, migration_id)
+    if shown.status == "failed":
+        raise SystemExit(f"the migration failed: {shown.reason}")
+    return shown.step == "stop_producers" and shown.gate_open
 
 
 def delete_connectors(connect: httpx.Client, names: list[str]) -> None:

@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC, datetime
 
 from bot.errors import UserError
 from bot.identity import cli_actor, cli_origin
@@ -31,59 +30,15 @@ def build_engine(config_path: str | None, *, notifier=None):
     return Engine(settings, Store(db), notifier or LogNotifier()), database_url()
 
 
-def _print(data, as_json: bool, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if as_json else text)
+def _show(view, as_json: bool, text) -> None:
+    """Print a read-model view through the CLI presenter: JSON, or `text(view)`."""
+    from bot import cli_text
 
-
-def _status_text(s: dict) -> str:
-    marks = {
-        "done": "[x]",
-        "running": "[>]",
-        "failed": "[!]",
-        "skipped": "[-]",
-        "regressed": "[<]",
-        "pending": "[ ]",
-    }
-    lines = [
-        f"{s['id']} ({s['status']}, version {s['version']}): {s['source']} -> {s['target']} "
-        f"via {s['replicator']}, {len(s['topics'])} topic(s), requested by "
-        f"{s['requested_by']}"
-    ]
-    for step in s["steps"]:
-        extra = f" {step['seconds']:.0f}s" if step["seconds"] is not None else ""
-        actor_ = f" by {step['actor']}" if step["actor"] and step["actor"] != "bot" else ""
-        lines.append(f"  {marks.get(step['state'], '[?]')} {step['step']}{extra}{actor_}")
-    if s["note"]:
-        lines.append(f"now: {s['step']}: {s['note']}")
-    if s["reason"]:
-        lines.append(f"reason: {s['reason']}")
-    if s["replication_lag"] is not None:
-        eta = f", ETA {s['eta_seconds']:.0f}s" if s["eta_seconds"] else ""
-        lines.append(f"replication lag: {s['replication_lag']:,} records{eta}")
-    decided = (s["gate"] or {}).get("decided") or {}
-    if decided.get("replication_lag") is not None:
-        at = datetime.fromtimestamp(decided["at"], UTC).strftime("%H:%M:%S UTC")
-        lines.append(f"  at decision: {decided['replication_lag']:,} records ({at})")
-    if s["gate"] and s["gate"].get("step") == s["step"]:
-        lines.append(
-            f"approvers decide with: kafka-migrate approve|reject {s['id']} "
-            f"--version {s['version']} (whoever requested it may reject, not approve)"
-        )
-    lines.append(s["rollback"])
-    return "\n".join(lines)
-
-
-def _schema_lines(schemas: dict | None) -> list[str]:
-    if not schemas:
-        return []
-    counts = schemas["summary"]
-    return [
-        f"schemas: {counts['subjects']} subject(s), {counts['versions']} version(s): "
-        f"{counts['create']} to create, {counts['present']} there, {counts['conflict']} conflict(s)"
-    ] + [f"  {line}" for line in schemas["lines"]]
+    print(cli_text.as_json(view) if as_json else text(view))
 
 
 def _runbook(args: argparse.Namespace) -> int:
+    from bot import cli_text
     from bot.migration.grammar import parse_start
 
     engine, _url = build_engine(args.config)
@@ -94,80 +49,27 @@ def _runbook(args: argparse.Namespace) -> int:
             args.json = True
         request = parse_start(args.args)
         if verb == "plan":
-            plan = engine.plan(request)
-            text = "\n".join(
-                [f"topics: {', '.join(plan['topics'])}"]
-                + [
-                    f"  {i['source']} -> {i['target']}: {i['partitions']} partition(s), "
-                    f"{', '.join(i['actions']) or 'in place'}"
-                    + (f"; problems: {'; '.join(i['problems'])}" if i["problems"] else "")
-                    + "".join(f"\n      {k} = {v}" for k, v in sorted(i["configs"].items()))
-                    for i in plan["topic_plan"]
-                ]
-                + ([f"excluded: {', '.join(plan['excluded'])}"] if plan["excluded"] else [])
-                + _schema_lines(plan["schema_plan"])
-            )
-            _print(plan, args.json, text)
-            return 0 if not plan["summary"]["problems"] else 2
-        m = engine.start(request, cli_actor(), origin=cli_origin())
+            plan = engine.verbs.plan(request)
+            _show(plan, args.json, cli_text.plan)
+            return 2 if plan.refused else 0
+        m = engine.verbs.start(request, cli_actor(), origin=cli_origin())
         print(
             f"started {m.id}: {len(m.selected_topics)} topic(s); follow it with "
             f"`kafka-migrate status {m.id}` (the bot's `serve` process moves it)"
         )
         return 0
     if verb == "list":
-        rows = engine.list()
-        _print(
-            rows,
-            args.json,
-            "\n".join(
-                f"{r['id']}  {r['status']:<9} {r['step']:<20} v{r['version']}  {r['topics']} "
-                f"topic(s)  by {r['requested_by']}"
-                for r in rows
-            )
-            or "no migrations",
-        )
+        _show(engine.rows(), args.json, cli_text.listing)
         return 0
-    if verb in ("status", "report"):
-        data = engine.report(args.id) if verb == "report" else engine.status(args.id)
-        text = _status_text(data)
-        if verb == "report":
-            text += (
-                "\napprovals:\n"
-                + "\n".join(
-                    f"  {a['at']} {a['step']} {a['decision']} by {a['actor']} via {a['via']} "
-                    f"(version {a['version']})"
-                    for a in data["approvals"]
-                )
-                or "  none"
-            )
-            if schemas := data.get("schemas"):
-                text += (
-                    f"\nschemas ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
-                    + ", ".join(schemas["subjects"])
-                    + (
-                        f"\n  ids differ: {'; '.join(schemas['parity'])}"
-                        if schemas["parity"]
-                        else ""
-                    )
-                    + (
-                        f"\n  skipped (soft-deleted): {'; '.join(schemas['skipped'])}"
-                        if schemas["skipped"]
-                        else ""
-                    )
-                )
-            text += "\ntimeline:\n" + "\n".join(
-                f"  {e['at']} {e['actor']}"
-                + (f" (on {e['host']})" if e.get("host") else "")
-                + f": {e['message']}"
-                + (f" [{e['reason']}]" if e["reason"] and e["reason"] not in e["message"] else "")
-                for e in data["timeline"]
-            )
-        _print(data, args.json, text)
+    if verb == "status":
+        _show(engine.view(args.id), args.json, cli_text.status)
+        return 0
+    if verb == "report":
+        _show(engine.report(args.id), args.json, cli_text.report)
         return 0
     if verb in ("approve", "reject"):
         print(
-            engine.decide(
+            engine.verbs.decide(
                 args.id,
                 actor=cli_actor(),
                 version=args.version,
@@ -180,18 +82,18 @@ def _runbook(args: argparse.Namespace) -> int:
         )
         return 0
     actions = {
-        "pause": engine.pause,
-        "resume": engine.resume,
-        "retry": engine.retry,
+        "pause": engine.verbs.pause,
+        "resume": engine.verbs.resume,
+        "retry": engine.verbs.retry,
     }
     if verb == "cancel":
         cleanup = parse_cleanup(args.options)
         if not args.yes:
-            undo = engine.undo_plan(args.id, cleanup)
+            undo = engine.verbs.undo_plan(args.id, cleanup)
             raise UserError(
                 f"cancelling {args.id} will: " + "; ".join(undo) + ". Nothing was done: add --yes"
             )
-        m = engine.cancel(args.id, cli_actor(), origin=cli_origin(), cleanup=cleanup)
+        m = engine.verbs.cancel(args.id, cli_actor(), origin=cli_origin(), cleanup=cleanup)
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
         return 0
     if verb in actions:
@@ -199,14 +101,14 @@ def _runbook(args: argparse.Namespace) -> int:
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
         return 0
     if verb == "skip":
-        m = engine.skip(args.id, cli_actor(), args.reason or "", origin=cli_origin())
+        m = engine.verbs.skip(args.id, cli_actor(), args.reason or "", origin=cli_origin())
         print(f"{m.id}: now at {m.step} (version {m.version})")
         return 0
     raise UserError(f"unknown verb {verb}")
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from bot import sandbox
+    from bot import cli_text, sandbox
     from bot.sandbox import jars
 
     directory = args.dir or sandbox.default_dir(args.action)
@@ -220,18 +122,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         sandbox.forget(directory)
     elif args.action == "status":
         state = sandbox.status(directory).status()
-        lines = [f"sandbox in {state['dir']}"]
-        for side in ("source", "target"):
-            lines.append(
-                f"  {side}: {state[side]['bootstrap_servers']} (SASL_PLAINTEXT, PLAIN, "
-                f"users {', '.join(state[side]['users'])})"
-            )
-        lines.append(f"  connect: {state['connect']['url']}")
-        lines.append(f"  bot config: {state['config']}")
-        lines += [
-            f"  {n}: {'running' if up else 'NOT running'}" for n, up in state["running"].items()
-        ]
-        _print(state, args.json, "\n".join(lines))
+        print(json.dumps(state, indent=2) if args.json else cli_text.sandbox(state))
         return 0 if all(state["running"].values()) else 1
     return 0
 

@@ -46,7 +46,7 @@ def register(app: App, services) -> None:
                     f"{current.step}). The card is being refreshed: look again."
                 )
             check_operator(services, migration_id, user)
-            m = getattr(engine, verb)(migration_id, user)
+            m = getattr(engine.verbs, verb)(migration_id, user)
         except UserError as exc:
             respond(
                 text=blocks.refusal(exc, user),

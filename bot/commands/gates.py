@@ -37,7 +37,7 @@ def register(app: App, services) -> None:
                 if mine:
                     raise UserError(f"{user} already {mine[0].decision} {value.s} at this version")
                 raise UserError(f"this request is closed ({message.closed}): nothing was done")
-            engine.decide(
+            engine.verbs.decide(
                 value.m,
                 actor=user,
                 version=value.v,

@@ -99,47 +99,16 @@ def register(app: App, services) -> None:
             if verb == "start":
                 respond(text=start_in_slack(services, parse_start(args), user, channel))
             elif verb == "plan":
-                plan = engine.plan(parse_start(args))
-                lines = [
-                    f"• {blocks.code(i['source'])} → {blocks.code(i['target'])}: "
-                    f"{i['partitions']} partition(s), "
-                    f"{blocks.escape(', '.join(i['actions']) or 'in place')}"
-                    + (f" — *{blocks.escape('; '.join(i['problems']))}*" if i["problems"] else "")
-                    for i in plan["topic_plan"]
-                ]
-                if schemas := plan["schema_plan"]:
-                    counts = schemas["summary"]
-                    lines.append(
-                        f"*Schemas*: {counts['create']} to create, {counts['present']} there, "
-                        f"{counts['conflict']} conflict(s)"
-                    )
-                    lines += [f"• {blocks.escape(line)}" for line in schemas["lines"][:30]]
-                respond(
-                    text=blocks.clip(
-                        f"*Plan* ({plan['summary']['topics']} topic(s), nothing "
-                        "changed):\n" + "\n".join(lines)
-                    )
-                )
+                respond(text=blocks.plan_text(engine.verbs.plan(parse_start(args))))
             elif verb == "list":
-                rows = engine.list()
-                respond(
-                    text=blocks.clip(
-                        "\n".join(
-                            f"• {blocks.code(r['id'])} {r['status']} at {blocks.code(r['step'])} "
-                            f"(v{r['version']})"
-                            for r in rows
-                        )
-                        or "No migrations yet."
-                    )
-                )
+                respond(text=blocks.list_text(engine.rows()))
             elif verb == "status":
-                status = engine.status(args[0])
+                view = engine.view(args[0])
                 respond(
-                    text=f"Kafka migration {status['id']}",
-                    blocks=blocks.as_dicts(blocks.card(status)),
+                    text=f"Kafka migration {view.id}", blocks=blocks.as_dicts(blocks.card(view))
                 )
             elif verb == "report":
-                engine.status(args[0])  # exists?
+                engine.view(args[0])  # exists?
                 services.notifier.post_report(args[0])
                 respond(text=f"Report of {blocks.code(args[0])} posted in its thread.")
             elif verb == "cancel":
@@ -147,10 +116,10 @@ def register(app: App, services) -> None:
                 confirmed = args[-1].lower() == "yes"
                 cleanup = parse_cleanup([w for w in args[1:] if w.lower() != "yes"])
                 if confirmed:
-                    m = engine.cancel(args[0], user, cleanup=cleanup)
+                    m = engine.verbs.cancel(args[0], user, cleanup=cleanup)
                     respond(text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}")
                     return
-                undo = "; ".join(engine.undo_plan(args[0], cleanup))
+                undo = "; ".join(engine.verbs.undo_plan(args[0], cleanup))
                 again = " ".join([COMMAND, "cancel", *args, "yes"])
                 respond(
                     text=f"Cancelling {blocks.code(args[0])} will: {blocks.escape(undo)}. "
@@ -159,7 +128,7 @@ def register(app: App, services) -> None:
                 )
             else:
                 check_operator(services, args[0], user)
-                m = getattr(engine, verb)(args[0], user)
+                m = getattr(engine.verbs, verb)(args[0], user)
                 respond(text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}")
         except UserError as exc:
             respond(text=blocks.refusal(exc, user, mark=":warning:"))

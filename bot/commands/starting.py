@@ -15,7 +15,7 @@ CARD_PENDING = "waiting until its card is posted in Slack"
 def start_in_slack(services, request: StartRequest, user: str, channel: str | None) -> str:
     """Start it, post its card, let it run; the answer for the user (mrkdwn, escaped)."""
     engine = services.engine
-    m = engine.start(request, user, channel=channel, hold=CARD_PENDING)
+    m = engine.verbs.start(request, user, channel=channel, hold=CARD_PENDING)
     try:
         where = services.notifier.post_card(m.id)
     except SlackApiError as exc:
@@ -28,7 +28,7 @@ def start_in_slack(services, request: StartRequest, user: str, channel: str | No
             f"posted in {tried} ({blocks.escape(exc.response.get('error'))}). Invite the bot "
             f"there (`/invite @kafka-migrate`), then `{COMMAND} resume {m.id}`."
         )
-    engine.resume(m.id, "bot")
+    engine.verbs.resume(m.id, "bot")
     return (
         f"Started {blocks.code(m.id)} ({len(m.selected_topics)} topic(s)); its card is in "
         f"{blocks.channel_link(where)}."

@@ -45,7 +45,7 @@ def tick(migration_id: str) -> None:
     with logs.context(migration_id, step):
         began = time.perf_counter()
         try:
-            m = _engine.tick(migration_id)
+            m = _engine.mover.tick(migration_id)
         finally:
             metrics.observe_tick(step, time.perf_counter() - began)
         _reschedule(m)

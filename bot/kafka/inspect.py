@@ -9,7 +9,7 @@ from confluent_kafka import KafkaError
 from bot.kafka import apiversions
 from bot.kafka.acls import ANY_ACL
 from bot.kafka.cluster import TIMEOUT, Cluster, error_code, error_text
-from bot.kafka.select import Preview, TopicSelection, is_internal
+from bot.kafka.select import is_internal
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,3 @@ def inspect(cluster: Cluster) -> ClusterInfo:
         authorizer=has_authorizer(cluster),
         topics=topics,
     )
-
-
-def preview_selection(cluster: Cluster, selection: TopicSelection) -> Preview:
-    """Which topics of the cluster the selection takes, excludes, or leaves out as internal."""
-    meta = cluster.admin.list_topics(timeout=TIMEOUT)
-    return selection.preview(list(meta.topics))

@@ -76,10 +76,6 @@ class TopicPlan:
     def problems(self) -> list[str]:
         return [f"{i.source}: {p}" for i in self.items for p in i.problems]
 
-    @property
-    def changes(self) -> list[TopicItem]:
-        return [i for i in self.items if i.actions]
-
     def summary(self) -> dict[str, int]:
         return {
             "topics": len(self.items),

@@ -1,9 +1,8 @@
-"""The engine: moves each migration through the runbook, one verified step at a time.
-
-`tick` is the only mover (called by the scheduler): it runs the current step's action and
-records the outcome with a conditional update. People act through `start`, `decide`
-(approve/reject), `pause`, `resume`, `cancel`, `retry` and `skip`; every one is checked,
-recorded in the audit trail, and refused with a reason when it is not allowed.
+"""The engine: a migration's world (configuration, store, notifier, clock, and the clients of
+its clusters, replicators and registries, built through the ports) and its two collaborators:
+`mover` (mover.py: `tick` moves the runbook, one verified step at a time) and `verbs`
+(verbs.py: what people do: start, decide, pause, resume, retry, cancel, skip; each checked,
+audited, or refused with the reason).
 """
 
 from __future__ import annotations
@@ -14,35 +13,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot import logs, metrics
 from bot.config import Settings
-from bot.errors import UserError
 from bot.kafka.cluster import Cluster
-from bot.migration import actions, approvals, compensation, report
-from bot.migration.context import Context, Observations, Outcome, Result
-from bot.migration.decisions import Decisions
+from bot.migration import actions, approvals, view
+from bot.migration.context import Context, Observations
+from bot.migration.mover import Mover
 from bot.migration.notify import Note, Notification, Notifier
-from bot.migration.pace import stalled
 from bot.migration.ports import Runbook
-from bot.migration.steps import (
-    INFO,
-    ORDER,
-    Kind,
-    Status,
-    Step,
-    next_step,
-    rollback_hint,
-)
-from bot.migration.store import ConcurrentUpdate, Store
+from bot.migration.store import Store
+from bot.migration.verbs import Verbs
 from bot.models import EventKind, Migration
-from bot.reasons import reason, transient
 from bot.replicators import FlowSpec, Replicator, from_settings
 from bot.schemas.client import Registry
 
 log = logging.getLogger(__name__)
 
 
-class Engine(Decisions):
+class Engine:
     def __init__(
         self,
         settings: Settings,
@@ -69,6 +56,8 @@ class Engine(Decisions):
         self._clusters: dict[str, Cluster] = {}
         self._replicators: dict[str, Replicator] = {}
         self._registries: dict[str, Registry] = {}
+        self.mover = Mover(self)
+        self.verbs = Verbs(self)
 
     # wiring -------------------------------------------------------------------------------
     def cluster(self, name: str) -> Cluster:
@@ -80,6 +69,13 @@ class Engine(Decisions):
         if name not in self._replicators:
             self._replicators[name] = self._make_replicator(self.settings, name)
         return self._replicators[name]
+
+    def forget_cluster(self, name: str) -> None:
+        """Drop a cached client (its metadata may be stale after a fault)."""
+        self._clusters.pop(name, None)
+
+    def forget_registry(self, name: str) -> None:
+        self._registries.pop(name, None)
 
     def registry(self, name: str) -> Registry:
         if name not in self._registries:
@@ -113,7 +109,7 @@ class Engine(Decisions):
             required=slack.required_approvals if slack else 1,
         )
 
-    def _context(self, m: Migration) -> Context:
+    def context(self, m: Migration) -> Context:
         return Context(
             m,
             self.cluster(m.source),
@@ -127,13 +123,13 @@ class Engine(Decisions):
             self.registries(m.options),
         )
 
-    def _note(self, m: Migration, kind: Note, text: str, **data: Any) -> None:
+    def note(self, m: Migration, kind: Note, text: str, **data: Any) -> None:
         try:
             self.notifier.notify(Notification(kind, m.id, text, m.step, data))
         except Exception:  # noqa: BLE001 - a notification failure must not stop the runbook
             log.exception("notification %s for %s failed", kind, m.id)
 
-    def _save(
+    def save(
         self,
         m: Migration,
         version: int,
@@ -154,263 +150,15 @@ class Engine(Decisions):
             data=data,
             step=step,
         )
-        self._note(m, Note.CARD_CHANGED, message)
+        self.note(m, Note.CARD_CHANGED, message)
         return m
 
-    # the mover ----------------------------------------------------------------------------
-    def tick(self, migration_id: str) -> Migration:
-        m = self.store.get(migration_id)
-        for _ in range(len(ORDER)):
-            if m.status != Status.ACTIVE:
-                return m
-            ctx = self._context(m)
-            step = Step(m.step)
-            logs.set_step(step)
-            self.store.run_step(m.id, step, actor="bot")
-            self._reverify(ctx)
-            try:
-                result = (
-                    self._gate(ctx)
-                    if INFO[step].kind == Kind.GATE
-                    else self.runbook.actions[step](ctx)
-                )
-                ctx.observed.degraded_since = None
-            except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
-                result = self._fault(ctx, step, exc)
-            if self._cancelled_meanwhile(m.id, step):
-                return self.store.get(m.id)
-            try:
-                if not self._record(m, step, result):
-                    return m
-            except ConcurrentUpdate:
-                log.info("%s changed meanwhile; next tick re-reads it", m.id)
-                return self.store.get(m.id)
-        return m
+    # reading: the read model (view.py) --------------------------------------------------
+    def view(self, migration_id: str) -> view.MigrationView:
+        return view.migration_view(self.store, migration_id)
 
-    def _cancelled_meanwhile(self, migration_id: str, step: Step) -> bool:
-        """A cancel while the step ran: what the step applied after the cancel's undo (a
-        fence, connectors created again) is undone now, by the process that applied it."""
-        latest = self.store.get(migration_id)
-        if latest.status != Status.CANCELLED:
-            return False
-        try:
-            undone = compensation.undo(self, latest, latest.state.get("cancel_cleanup"))
-        except UserError as exc:
-            log.error("%s: cancelled while %s ran; undoing again failed: %s", latest.id, step, exc)
-            undone = [f"failed: {exc}"]
-        self.store.event(
-            latest.id,
-            actor="bot",
-            kind=EventKind.UNDO,
-            step=step,
-            message=f"cancelled while {step} ran: undone again ({', '.join(undone) or 'nothing'})",
-        )
-        return True
+    def rows(self, open_only: bool = False) -> list[view.Row]:
+        return view.rows(self.store, open_only)
 
-    def _fault(self, ctx: Context, step: Step, exc: Exception) -> Result:
-        """A definite error fails the step; a transient one (a cluster or Connect away, a
-        timeout, a rebalance) holds it as "degraded" and is retried at the next poll, until
-        `fault_patience_seconds` have passed."""
-        metrics.count_failure(exc)  # a Kafka, Connect or registry call failed (by its kind)
-        text = reason(exc)
-        if not transient(exc):
-            if not isinstance(exc, UserError):
-                log.exception("%s: step %s failed", ctx.migration.id, step)
-            return Result.failed(text)
-        observed = ctx.observed
-        # fresh clients next time: a cached client may hold metadata the fault made stale (after
-        # a broker is back, its cached leader epochs are refused as FENCED_LEADER_EPOCH)
-        for name in (ctx.migration.source, ctx.migration.target):
-            self._clusters.pop(name, None)
-        if observed.degraded_since is None:
-            observed.degraded_since = ctx.now
-        held = ctx.now - observed.degraded_since
-        patience = self.settings.config.timing.fault_patience_seconds
-        if held >= patience:
-            return Result.failed(f"gave up after {held:.0f}s of: {text}")
-        log.warning("%s: %s degraded for %.0fs: %s", ctx.migration.id, step, held, text)
-        return Result.waiting(f"degraded for {held:.0f}s (retrying): {text}")
-
-    def _reverify(self, ctx: Context) -> None:
-        """After a restart (or resume), say once that attestations are checked again live."""
-        step = Step(ctx.migration.step)
-        if ctx.observed.reverified or ORDER.index(step) <= ORDER.index(Step.PRODUCERS_STOPPED):
-            ctx.observed.reverified = True
-            return
-        ctx.observed.reverified = True
-        self.store.event(
-            ctx.migration.id,
-            actor="bot",
-            kind=EventKind.REVERIFY,
-            step=step,
-            message="attestations (producers stopped, drain) are re-verified live "
-            "by this process, not taken from storage",
-        )
-
-    def _record(self, m: Migration, step: Step, result: Result) -> bool:
-        """Store a step's outcome; True when the runbook moved on and the next step may run."""
-        version = m.version
-        if result.lag is not None or result.consumer_lag is not None:
-            self.store.add_lag(m.id, result.lag, result.consumer_lag, None)
-        if result.outcome == Outcome.WAITING:
-            if result.message != m.note:
-                self.store.set_note(m.id, result.message)
-                m.note = result.message
-                self._note(m, Note.CARD_CHANGED, result.message)
-            if step == Step.CATCH_UP:
-                self._watch_stall(m, result)
-            return False
-        if result.outcome == Outcome.FAILED:
-            log.error("%s: step %s failed: %s", m.id, step, result.message)
-            self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
-            m.status, m.reason = Status.FAILED, result.message
-            self._save(m, version, "bot", EventKind.FAILED, f"{step} failed", result.message)
-            self._note(m, Note.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}")
-            return False
-        if result.outcome == Outcome.REGRESS:
-            self.store.finish_step(m.id, step, "regressed", actor="bot", reason=result.message)
-            closed = INFO[step].kind == Kind.GATE or m.state.get("gate")
-            m.state.pop("gate", None)
-            m.step = Step(result.to_step)
-            self._save(m, version, "bot", EventKind.REGRESSED, f"back to {m.step}", result.message)
-            if closed:
-                self._note(
-                    m,
-                    Note.GATE_CLOSED,
-                    f"{result.message}: back to {m.step}; any approval must be given again",
-                )
-            return True
-        # done
-        actor = self._actor_of(m, step)
-        self.store.finish_step(
-            m.id,
-            step,
-            "done",
-            actor=actor,
-            reason=None,
-            detail={"message": result.message, **result.detail},
-        )
-        m.state.pop("gate", None)
-        m.note = None
-        following = next_step(step)
-        if following is None:
-            m.status = Status.COMPLETE
-        else:
-            m.step = following
-        self._save(
-            m,
-            version,
-            "bot",
-            EventKind.STEP_DONE,
-            f"{step}: {result.message}",
-            step=step,
-            **result.detail,
-        )
-        self.store.set_note(m.id, "")
-        self._note(m, Note.STEP_DONE, f"{step} done: {result.message}", actor=actor)
-        if step == Step.DRAIN:
-            self._note(
-                m,
-                Note.LAG_ZERO,
-                "lag reached zero: consumers read everything and MirrorMaker 2 copied every record",
-            )
-        if step == Step.CATCH_UP:
-            self._note(m, Note.LAG_ZERO, f"replication caught up: {result.message}")
-        if m.status == Status.COMPLETE:
-            self._note(m, Note.COMPLETED, f"{m.id} complete")
-        return True
-
-    def _actor_of(self, m: Migration, step: Step) -> str:
-        if INFO[step].kind != Kind.GATE:
-            return "bot"
-        gate = m.state.get("gate") or {}
-        names = [
-            a.actor
-            for a in self.store.approvals(m.id, step, gate.get("version"))
-            if a.decision == "approved"
-        ]
-        return ", ".join(names) or "bot"
-
-    def _watch_stall(self, m: Migration, result: Result) -> None:
-        observed = self.observed.setdefault(m.id, Observations())
-        observed.copied = (observed.copied + [result.detail.get("copied", 0)])[-100:]
-        polls = self.settings.config.timing.stall_polls
-        if stalled(observed.copied, result.lag or 0, polls):
-            if not observed.stall_reported:
-                observed.stall_reported = True
-                self._note(
-                    m,
-                    Note.STALL,
-                    f"MirrorMaker 2 copied nothing for {polls} polls while "
-                    f"{result.lag:,} records wait: check the replicator",
-                )
-        else:
-            observed.stall_reported = False
-
-    def _gate(self, ctx: Context) -> Result:
-        m, step = ctx.migration, Step(ctx.migration.step)
-        ctx.observed.figures = {}
-        broken = self.runbook.conditions[step](ctx)
-        if broken is not None:
-            return broken
-        if "replication_lag" in ctx.observed.figures:  # the live figure beside the decided one
-            self.store.add_lag(m.id, ctx.observed.figures["replication_lag"], None, None)
-        gate = m.state.get("gate")
-        expiry = self.settings.config.timing.gate_expiry_seconds
-        if gate and gate.get("step") == step and ctx.now - gate["opened_at"] > expiry:
-            self.store.event(
-                m.id,
-                actor="bot",
-                kind=EventKind.GATE_EXPIRED,
-                step=step,
-                message=f"{step} approval request expired after {expiry}s",
-            )
-            gate = None
-        if not gate or gate.get("step") != step:
-            return self._open_gate(ctx)
-        names = {
-            a.actor
-            for a in self.store.approvals(m.id, step, gate["version"])
-            if a.decision == "approved"
-        }
-        rule = self.approval_rule()
-        if approvals.gate_passed(rule, names):
-            return Result.done(f"approved by {', '.join(sorted(names))}")
-        return Result.waiting(
-            f"waiting for approval ({len(names)} of {rule.required}) at version {gate['version']}"
-        )
-
-    def _open_gate(self, ctx: Context) -> Result:
-        m, step = ctx.migration, Step(ctx.migration.step)
-        version = m.version
-        extra = {}
-        if step == Step.REPOINT_CLIENTS:
-            extra["preview"] = self.runbook.preview(ctx)
-        m.state["gate"] = {
-            "step": step,
-            "opened_at": ctx.now,
-            "version": version + 1,
-            "decided": {**ctx.observed.figures, "at": ctx.observed.figures.get("at", ctx.now)},
-            **extra,
-        }
-        m.note = f"waiting for approval at version {version + 1}"
-        self.store.set_note(m.id, m.note)
-        self._save(m, version, "bot", EventKind.GATE_OPENED, f"{step} open for approval")
-        self._note(
-            m,
-            Note.GATE_OPENED,
-            rollback_hint(step),  # the request itself (title, version, approvers) is rendered
-            version=m.version,
-            **extra,
-        )
-        return Result.waiting(m.note)
-
-    # reading (see report.py) --------------------------------------------------------------
-    def status(self, migration_id: str) -> dict[str, Any]:
-        return report.status(self.store, migration_id)
-
-    def list(self, open_only: bool = False) -> list[dict[str, Any]]:
-        return report.listing(self.store, open_only)
-
-    def report(self, migration_id: str) -> dict[str, Any]:
-        return report.report(self.store, migration_id)
+    def report(self, migration_id: str) -> view.Report:
+        return view.report(self.store, migration_id)

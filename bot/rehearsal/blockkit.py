@@ -1,53 +1,102 @@
-"""Block Kit limits, checked the way Slack checks them (used by the stand-in, and so the tests).
+"""Block Kit, checked the way Slack checks it, for the Slack stand-in (and so the tests).
 
-Returns Slack's own error shape: messages like "must be less than 3001 characters
-[json-pointer:/blocks/0/text/text]".
+Built on slack_sdk.models' own validation: each block (and each object inside it) is parsed
+with `Block.parse` / `View(**...)` and validated with `validate_json()`, which knows Slack's
+length and count limits. On top, the rules slack_sdk does not check: fields slack_sdk does not
+know, how many blocks a surface holds, unique block_ids and action_ids, plain_text where Slack
+requires it, and the undocumented total size (`msg_blocks_too_long`). Errors take Slack's
+shape: "<problem> [json-pointer:/blocks/0/text/text]".
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
 
-KNOWN = {"section", "header", "divider", "actions", "context", "input", "image", "rich_text"}
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block, TextObject
+from slack_sdk.models.views import View
+
+ATTRIBUTE = re.compile(r"^(\w+) ")  # slack_sdk names the attribute first
+PLAIN_ONLY = {("header", "text"), ("button", "text"), ("input", "label")}
+MAX_TOTAL_TEXT = 13_000  # about where Slack answers msg_blocks_too_long
 
 
-def _text_len(obj: Any) -> int:
-    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
+def _parse(kind: type, data: dict) -> JsonObject | None:
+    # slack_sdk warns (and drops) the fields it does not know: they are reported below instead
+    quiet = logging.getLogger("slack_sdk.models")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return Block.parse(data) if kind is Block else View(**data)
+    except (TypeError, ValueError, KeyError, AttributeError, SlackObjectFormationError):
+        return None
+    finally:
+        quiet.setLevel(level)
 
 
-def _max(errors: list[str], value: Any, limit: int, pointer: str) -> None:
-    if value is not None and len(value) > limit:
-        errors.append(f"must be less than {limit + 1} characters [json-pointer:{pointer}]")
+def _pointer_of(message: str, obj: JsonObject, pointer: str) -> str:
+    """The pointer of the attribute slack_sdk names, down to the text of a text object."""
+    match = ATTRIBUTE.match(message)
+    if not match:
+        return pointer
+    name = match.group(1)
+    if name not in obj.attributes:
+        return pointer
+    value = getattr(obj, name, None)
+    return f"{pointer}/{name}" + ("/text" if isinstance(value, TextObject) else "")
 
 
-def _confirm(errors: list[str], confirm: dict, pointer: str) -> None:
-    _max(errors, (confirm.get("title") or {}).get("text"), 100, f"{pointer}/title/text")
-    _max(errors, (confirm.get("text") or {}).get("text"), 300, f"{pointer}/text/text")
-    for key in ("confirm", "deny"):
-        _max(errors, (confirm.get(key) or {}).get("text"), 30, f"{pointer}/{key}/text")
+def _known(obj: JsonObject) -> set[str]:
+    """The JSON keys slack_sdk keeps for this object: a key its round trip drops is one it
+    does not know (Slack answers invalid_blocks for those)."""
+    try:
+        rendered = obj.to_dict()
+    except SlackObjectFormationError:
+        rendered = {}
+    return set(rendered) | set(obj.attributes) | {"type"}
 
 
-def _element(errors: list[str], el: dict, pointer: str, action_ids: set[str]) -> None:
-    action_id = el.get("action_id")
-    if action_id is not None:
-        _max(errors, action_id, 255, f"{pointer}/action_id")
-        if action_id in action_ids:
-            errors.append(
-                f"action_id {action_id!r} is not unique [json-pointer:{pointer}/action_id]"
-            )
-        action_ids.add(action_id)
-    if el.get("type") == "button":
-        text = el.get("text") or {}
-        if text.get("type") != "plain_text":
-            errors.append(f"must be plain_text [json-pointer:{pointer}/text/type]")
-        _max(errors, text.get("text"), 75, f"{pointer}/text/text")
-        _max(errors, el.get("value"), 2000, f"{pointer}/value")
-        _max(errors, el.get("url"), 3000, f"{pointer}/url")
-        if el.get("style") not in (None, "primary", "danger"):
-            errors.append(f"invalid style [json-pointer:{pointer}/style]")
-    if isinstance(el.get("confirm"), dict):
-        _confirm(errors, el["confirm"], f"{pointer}/confirm")
+def _walk(obj: JsonObject, data: Any, pointer: str, errors: list[str]) -> None:
+    try:
+        obj.validate_json()
+    except SlackObjectFormationError as exc:
+        errors.append(f"{exc} [json-pointer:{_pointer_of(str(exc), obj, pointer)}]")
+    if isinstance(data, dict):
+        for key in sorted(set(data) - _known(obj)):
+            errors.append(f"unknown field {key!r} [json-pointer:{pointer}/{key}]")
+        kind = data.get("type")
+        for key in ("text", "label"):
+            text = data.get(key)
+            plain = not isinstance(text, dict) or text.get("type") == "plain_text"
+            if (kind, key) in PLAIN_ONLY and not plain:
+                errors.append(f"must be plain_text [json-pointer:{pointer}/{key}/type]")
+    for name in sorted(obj.attributes):
+        value = getattr(obj, name, None)
+        raw = data.get(name) if isinstance(data, dict) else None
+        if isinstance(value, JsonObject):
+            _walk(value, raw, f"{pointer}/{name}", errors)
+        elif isinstance(value, list | tuple):
+            for j, item in enumerate(value):
+                if isinstance(item, JsonObject):
+                    part = raw[j] if isinstance(raw, list) and j < len(raw) else None
+                    _walk(item, part, f"{pointer}/{name}/{j}", errors)
+
+
+def _action_ids(data: Any) -> list[str]:
+    """Every action_id inside a block (elements, accessory, input element)."""
+    found = []
+    if isinstance(data, dict):
+        if isinstance(data.get("action_id"), str):
+            found.append(data["action_id"])
+        for key in ("elements", "accessory", "element"):
+            value = data.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                found += _action_ids(item)
+    return found
 
 
 def check_blocks(blocks: Any, *, surface: str = "message") -> list[str]:
@@ -63,51 +112,26 @@ def check_blocks(blocks: Any, *, surface: str = "message") -> list[str]:
     if len(blocks) > limit:
         errors.append(f"must be no more than {limit} items [json-pointer:/blocks]")
     block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        p = f"/blocks/{i}"
-        action_ids: set[str] = set()  # unique within the containing block
-        if not isinstance(block, dict) or block.get("type") not in KNOWN:
-            errors.append(f"unsupported type [json-pointer:{p}/type]")
+    for i, data in enumerate(blocks):
+        pointer = f"/blocks/{i}"
+        parsed = _parse(Block, data) if isinstance(data, dict) else None
+        if parsed is None or type(parsed) is Block:  # slack_sdk knows no such block
+            errors.append(f"unsupported type [json-pointer:{pointer}/type]")
             continue
-        if "block_id" in block:
-            _max(errors, block["block_id"], 255, f"{p}/block_id")
-            if block["block_id"] in block_ids:
-                errors.append(f"block_id is not unique [json-pointer:{p}/block_id]")
-            block_ids.add(block["block_id"])
-        kind = block["type"]
-        if kind == "section":
-            if "text" not in block and "fields" not in block:
-                errors.append(f"must provide text or fields [json-pointer:{p}]")
-            _max(errors, (block.get("text") or {}).get("text"), 3000, f"{p}/text/text")
-            fields = block.get("fields") or []
-            if len(fields) > 10:
-                errors.append(f"must be no more than 10 items [json-pointer:{p}/fields]")
-            for j, f in enumerate(fields):
-                _max(errors, f.get("text"), 2000, f"{p}/fields/{j}/text")
-            if isinstance(block.get("accessory"), dict):
-                _element(errors, block["accessory"], f"{p}/accessory", action_ids)
-        elif kind == "header":
-            text = block.get("text") or {}
-            if text.get("type") != "plain_text":
-                errors.append(f"must be plain_text [json-pointer:{p}/text/type]")
-            _max(errors, text.get("text"), 150, f"{p}/text/text")
-        elif kind == "actions":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > 25:
-                errors.append(f"must have 1 to 25 items [json-pointer:{p}/elements]")
-            for j, el in enumerate(elements):
-                _element(errors, el, f"{p}/elements/{j}", action_ids)
-        elif kind == "context":
-            elements = block.get("elements") or []
-            if not elements or len(elements) > 10:
-                errors.append(f"must have 1 to 10 items [json-pointer:{p}/elements]")
-            for j, el in enumerate(elements):
-                _max(errors, el.get("text"), 3000, f"{p}/elements/{j}/text")
-        elif kind == "input":
-            _max(errors, (block.get("label") or {}).get("text"), 2000, f"{p}/label/text")
-            if isinstance(block.get("element"), dict):
-                _element(errors, block["element"], f"{p}/element", action_ids)
+        _walk(parsed, data, pointer, errors)
+        block_id = data.get("block_id")
+        if block_id is not None:
+            if block_id in block_ids:
+                errors.append(f"block_id is not unique [json-pointer:{pointer}/block_id]")
+            block_ids.add(block_id)
+        ids = _action_ids(data)
+        for repeated in sorted({a for a in ids if ids.count(a) > 1}):
+            errors.append(f"action_id {repeated!r} is not unique [json-pointer:{pointer}]")
     return errors
+
+
+def _text_len(obj: Any) -> int:
+    return len(obj.get("text", "")) if isinstance(obj, dict) else 0
 
 
 def too_long(blocks: Any) -> bool:
@@ -119,19 +143,31 @@ def too_long(blocks: Any) -> bool:
         total += _text_len(block.get("text"))
         total += sum(_text_len(f) for f in block.get("fields") or [])
         total += sum(_text_len(e) for e in block.get("elements") or [])
-    return total > 13_000
+    return total > MAX_TOTAL_TEXT
 
 
 def check_view(view: Any) -> list[str]:
     if isinstance(view, str):
-        view = json.loads(view)
-    errors = []
-    for key, limit in (("title", 24), ("submit", 24), ("close", 24)):
-        _max(errors, (view.get(key) or {}).get("text"), limit, f"/view/{key}/text")
-    _max(errors, view.get("private_metadata"), 3000, "/view/private_metadata")
-    _max(errors, view.get("callback_id"), 255, "/view/callback_id")
-    errors += [
+        try:
+            view = json.loads(view)
+        except ValueError:
+            return ["invalid JSON [json-pointer:/view]"]
+    if not isinstance(view, dict):
+        return ["must be an object [json-pointer:/view]"]
+    blocks = view.get("blocks", [])
+    errors = [
         e.replace("json-pointer:/blocks", "json-pointer:/view/blocks")
-        for e in check_blocks(view.get("blocks", []), surface="modal")
+        for e in check_blocks(blocks, surface="modal")
     ]
+    # the blocks were checked above, with their own pointers: the view is checked around one
+    shell = {**view, "blocks": [{"type": "divider"}]}
+    parsed = _parse(View, shell)
+    if parsed is None:
+        return [*errors, "invalid view [json-pointer:/view]"]
+    try:
+        parsed.validate_json()
+    except SlackObjectFormationError as exc:
+        errors.append(f"{exc} [json-pointer:{_pointer_of(str(exc), parsed, '/view')}]")
+    for key in sorted(set(shell) - _known(parsed)):
+        errors.append(f"unknown field {key!r} [json-pointer:/view/{key}]")
     return errors

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -23,6 +22,7 @@ from slack_sdk.models.views import View
 
 from bot.errors import ConfigError
 from bot.migration.grammar import START_USAGE
+from bot.migration.view import MigrationView, Plan, Report, Row
 from bot.slack.ids import START_VIEW, Action, button_value
 from bot.slack.mrkdwn import (  # noqa: F401 - re-exported: handlers render through blocks
     MAX_TEXT,
@@ -67,73 +67,68 @@ def duration(seconds: float | None) -> str:
     return f" {seconds / 3600:.1f}h"
 
 
-def _checklist(status: dict[str, Any]) -> str:
+def _checklist(view: MigrationView) -> str:
     lines = []
-    for step in status["steps"]:
-        mark = MARKS.get(step["state"], ":grey_question:")
-        name = f"*{step['step']}*" if step["step"] == status["step"] else step["step"]
+    for step in view.steps:
+        mark = MARKS.get(step.state, ":grey_question:")
+        name = f"*{step.step}*" if step.step == view.step else step.step
         who = (
-            f" by {', '.join(mention(a.strip()) for a in step['actor'].split(','))}"
-            if step["actor"] and step["actor"] != "bot"
+            f" by {', '.join(mention(a.strip()) for a in step.actor.split(','))}"
+            if step.actor and step.actor != "bot"
             else ""
         )
-        lines.append(f"{mark} {name}{duration(step['seconds'])}{who}")
+        lines.append(f"{mark} {name}{duration(step.seconds)}{who}")
     return "\n".join(lines)
 
 
-def card(status: dict[str, Any]) -> list:
+def card(view: MigrationView) -> list:
     """The one message per migration, kept current."""
-    lag = status.get("replication_lag")
-    consumer = status.get("consumer_lag")
-    eta = status.get("eta_seconds")
+    lag, consumer, eta = view.replication_lag, view.consumer_lag, view.eta_seconds
     fields = [
-        MarkdownTextObject(text=f"*Status*\n{status['status']} at {code(status['step'])}"),
-        MarkdownTextObject(text=f"*Version*\n{status['version']}"),
+        MarkdownTextObject(text=f"*Status*\n{view.status} at {code(view.step)}"),
+        MarkdownTextObject(text=f"*Version*\n{view.version}"),
         MarkdownTextObject(
-            text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}"
-            + _decided(status)
+            text=f"*Replication lag*\n{'—' if lag is None else f'{lag:,} records'}" + _decided(view)
         ),
         MarkdownTextObject(text=f"*Consumer lag*\n{'—' if consumer is None else f'{consumer:,}'}"),
         MarkdownTextObject(text=f"*ETA*\n{'—' if not eta else duration(eta).strip()}"),
-        MarkdownTextObject(text=f"*Requested by*\n{mention(status['requested_by'])}"),
+        MarkdownTextObject(text=f"*Requested by*\n{mention(view.requested_by)}"),
     ]
     blocks: list = [
-        HeaderBlock(text=PlainTextObject(text=clip(f"Kafka migration {status['id']}", 150))),
+        HeaderBlock(text=PlainTextObject(text=clip(f"Kafka migration {view.id}", 150))),
         SectionBlock(
             text=MarkdownTextObject(
                 text=clip(
-                    f"*{escape(status['source'])} → {escape(status['target'])}* via "
-                    f"{escape(status['replicator'])}, "
-                    f"policy {escape(status['replication_policy'])}\n"
-                    f"{len(status['topics'])} topic(s): "
-                    f"{summarize(status['topics'])}"
+                    f"*{escape(view.source)} → {escape(view.target)}* via "
+                    f"{escape(view.replicator)}, "
+                    f"policy {escape(view.replication_policy)}\n"
+                    f"{len(view.topics)} topic(s): "
+                    f"{summarize(list(view.topics))}"
                 )
             )
         ),
         SectionBlock(fields=fields),
-        SectionBlock(text=MarkdownTextObject(text=clip(_checklist(status)))),
+        SectionBlock(text=MarkdownTextObject(text=clip(_checklist(view)))),
     ]
-    if status["status"] == "active":
-        now = status.get("note") or status.get("reason")
-    else:  # why it stopped comes first: a failed card says why
-        now = status.get("reason") or status.get("note")
-    context = [MarkdownTextObject(text=clip(escape(status["rollback"]), 2000))]
+    # why it stopped comes first: a failed card says why
+    now = (view.note or view.reason) if view.status == "active" else (view.reason or view.note)
+    context = [MarkdownTextObject(text=clip(escape(view.rollback), 2000))]
     if now:
-        label = "Now" if status["status"] == "active" else status["status"].capitalize()
+        label = "Now" if view.status == "active" else view.status.capitalize()
         context.insert(0, MarkdownTextObject(text=clip(f"*{label}:* {escape(now)}", 2000)))
     blocks.append(ContextBlock(elements=context))
-    buttons = _card_buttons(status)
+    buttons = _card_buttons(view)
     if buttons:
         blocks.append(ActionsBlock(block_id="card_actions", elements=buttons))
     return blocks
 
 
-def _decided(status: dict[str, Any]) -> str:
+def _decided(view: MigrationView) -> str:
     """The figure an open gate was opened on, with its time, beside the live one."""
-    decided = (status.get("gate") or {}).get("decided") or {}
-    if decided.get("replication_lag") is None:
+    gate = view.gate
+    if gate is None or gate.decided_lag is None:
         return ""
-    return f"\n_at decision: {decided['replication_lag']:,} ({_when(decided['at'])})_"
+    return f"\n_at decision: {gate.decided_lag:,} ({_when(gate.decided_at)})_"
 
 
 def _when(ts: float) -> str:
@@ -141,8 +136,8 @@ def _when(ts: float) -> str:
     return f"<!date^{int(ts)}^{{time_secs}}|{at.strftime('%H:%M:%S UTC')}>"
 
 
-def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
-    value = button_value(status["id"], status["version"])
+def _card_buttons(view: MigrationView) -> list[ButtonElement]:
+    value = button_value(view.id, view.version)
     cancel = ButtonElement(
         text="Cancel",
         action_id=Action.CANCEL,
@@ -150,7 +145,7 @@ def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
         style="danger",
         confirm=ConfirmObject(
             title="Cancel this migration?",
-            text=clip("It will " + "; ".join(status.get("undo", [])) + ".", 300),
+            text=clip("It will " + "; ".join(view.undo) + ".", 300),
             confirm="Cancel it",
             deny="Keep going",
         ),
@@ -166,35 +161,35 @@ def _card_buttons(status: dict[str, Any]) -> list[ButtonElement]:
             cancel,
         ],
     }
-    return by_status.get(status["status"], [])
+    return by_status.get(view.status, [])
 
 
-def gate_request(status: dict[str, Any], title: str, approvers: list[str], text: str) -> list:
-    step, version = status["step"], status["version"]
-    value = button_value(status["id"], version, step)
+def gate_request(view: MigrationView, title: str, approvers: list[str], text: str) -> list:
+    step, version = view.step, view.version
+    value = button_value(view.id, version, step)
     who = " ".join(mention(a) for a in approvers if not a.startswith("cli:"))
     blocks: list = [
         SectionBlock(
             text=MarkdownTextObject(
                 text=clip(
-                    f"{who} *{title}* for {code(status['id'])} (version {version})\n{escape(text)}"
+                    f"{who} *{title}* for {code(view.id)} (version {version})\n{escape(text)}"
                 )
             )
         ),
     ]
-    decided = (status.get("gate") or {}).get("decided") or {}
-    if decided.get("replication_lag") is not None:
+    gate = view.gate
+    if gate is not None and gate.decided_lag is not None:
         blocks.append(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"Decided on: replication lag {decided['replication_lag']:,} "
-                        f"records at {_when(decided['at'])}"
+                        text=f"Decided on: replication lag {gate.decided_lag:,} "
+                        f"records at {_when(gate.decided_at)}"
                     )
                 ]
             )
         )
-    preview = (status.get("gate") or {}).get("preview")
+    preview = gate.preview if gate is not None else None
     if preview:
         lines = [
             f"• {code(g)}: "
@@ -218,7 +213,7 @@ def gate_request(status: dict[str, Any], title: str, approvers: list[str], text:
                     style="primary",
                     confirm=ConfirmObject(
                         title=clip(title, 100),
-                        text=clip(f"Approve {step} for {status['id']} at version {version}?", 300),
+                        text=clip(f"Approve {step} for {view.id} at version {version}?", 300),
                         confirm="Approve",
                         deny="Not yet",
                     ),
@@ -230,7 +225,7 @@ def gate_request(status: dict[str, Any], title: str, approvers: list[str], text:
                     style="danger",
                     confirm=ConfirmObject(
                         title="Reject and pause?",
-                        text=clip(f"Rejecting pauses {status['id']}.", 300),
+                        text=clip(f"Rejecting pauses {view.id}.", 300),
                         confirm="Reject",
                         deny="Back",
                     ),
@@ -239,6 +234,65 @@ def gate_request(status: dict[str, Any], title: str, approvers: list[str], text:
         )
     )
     return blocks
+
+
+def plan_text(plan: Plan) -> str:
+    """`/kafka-migrate plan`: each topic and what the bot would do to it, schemas, nothing
+    changed."""
+    lines = [
+        f"• {code(t.source)} → {code(t.target)}: {t.partitions} partition(s), "
+        f"{escape(', '.join(t.actions) or 'in place')}"
+        + (f" — *{escape('; '.join(t.problems))}*" if t.problems else "")
+        for t in plan.topic_lines
+    ]
+    if plan.schema_summary is not None:
+        counts = plan.schema_summary
+        lines.append(
+            f"*Schemas*: {counts['create']} to create, {counts['present']} there, "
+            f"{counts['conflict']} conflict(s)"
+        )
+        lines += [f"• {escape(line)}" for line in plan.schema_lines[:30]]
+    topics = plan.summary["topics"]
+    return clip(f"*Plan* ({topics} topic(s), nothing changed):\n" + "\n".join(lines))
+
+
+def list_text(rows: list[Row]) -> str:
+    return clip(
+        "\n".join(f"• {code(r.id)} {r.status} at {code(r.step)} (v{r.version})" for r in rows)
+        or "No migrations yet."
+    )
+
+
+def report_text(r: Report) -> str:
+    """The final report, posted in the migration's thread (the chart follows it)."""
+    v = r.migration
+    approvals = (
+        "\n".join(
+            f"• {a.step} {a.decision} by {mention(a.actor)} via {a.via} (version {a.version})"
+            for a in r.approvals
+        )
+        or "• none"
+    )
+    verify = r.verify or {}
+    text = (
+        f"*Report for {code(v.id)}*: {v.status} at {code(v.step)}"
+        + (f" ({escape(v.reason)})" if v.reason else "")
+        + "\n"
+        f"*Approvals*\n{approvals}\n*Handover*: {escape(r.handover or '—')}\n"
+        f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
+        f"{len(verify.get('differences', [])) if verify else '—'}"
+    )
+    if schemas := r.schemas:
+        text += (
+            f"\n*Schemas* ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
+            + ", ".join(code(s) for s in schemas["subjects"][:30])
+            + (
+                f"; ids differ: {escape('; '.join(schemas['parity'][:5]))}"
+                if schemas["parity"]
+                else ""
+            )
+        )
+    return clip(text)
 
 
 def decided(original_text: str, decision: str, actor: str, at: datetime | None = None) -> list:

@@ -20,7 +20,7 @@ from functools import partial
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.migration import report
+from bot.migration import view
 from bot.migration.notify import Note, Notification
 from bot.migration.steps import GATES, INFO, Status, Step
 from bot.migration.store import Store
@@ -126,14 +126,14 @@ class SlackNotifier:
             m = self.store.get(migration_id)
             if m.card_ts:
                 return m.channel or self.channel, m.card_ts
-            status = report.status(self.store, migration_id)
+            shown = view.migration_view(self.store, migration_id)
             candidates = list(dict.fromkeys(c for c in (m.channel, self.channel) if c))
             for i, channel in enumerate(candidates):
                 try:
                     posted = self.client.chat_postMessage(
                         channel=channel,
                         text=f"Kafka migration {migration_id}",
-                        blocks=blocks.as_dicts(blocks.card(status)),
+                        blocks=blocks.as_dicts(blocks.card(shown)),
                     )
                 except SlackApiError as exc:
                     if exc.response.get("error") not in UNPOSTABLE or i == len(candidates) - 1:
@@ -157,12 +157,12 @@ class SlackNotifier:
 
     def _update_card(self, migration_id: str) -> list[Send]:
         channel, ts = self._where(migration_id)
-        status = report.status(self.store, migration_id)
+        shown = view.migration_view(self.store, migration_id)
         self.client.chat_update(
             channel=channel,
             ts=ts,
             text=f"Kafka migration {migration_id}",
-            blocks=blocks.as_dicts(blocks.card(status)),
+            blocks=blocks.as_dicts(blocks.card(shown)),
         )
         return self._follow_gates(migration_id)
 
@@ -235,9 +235,9 @@ class SlackNotifier:
 
     def _post_gate_request(self, migration_id: str, text: str) -> None:
         channel, _ts = self._where(migration_id)
-        status = report.status(self.store, migration_id)
-        title = INFO[Step(status["step"])].title
-        gate_blocks = blocks.gate_request(status, title, self.approvers, text)
+        shown = view.migration_view(self.store, migration_id)
+        title = INFO[Step(shown.step)].title
+        gate_blocks = blocks.gate_request(shown, title, self.approvers, text)
         posted = self.client.chat_postMessage(
             channel=channel,
             text=f"{title} ({migration_id})",
@@ -248,8 +248,8 @@ class SlackNotifier:
                 channel=channel,
                 ts=posted["ts"],
                 migration_id=migration_id,
-                step=status["step"],
-                version=status["version"],
+                step=shown.step,
+                version=shown.version,
                 text=gate_blocks[0].text.text,
             )
         )
@@ -323,34 +323,4 @@ class SlackNotifier:
         ]
 
     def _say_report(self, migration_id: str) -> None:
-        data = report.report(self.store, migration_id)
-        approvals = (
-            "\n".join(
-                f"• {a['step']} {a['decision']} by {blocks.mention(a['actor'])} via {a['via']} "
-                f"(version {a['version']})"
-                for a in data["approvals"]
-            )
-            or "• none"
-        )
-        verify = data.get("verify") or {}
-        handover = blocks.escape(data.get("handover") or "—")
-        text = (
-            f"*Report for {blocks.code(migration_id)}*: {data['status']} at "
-            f"{blocks.code(data['step'])}"
-            + (f" ({blocks.escape(data['reason'])})" if data.get("reason") else "")
-            + "\n"
-            f"*Approvals*\n{approvals}\n*Handover*: {handover}\n"
-            f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
-            f"{len(verify.get('differences', [])) if verify else '—'}"
-        )
-        if schemas := data.get("schemas"):
-            text += (
-                f"\n*Schemas* ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
-                + ", ".join(blocks.code(s) for s in schemas["subjects"][:30])
-                + (
-                    f"; ids differ: {blocks.escape('; '.join(schemas['parity'][:5]))}"
-                    if schemas["parity"]
-                    else ""
-                )
-            )
-        self._thread_say(migration_id, text)
+        self._thread_say(migration_id, blocks.report_text(view.report(self.store, migration_id)))

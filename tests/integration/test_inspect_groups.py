@@ -60,14 +60,14 @@ def test_lag_snapshot_per_group_and_partition_with_state_and_members(sandbox, un
 
 
 def test_selection_preview_on_the_real_cluster(sandbox, unique):
-    from bot.kafka.inspect import preview_selection
     from bot.kafka.select import TopicSelection
 
     conf = sandbox.source.client_config()
     for name in (f"shop.{unique}.orders", f"shop.{unique}.orders.test", f"shop.{unique}.users"):
         create_topic(conf, name, 1)
     selection = TopicSelection(f"shop\\.{unique}\\..*,__consumer_offsets", ".*\\.test")
-    preview = preview_selection(Cluster("source", conf), selection)
+    names = Cluster("source", conf).admin.list_topics(timeout=15).topics
+    preview = selection.preview(list(names))
     assert preview.selected == [
         "__consumer_offsets",
         f"shop.{unique}.orders",

@@ -61,11 +61,11 @@ class Rig:
         self.id = store.create(migration(requested_by=requester), requester).id
 
     def tick(self):
-        return self.engine.tick(self.id)
+        return self.engine.mover.tick(self.id)
 
     def approve(self, who="U0BOB", version=None):
         m = self.store.get(self.id)
-        return self.engine.decide(
+        return self.engine.verbs.decide(
             self.id, actor=who, version=version or m.version, via="slack", approve=True
         )
 
@@ -128,7 +128,7 @@ def test_a_failed_step_fails_loudly_and_a_retry_goes_on(rig, caplog):
     failure = [n for n in rig.notes.sent if n.kind == Note.FAILURE][-1]
     assert "cleanup.policy differs" in failure.text and "Nothing has moved yet" in failure.text
     assert rig.tick().status == Status.FAILED  # a failed migration is not moved
-    rig.engine.retry(rig.id, "U0ALICE")
+    rig.engine.verbs.retry(rig.id, "U0ALICE")
     assert rig.tick().step == Step.STOP_PRODUCERS
 
 
@@ -190,11 +190,11 @@ def test_cancel_in_the_quiet_window_removes_the_fence_and_the_connectors(rig):
     rig.scripted.script[Step.PRODUCERS_STOPPED] = [fence_step] * 3
     m = rig.to(Step.PRODUCERS_STOPPED)
     assert m.step == Step.PRODUCERS_STOPPED and len(rig.clusters["src"].acls) == 2
-    assert rig.engine.undo_plan(rig.id)[:2] == [
+    assert rig.engine.verbs.undo_plan(rig.id)[:2] == [
         "delete the MirrorMaker 2 connectors",
         "remove the write fence (2 DENY binding(s)): producers may write to the source again",
     ]
-    m = rig.engine.cancel(rig.id, "U0ALICE")
+    m = rig.engine.verbs.cancel(rig.id, "U0ALICE")
     assert m.status == Status.CANCELLED and "write fence removed (2 DENY" in m.reason
     assert rig.clusters["src"].acls == set() and rig.replicator.flows == {}
 
@@ -205,10 +205,10 @@ def test_a_fence_recorded_but_not_applied_is_still_undone_and_a_failed_undo_canc
     m = rig.to(Step.PRODUCERS_STOPPED)
     assert m.note.startswith("degraded for 0s") and rig.store.get(rig.id).state["fence"]
     with pytest.raises(UserError, match=r"undoing its side effects failed.*already done: Mirror"):
-        rig.engine.cancel(rig.id, "U0ALICE")
+        rig.engine.verbs.cancel(rig.id, "U0ALICE")
     assert rig.store.get(rig.id).status == Status.ACTIVE
     rig.clusters["src"].down = False
-    assert rig.engine.cancel(rig.id, "U0ALICE").status == Status.CANCELLED
+    assert rig.engine.verbs.cancel(rig.id, "U0ALICE").status == Status.CANCELLED
 
 
 def created_on_target(ctx):
@@ -223,15 +223,16 @@ def test_cancel_cleanup_target_deletes_only_what_the_migration_created(rig):
     rig.scripted.script[Step.CREATE_TOPICS] = [created_on_target]
     rig.to(Step.STOP_PRODUCERS)
     assert (
-        "keep the target's topics and ACLs (2 created topic(s)" in rig.engine.undo_plan(rig.id)[-1]
+        "keep the target's topics and ACLs (2 created topic(s)"
+        in rig.engine.verbs.undo_plan(rig.id)[-1]
     )
     assert "delete the 2 topic(s) it created on the target: orders, payments" in (
-        rig.engine.undo_plan(rig.id, "target")
+        rig.engine.verbs.undo_plan(rig.id, "target")
     )
     with pytest.raises(UserError, match="the only cleanup is target"):
-        rig.engine.cancel(rig.id, "U0ALICE", cleanup="source")
+        rig.engine.verbs.cancel(rig.id, "U0ALICE", cleanup="source")
     assert rig.store.get(rig.id).status == Status.ACTIVE  # bad input changed nothing
-    m = rig.engine.cancel(rig.id, "U0ALICE", cleanup="target")
+    m = rig.engine.verbs.cancel(rig.id, "U0ALICE", cleanup="target")
     assert rig.clusters["dst"].topics == {"existing"} and "2 target topic(s) deleted" in m.reason
 
 
@@ -240,7 +241,7 @@ def test_cleanup_target_is_refused_once_clients_may_use_the_target(rig):
     rig.scripted.script[Step.CONSUMERS_ON_TARGET] = [Result.waiting("start consumers")]
     rig.to(Step.CONSUMERS_ON_TARGET)
     with pytest.raises(UserError, match="refused at consumers_on_target"):
-        rig.engine.cancel(rig.id, "U0ALICE", cleanup="target")
+        rig.engine.verbs.cancel(rig.id, "U0ALICE", cleanup="target")
     assert rig.clusters["dst"].topics == {"orders", "payments"}
     assert rig.store.get(rig.id).status == Status.ACTIVE
 
@@ -251,7 +252,7 @@ def test_a_failed_connector_fails_the_step_with_the_workers_error_and_retry_rest
     m = rig.tick()
     assert (m.status, m.step) == (Status.FAILED, Step.START_REPLICATION)
     assert "SaslAuthenticationException" in m.reason and m.state["replication"] == "km-orders-abc"
-    rig.engine.retry(rig.id, "U0ALICE")
+    rig.engine.verbs.retry(rig.id, "U0ALICE")
     assert rig.replicator.calls[-1] == "restart"
     assert rig.tick().step == Step.STOP_PRODUCERS
 
@@ -305,7 +306,7 @@ def test_a_flow_deleted_by_hand_holds_catch_up_then_retry_creates_it_again(rig):
     rig.clock.now += 61
     m = rig.tick()
     assert m.status == Status.FAILED and m.reason.startswith("gave up after 61s")
-    rig.engine.retry(rig.id, "U0ALICE")
+    rig.engine.verbs.retry(rig.id, "U0ALICE")
     assert rig.replicator.flows == {"km-orders-abc": "RUNNING"}
     assert rig.tick().step == Step.STOP_PRODUCERS
 
@@ -314,7 +315,7 @@ def test_a_fence_applied_by_a_step_in_flight_after_a_cancel_is_removed_by_the_mo
     def cancelled_meanwhile(ctx):  # another process cancels between record and apply
         bindings = [["TOPIC", t, "LITERAL", "User:app", "*", "WRITE", "DENY"] for t in ctx.topics]
         ctx.record_side_effect("fence", bindings)
-        rig.engine.cancel(rig.id, "U0ALICE")
+        rig.engine.verbs.cancel(rig.id, "U0ALICE")
         ctx.source.acls |= {tuple(b) for b in bindings}
         return Result.waiting("no write for 0s of 3s")
 
@@ -338,6 +339,6 @@ def test_a_side_effect_recorded_while_cancel_undoes_is_undone_too(rig):
             rig.clusters["src"].acls.add(tuple(bindings[0]))
 
     rig.replicator.delete = delete_while_a_step_fences
-    m = rig.engine.cancel(rig.id, "U0ALICE")
+    m = rig.engine.verbs.cancel(rig.id, "U0ALICE")
     assert m.status == Status.CANCELLED and rig.clusters["src"].acls == set()
     assert "write fence removed (1 DENY binding(s))" in m.reason

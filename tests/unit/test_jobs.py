@@ -19,7 +19,7 @@ def test_reconcile_schedules_active_migrations_and_drops_the_rest(engine, store)
         assert tick.args == (m.id,) and tick.func is runner.tick
         assert tick.coalesce and tick.max_instances == 1 and tick.misfire_grace_time >= 5
 
-        engine.pause(m.id, "U0BOB")
+        engine.verbs.pause(m.id, "U0BOB")
         runner.reconcile()
         assert {job.id for job in scheduler.get_jobs()} == {"reconcile"}
         runner.schedule(m.id)  # replace_existing: scheduling twice keeps one job

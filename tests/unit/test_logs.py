@@ -72,12 +72,14 @@ def test_text_lines_show_the_migration_and_step_when_known(capture):
 def test_the_context_is_set_around_a_tick_and_cleared_after():
     seen = []
 
-    class Engine:
-        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="catch_up"))
-
+    class Mover:
         def tick(self, mid):
             seen.append(logs.current())
             return SimpleNamespace(id=mid, status="paused", step="catch_up")
+
+    class Engine:
+        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="catch_up"))
+        mover = Mover()
 
     runner.bind(Engine())
     try:

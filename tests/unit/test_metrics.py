@@ -90,7 +90,7 @@ def errors(target: str) -> float:
 
 def test_failed_calls_are_counted_by_target(engine, store):
     m = store.create(migration(step=Step.CATCH_UP), "U0ALICE")
-    ctx = engine._context(m)
+    ctx = engine.context(m)
     transport = KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
     cases = [
         (ReplicatorError("connect away"), "connect"),
@@ -100,10 +100,10 @@ def test_failed_calls_are_counted_by_target(engine, store):
     ]
     for exc, target in cases:
         before = errors(target)
-        engine._fault(ctx, Step.CATCH_UP, exc)
+        engine.mover._fault(ctx, Step.CATCH_UP, exc)
         assert errors(target) == before + 1, exc
     unrelated = {t: errors(t) for t in ("kafka", "connect", "slack", "registry")}
-    engine._fault(ctx, Step.CATCH_UP, ValueError("a bug"))
+    engine.mover._fault(ctx, Step.CATCH_UP, ValueError("a bug"))
     assert {t: errors(t) for t in unrelated} == unrelated
 
     lanes = Lanes(clock=lambda: 0.0)
@@ -122,12 +122,14 @@ def test_failed_calls_are_counted_by_target(engine, store):
 
 
 def test_tick_durations_by_step():
-    class Engine:
-        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="drain"))
-
+    class Mover:
         def tick(self, mid):
             time.sleep(0.01)
             return SimpleNamespace(id=mid, status="paused", step="drain")
+
+    class Engine:
+        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="drain"))
+        mover = Mover()
 
     def count() -> float:
         value = metrics.REGISTRY.get_sample_value(

@@ -63,19 +63,19 @@ def test_engine_decisions_are_checked_and_recorded(engine, store):
     m = at_gate(store)
     assert m.version == 5
     with pytest.raises(Refused, match="two-person rule"):
-        engine.decide(m.id, actor="U0BOB", version=5, via="slack")
+        engine.verbs.decide(m.id, actor="U0BOB", version=5, via="slack")
     with pytest.raises(Refused, match="not an approver"):
-        engine.decide(m.id, actor="U0EVE", version=5, via="slack")
+        engine.verbs.decide(m.id, actor="U0EVE", version=5, via="slack")
     with pytest.raises(Refused, match="stale approval"):
-        engine.decide(m.id, actor="cli:carol", version=4, via="cli")
-    assert "approved by U0DAN" in engine.decide(
+        engine.verbs.decide(m.id, actor="cli:carol", version=4, via="cli")
+    assert "approved by U0DAN" in engine.verbs.decide(
         m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
     )
     with pytest.raises(Refused, match="already approved"):
-        engine.decide(
+        engine.verbs.decide(
             m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
         )
-    assert engine.decide(m.id, actor="cli:carol", version=5, via="cli")
+    assert engine.verbs.decide(m.id, actor="cli:carol", version=5, via="cli")
     assert [(a.actor, a.via) for a in store.all_approvals(m.id)] == [
         ("U0DAN", "slack"),
         ("cli:carol", "cli"),
@@ -84,24 +84,26 @@ def test_engine_decisions_are_checked_and_recorded(engine, store):
 
 def test_rejection_pauses_and_nothing_to_approve_elsewhere(engine, store):
     m = at_gate(store)
-    engine.decide(m.id, actor="cli:carol", version=5, via="cli", approve=False, reason="not today")
+    engine.verbs.decide(
+        m.id, actor="cli:carol", version=5, via="cli", approve=False, reason="not today"
+    )
     paused = store.get(m.id)
     assert paused.status == Status.PAUSED and "rejected by cli:carol: not today" in paused.reason
     with pytest.raises(Refused, match="is paused"):
-        engine.decide(m.id, actor="cli:carol", version=6, via="cli")
-    resumed = engine.resume(m.id, "U0BOB")
+        engine.verbs.decide(m.id, actor="cli:carol", version=6, via="cli")
+    resumed = engine.verbs.resume(m.id, "U0BOB")
     assert resumed.status == Status.ACTIVE
     with pytest.raises(UserError, match="cannot resume"):
-        engine.resume(m.id, "U0BOB")
+        engine.verbs.resume(m.id, "U0BOB")
 
 
 def test_skip_only_where_allowed_with_a_reason(engine, store):
     m = store.create(migration(step=Step.MIGRATE_SCHEMAS), "U0ALICE")
     with pytest.raises(UserError, match="needs a reason"):
-        engine.skip(m.id, "U0BOB", " ")
-    skipped = engine.skip(m.id, "U0BOB", "no registry in use")
+        engine.verbs.skip(m.id, "U0BOB", " ")
+    skipped = engine.verbs.skip(m.id, "U0BOB", "no registry in use")
     assert skipped.step == Step.MIGRATE_ACLS
     skipped.step = Step.DRAIN
     store.save(skipped, skipped.version, actor="bot", kind="step", message="moved")
     with pytest.raises(UserError, match="drain cannot be skipped"):
-        engine.skip(m.id, "U0BOB", "hurry")
+        engine.verbs.skip(m.id, "U0BOB", "hurry")

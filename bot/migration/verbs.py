@@ -3,7 +3,7 @@ skip): each checked, recorded in the audit trail, or refused with the reason."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import UserError
 from bot.kafka.acls import parse_principal_map
@@ -13,9 +13,13 @@ from bot.migration.grammar import StartRequest
 from bot.migration.notify import Note
 from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
 from bot.migration.store import ConcurrentUpdate, new_id
+from bot.migration.view import Plan, TopicLine
 from bot.models import Approval, EventKind, Migration
 from bot.reasons import reason
 from bot.schemas.client import RegistryError
+
+if TYPE_CHECKING:
+    from bot.migration.engine import Engine
 
 VERB_OF = {
     EventKind.PAUSED: "pause",
@@ -25,8 +29,14 @@ VERB_OF = {
 }
 
 
-class Decisions:
-    """Mixed into Engine: the verbs of people. The mover (`tick`) lives in engine.py."""
+class Verbs:
+    """The verbs of people, on the engine's clusters, replicators and store (the mover, which
+    moves the runbook, is mover.py)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.store = engine.store
+        self.settings = engine.settings
 
     def _request(self, req: StartRequest) -> tuple[TopicSelection, list[str]]:
         """Check, before anything starts, what a step would refuse later: names in the config,
@@ -34,7 +44,7 @@ class Decisions:
         reachable. Refusals are UserErrors that say what to fix."""
         self.settings.cluster(req.source)
         self.settings.cluster(req.target)
-        replicator = self.replicator(req.via)
+        replicator = self.engine.replicator(req.via)
         self._check_registries(req.options)
         selection = TopicSelection(req.topics, req.exclude)
         group_patterns(req.options.get("groups_exclude") or "")
@@ -57,25 +67,25 @@ class Decisions:
             raise UserError("source_registry and target_registry name the same registry")
         for role, name in zip(("source", "target"), named, strict=True):
             try:
-                self.registry(name).check()
+                self.engine.registry(name).check()
             except RegistryError as exc:
-                self._registries.pop(name, None)
+                self.engine.forget_registry(name)
                 raise UserError(f"the {role} schema registry {name}: {exc}") from None
 
     def _reach(self, name: str, role: str) -> list[str]:
         """The cluster's topic names; an unreachable cluster's client is dropped, not kept
         retrying (and logging) in the background."""
-        cluster = self.cluster(name)
+        cluster = self.engine.cluster(name)
         why = cluster.unreachable()
         try:
             if why is None:
                 return list(cluster.admin.list_topics(timeout=15).topics)
         except Exception as exc:  # noqa: BLE001 - said to the user as a reason
             why = reason(exc)
-        self._clusters.pop(name, None)
+        self.engine.forget_cluster(name)
         raise UserError(f"the {role} cluster {name}: {why}")
 
-    def plan(self, req: StartRequest) -> dict[str, Any]:
+    def plan(self, req: StartRequest) -> Plan:
         """What `start` would do, changing nothing: topics selected and the topic plan."""
         from bot.kafka.topics import plan_topics
         from bot.schemas.migrate import plan_schemas
@@ -83,40 +93,40 @@ class Decisions:
         selection, topics = self._request(req)
         conf = self.settings.config.replicators[req.via]
         topic_plan = plan_topics(
-            self.cluster(req.source),
-            self.cluster(req.target),
+            self.engine.cluster(req.source),
+            self.engine.cluster(req.target),
             topics,
             replication_policy=req.replication_policy,
             source_alias=conf.source_alias,
             allow_config_changes=req.options["allow_config_changes"],
         )
         preview = selection.preview(self._reach(req.source, "source"))
-        schemas = None
-        if registries := self.registries(req.options):
+        schema_plan = None
+        if registries := self.engine.registries(req.options):
             source = registries[0]
             schema_plan = plan_schemas(
                 *registries, topics, strategy=source.subject_strategy, extra=source.extra_subjects
             )
-            schemas = {"summary": schema_plan.summary(), "lines": schema_plan.lines()}
-        return {
-            "schema_plan": schemas,
-            "topics": topics,
-            "excluded": preview.excluded,
-            "internal": preview.internal,
-            "topic_plan": [
-                {
-                    "source": i.source,
-                    "target": i.target,
-                    "partitions": i.partitions,
-                    "actions": i.actions,
-                    "configs": i.configs,
-                    "problems": i.problems,
-                    "warnings": i.warnings,
-                }
+        return Plan(
+            topics=tuple(topics),
+            excluded=tuple(preview.excluded),
+            internal=tuple(preview.internal),
+            topic_lines=tuple(
+                TopicLine(
+                    source=i.source,
+                    target=i.target,
+                    partitions=i.partitions,
+                    actions=tuple(i.actions),
+                    configs=dict(i.configs),
+                    problems=tuple(i.problems),
+                    warnings=tuple(i.warnings),
+                )
                 for i in topic_plan.items
-            ],
-            "summary": topic_plan.summary(),
-        }
+            ),
+            summary=topic_plan.summary(),
+            schema_summary=schema_plan.summary() if schema_plan else None,
+            schema_lines=tuple(schema_plan.lines()) if schema_plan else (),
+        )
 
     def start(
         self,
@@ -148,7 +158,7 @@ class Decisions:
             state={},
         )
         self.store.create(m, actor, origin)
-        self._note(m, Note.CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
+        self.engine.note(m, Note.CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
         return m
 
     def decide(
@@ -211,7 +221,7 @@ class Decisions:
         open_version = gate.get("version") if gate.get("step") == m.step else None
         already = {a.actor for a in self.store.approvals(m.id, step, version)}
         approvals.check(
-            self.approval_rule(),
+            self.engine.approval_rule(),
             actor=actor,
             actor_groups=actor_groups,
             requested_by=m.requested_by,
@@ -245,8 +255,8 @@ class Decisions:
                 Status.PAUSED,
                 f"{step} rejected by {actor}" + (f": {reason}" if reason else ""),
             )
-            self._save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
-        self._note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
+            self.engine.save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
+        self.engine.note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
         return f"{step} {decision} by {actor} (version {version})"
 
     def _transition(
@@ -264,7 +274,9 @@ class Decisions:
             raise UserError(f"{m.id} is {m.status}: cannot {VERB_OF[kind]} it")
         version = m.version
         m.status, m.reason = to, reason
-        return self._save(m, version, actor, kind, reason or f"{kind} by {actor}", **(origin or {}))
+        return self.engine.save(
+            m, version, actor, kind, reason or f"{kind} by {actor}", **(origin or {})
+        )
 
     def pause(
         self,
@@ -289,7 +301,7 @@ class Decisions:
         m = self._transition(
             migration_id, actor, (Status.PAUSED,), Status.ACTIVE, EventKind.RESUMED, origin=origin
         )
-        self.observed.pop(m.id, None)  # re-verify everything after a pause
+        self.engine.observed.pop(m.id, None)  # re-verify everything after a pause
         return m
 
     def retry(
@@ -298,8 +310,8 @@ class Decisions:
         m = self.store.get(migration_id)
         if m.status == Status.FAILED and m.state.get("replication"):
             try:  # a failed connector or task is restarted, a deleted one created again
-                self.replicator(m.replicator).ensure(self.flow(m))
-                self.replicator(m.replicator).restart(self.flow(m))
+                self.engine.replicator(m.replicator).ensure(self.engine.flow(m))
+                self.engine.replicator(m.replicator).restart(self.engine.flow(m))
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 raise UserError(f"cannot restart the replication: {reason(exc)}") from None
         return self._transition(
@@ -317,13 +329,13 @@ class Decisions:
         """Cancel and undo what the migration did (see compensation.py); `cleanup="target"`
         also deletes the target topics and ACLs it created. A step that records a new side
         effect meanwhile moves the version on: the undo is done again with what it recorded
-        (and the mover undoes what a step in flight applies after the cancel: engine.tick)."""
+        (and the mover undoes what a step in flight applies after the cancel: Mover.tick)."""
         undone: list[str] = []
         for _attempt in range(5):
             m = self.store.get(migration_id)
             if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
                 raise UserError(f"{m.id} is {m.status}: cannot cancel it")
-            undone += [u for u in compensation.undo(self, m, cleanup) if u not in undone]
+            undone += [u for u in compensation.undo(self.engine, m, cleanup) if u not in undone]
             why = reason or f"cancelled by {actor}"
             m.status, m.reason = (
                 Status.CANCELLED,
@@ -332,10 +344,12 @@ class Decisions:
             if cleanup:
                 m.state["cancel_cleanup"] = cleanup
             try:
-                m = self._save(m, m.version, actor, EventKind.CANCELLED, m.reason, **(origin or {}))
+                m = self.engine.save(
+                    m, m.version, actor, EventKind.CANCELLED, m.reason, **(origin or {})
+                )
             except ConcurrentUpdate:
                 continue
-            self._note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
+            self.engine.note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
             return m
         raise UserError(f"{migration_id} kept changing while it was cancelled: try again")
 
@@ -361,7 +375,7 @@ class Decisions:
         self.store.finish_step(m.id, m.step, "skipped", actor=actor, reason=reason)
         skipped = m.step
         m.step, m.status, m.reason = next_step(Step(m.step)), Status.ACTIVE, None
-        return self._save(
+        return self.engine.save(
             m,
             version,
             actor,

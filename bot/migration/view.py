@@ -1,0 +1,305 @@
+"""The read model: frozen views of a migration, the list, the final report and a plan.
+
+The domain produces them (from the store, or `Verbs.plan`); the presenters only render them:
+`bot/cli_text.py` (CLI text, and JSON through `to_dict`) and `bot/slack/blocks.py` (Block Kit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.migration.compensation import undo_plan
+from bot.migration.pace import eta_seconds
+from bot.migration.steps import INFO, rollback_hint
+from bot.migration.store import Store
+
+
+@dataclass(frozen=True)
+class StepLine:
+    step: str
+    kind: str  # auto / wait / gate
+    title: str
+    state: str  # pending / running / done / failed / skipped / regressed
+    actor: str | None
+    seconds: float | None  # how long it took, once finished
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An approval gate as it was opened: the version approvals must name, and the figures
+    the request was decided on."""
+
+    step: str
+    version: int
+    opened_at: float
+    decided: Mapping[str, Any]  # e.g. replication_lag and when ("at") it was measured
+    preview: Mapping[str, Any] | None = None  # the repoint's handover preview
+
+    @property
+    def decided_lag(self) -> int | None:
+        return self.decided.get("replication_lag")
+
+    @property
+    def decided_at(self) -> float | None:
+        return self.decided.get("at")
+
+
+@dataclass(frozen=True)
+class MigrationView:
+    id: str
+    name: str
+    status: str
+    step: str
+    version: int
+    note: str | None
+    reason: str | None
+    source: str
+    target: str
+    replicator: str
+    replication_policy: str
+    topics: tuple[str, ...]
+    groups: tuple[str, ...]
+    requested_by: str
+    steps: tuple[StepLine, ...]
+    replication_lag: int | None
+    consumer_lag: int | None
+    eta_seconds: float | None
+    gate: Gate | None
+    rollback: str  # what undoing the current step means
+    undo: tuple[str, ...]  # what a cancel would take back
+
+    @property
+    def gate_open(self) -> bool:
+        """A gate request is open at the current step."""
+        return self.gate is not None and self.gate.step == self.step
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["topics"], data["groups"] = list(self.topics), list(self.groups)
+        data["steps"] = [asdict(s) for s in self.steps]
+        data["undo"] = list(self.undo)
+        if self.gate is not None:
+            gate = {k: v for k, v in asdict(self.gate).items() if k != "preview"}
+            data["gate"] = gate | ({"preview": self.gate.preview} if self.gate.preview else {})
+        return data
+
+
+@dataclass(frozen=True)
+class Row:
+    """One migration in the list."""
+
+    id: str
+    status: str
+    step: str
+    version: int
+    topics: int
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class ApprovalLine:
+    step: str
+    decision: str
+    actor: str
+    via: str
+    version: int
+    at: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class EventLine:
+    at: str  # ISO 8601
+    actor: str
+    kind: str
+    step: str | None
+    message: str
+    reason: str | None
+    host: str | None  # the machine a CLI decision came from
+
+
+@dataclass(frozen=True)
+class Report:
+    """The final report: the migration, who decided what, its timeline, and what was proved."""
+
+    migration: MigrationView
+    approvals: tuple[ApprovalLine, ...]
+    timeline: tuple[EventLine, ...]
+    handover: str | None
+    verify: Mapping[str, Any] | None
+    schemas: Mapping[str, Any] | None
+    lag_samples: tuple[tuple[str, int | None], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.migration.to_dict() | {
+            "approvals": [asdict(a) for a in self.approvals],
+            "timeline": [asdict(e) for e in self.timeline],
+            "handover": self.handover,
+            "verify": self.verify,
+            "schemas": self.schemas,
+            "lag_samples": [list(s) for s in self.lag_samples],
+        }
+
+
+@dataclass(frozen=True)
+class TopicLine:
+    """One topic in a plan: what the bot would do to it on the target."""
+
+    source: str
+    target: str
+    partitions: int
+    actions: tuple[str, ...]
+    configs: Mapping[str, str]
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `start` would do, changing nothing."""
+
+    topics: tuple[str, ...]
+    excluded: tuple[str, ...]
+    internal: tuple[str, ...]
+    topic_lines: tuple[TopicLine, ...]
+    summary: Mapping[str, int]
+    schema_summary: Mapping[str, int] | None = None  # when registries are named
+    schema_lines: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.summary.get("problems"))
+
+    def to_dict(self) -> dict[str, Any]:
+        schemas = None
+        if self.schema_summary is not None:
+            schemas = {"summary": dict(self.schema_summary), "lines": list(self.schema_lines)}
+        return {
+            "schema_plan": schemas,
+            "topics": list(self.topics),
+            "excluded": list(self.excluded),
+            "internal": list(self.internal),
+            "topic_plan": [
+                asdict(t)
+                | {
+                    "actions": list(t.actions),
+                    "configs": dict(t.configs),
+                    "problems": list(t.problems),
+                    "warnings": list(t.warnings),
+                }
+                for t in self.topic_lines
+            ],
+            "summary": dict(self.summary),
+        }
+
+
+def migration_view(store: Store, migration_id: str) -> MigrationView:
+    m = store.get(migration_id)
+    runs = {run.step: run for run in store.step_runs(m.id)}
+    samples = store.lag_samples(m.id, 100)
+    points = [
+        (s.at.timestamp(), s.replication_lag) for s in samples if s.replication_lag is not None
+    ]
+    consumer = [s.consumer_lag for s in samples if s.consumer_lag is not None]
+    steps = []
+    for info in INFO.values():
+        run = runs.get(info.step)
+        seconds = None
+        if run and run.started_at and run.finished_at:
+            seconds = (run.finished_at - run.started_at).total_seconds()
+        steps.append(
+            StepLine(
+                step=str(info.step),
+                kind=str(info.kind),
+                title=info.title,
+                state=run.state if run else "pending",
+                actor=run.actor if run else None,
+                seconds=seconds,
+                reason=run.reason if run else None,
+            )
+        )
+    gate = m.state.get("gate")
+    return MigrationView(
+        id=m.id,
+        name=m.name,
+        status=str(m.status),
+        step=str(m.step),
+        version=m.version,
+        note=m.note,
+        reason=m.reason,
+        source=m.source,
+        target=m.target,
+        replicator=m.replicator,
+        replication_policy=m.replication_policy,
+        topics=tuple(m.selected_topics),
+        groups=tuple(m.groups),
+        requested_by=m.requested_by,
+        steps=tuple(steps),
+        replication_lag=points[-1][1] if points else None,
+        consumer_lag=consumer[-1] if consumer else None,
+        eta_seconds=eta_seconds(points),
+        gate=Gate(
+            step=gate["step"],
+            version=gate["version"],
+            opened_at=gate["opened_at"],
+            decided=gate.get("decided") or {},
+            preview=gate.get("preview"),
+        )
+        if gate
+        else None,
+        rollback=rollback_hint(m.step),
+        undo=tuple(undo_plan(m.state)),
+    )
+
+
+def rows(store: Store, open_only: bool = False) -> list[Row]:
+    return [
+        Row(
+            id=m.id,
+            status=str(m.status),
+            step=str(m.step),
+            version=m.version,
+            topics=len(m.selected_topics),
+            requested_by=m.requested_by,
+        )
+        for m in store.list(open_only=open_only)
+    ]
+
+
+def report(store: Store, migration_id: str) -> Report:
+    view = migration_view(store, migration_id)
+    m = store.get(migration_id)
+    return Report(
+        migration=view,
+        approvals=tuple(
+            ApprovalLine(
+                step=a.step,
+                decision=a.decision,
+                actor=a.actor,
+                via=a.via,
+                version=a.version,
+                at=a.created_at.isoformat(),
+            )
+            for a in store.all_approvals(m.id)
+        ),
+        timeline=tuple(
+            EventLine(
+                at=e.at.isoformat(),
+                actor=e.actor,
+                kind=e.kind,
+                step=e.step,
+                message=e.message,
+                reason=e.reason,
+                host=(e.data or {}).get("host"),
+            )
+            for e in store.events(m.id)
+        ),
+        handover=m.state.get("handover"),
+        verify=m.state.get("verify"),
+        schemas=m.state.get("schemas"),
+        lag_samples=tuple(
+            (s.at.isoformat(), s.replication_lag) for s in store.lag_samples(m.id, 1000)
+        ),
+    )
