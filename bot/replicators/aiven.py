@@ -330,7 +330,7 @@ class AivenReplicator:
         except NotFound:
             return None
 
-    def _write_flow(self, flow: FlowSpec, enabled: bool | None = None) -> None:
+    def write_flow(self, flow: FlowSpec, enabled: bool | None = None) -> None:
         """Create the flow or update what differs (keeping `enabled` unless given); read back."""
         current = self.read_flow(flow)
         if current is None:
@@ -387,7 +387,7 @@ class AivenReplicator:
         self.wait_integrations([flow.source_alias, flow.target_alias])
         with self._lock():
             self._service_settings(flow, svc)
-            self._write_flow(flow)
+            self.write_flow(flow)
         return self.parts(flow)
 
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
@@ -443,18 +443,18 @@ class AivenReplicator:
         if current is None or not current.get("enabled"):
             return
         with self._lock():
-            self._write_flow(flow, enabled=False)
-            self._write_flow(flow, enabled=True)
+            self.write_flow(flow, enabled=False)
+            self.write_flow(flow, enabled=True)
 
     def pause(self, flow: FlowSpec) -> None:
         with self._lock():
             if self.read_flow(flow) is not None:
-                self._write_flow(flow, enabled=False)
+                self.write_flow(flow, enabled=False)
 
     def resume(self, flow: FlowSpec) -> None:
         with self._lock():
             if self.read_flow(flow) is not None:
-                self._write_flow(flow, enabled=True)
+                self.write_flow(flow, enabled=True)
 
     def delete(self, flow: FlowSpec) -> None:
         """The flow goes; the integrations and endpoints stay (shared, reused next time)."""

@@ -42,6 +42,11 @@ def register(bootstrap: str, service: AivenService) -> None:
         _known[_key(bootstrap)] = service
 
 
+def forget(bootstrap: str) -> None:
+    with _guard:
+        _known.pop(_key(bootstrap), None)
+
+
 def service_of(conf: Mapping[str, Any]) -> AivenService | None:
     """The Aiven service these client settings connect to, if the configuration says so."""
     with _guard:

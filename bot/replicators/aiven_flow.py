@@ -63,8 +63,9 @@ def flow_differences(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> l
 
 
 def mm2_user_config(flow: FlowSpec) -> dict[str, Any]:
-    """The MM2 service's `kafka_mirrormaker` settings this flow needs."""
-    return {
+    """The MM2 service's `kafka_mirrormaker` settings this flow needs (an empty groups_exclude
+    is not sent: Aiven's default exclusions stay)."""
+    settings: dict[str, Any] = {
         "groups": groups_expression(flow.groups),
         "emit_checkpoints_enabled": True,
         "emit_checkpoints_interval_seconds": flow.emit_checkpoints_interval_s,
@@ -74,6 +75,10 @@ def mm2_user_config(flow: FlowSpec) -> dict[str, Any]:
         "refresh_topics_interval_seconds": 30,
         "sync_topic_configs_enabled": False,  # the bot creates the topics with their configs
     }
+    exclude = list(getattr(flow, "groups_exclude", []) or [])
+    if exclude:
+        settings["groups_exclude"] = groups_expression(exclude, key="groups_exclude")
+    return settings
 
 
 _ESCAPED = re.compile(r"\\(.)", re.S)
@@ -91,7 +96,33 @@ def _java_escape(char: str) -> str:
     return re.escape(char)  # a backslash before a non-letter is a literal in Java too
 
 
+def _char_class(chars: list[str]) -> str:
+    """One character, or a [...] class with runs of consecutive characters as ranges."""
+    if len(chars) == 1:
+        return _java_escape(chars[0])
+    codes = sorted(ord(c) for c in chars)
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+
+    def one(code: int) -> str:
+        char = chr(code)
+        if char == ",":
+            return r"\x2C"
+        return "\\" + char if char in "\\]^-[" else char
+
+    body = "".join(
+        one(a) if a == b else one(a) + ("" if b == a + 1 else "-") + one(b) for a, b in runs
+    )
+    return f"[{body}]"
+
+
 def _trie_regex(names: list[str]) -> str:
+    r"""One regex matching exactly `names`: a trie, with characters that lead to the same rest
+    merged into classes (c-0 .. c-199: `c\-(?:0|1(?:[0-9][0-9]?)?|[2-9][0-9]?)`)."""
     trie: dict = {}
     for name in names:
         node = trie
@@ -100,17 +131,24 @@ def _trie_regex(names: list[str]) -> str:
         node[""] = {}
 
     def render(node: dict) -> str:
-        branches = [_java_escape(c) + render(child) for c, child in sorted(node.items()) if c]
+        by_rest: dict[str, list[str]] = {}
+        for char, child in node.items():
+            if char:
+                by_rest.setdefault(render(child), []).append(char)
+        branches = sorted(_char_class(chars) + rest for rest, chars in by_rest.items())
         if not branches:
             return ""
-        if len(branches) == 1 and "" not in node:
+        optional = "" in node
+        if len(branches) == 1 and not optional:
             return branches[0]
-        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+        if len(branches) == 1 and re.fullmatch(r"\\?.|\[[^\]]*\]|\\x2C", branches[0]):
+            return branches[0] + "?"
+        return "(?:" + "|".join(branches) + ")" + ("?" if optional else "")
 
     return render(trie)
 
 
-def groups_expression(groups: list[str]) -> str:
+def groups_expression(groups: list[str], key: str = "groups") -> str:
     """The `groups` value for the selected groups (regexes), within Aiven's 128 characters:
     the comma-separated list when it fits, else one regex sharing the names' common prefixes;
     refused (UserError) when neither fits rather than widened to groups nobody selected."""
@@ -128,12 +166,12 @@ def groups_expression(groups: list[str]) -> str:
     else:
         if "," in "".join(groups):
             raise UserError(
-                "a consumer group pattern contains ',': Aiven's groups setting is a "
+                f"a consumer group pattern contains ',': Aiven's {key} setting is a "
                 "comma-separated list; select the groups by name"
             )
         size = len(plain)
     raise UserError(
-        f"the {len(groups)} consumer group(s) selected need a `groups` expression of {size} "
+        f"the {len(groups)} consumer group(s) selected need a `{key}` expression of {size} "
         f"characters; Aiven allows {GROUPS_LIMIT} per MirrorMaker 2 service: select fewer "
         "groups, or groups that share a prefix"
     )
