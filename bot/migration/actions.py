@@ -21,7 +21,7 @@ from bot.migration import checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
-from bot.replicators.aiven_acls import acl_applier
+from bot.replicators.aiven_acls import acl_applier, acl_dropper
 from bot.schemas import migrate as kschemas
 
 
@@ -507,7 +507,8 @@ def drop_topics(target, names: list[str]) -> None:
 
 
 def drop_acls(target, bindings: list[list[str]]) -> None:
-    kacls.delete_acls(target, [kacls.Acl(*b) for b in bindings], "delete migrated ACLs")
+    drop = acl_dropper(target)  # Aiven's ACL API on an Aiven target
+    drop(target, [kacls.Acl(*b) for b in bindings], "delete migrated ACLs")
 
 
 ACTIONS = {

@@ -392,7 +392,13 @@ class AivenReplicator:
 
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
-        by_alias = {self._alias_of(i): i for i in self._integrations()}
+        try:
+            by_alias = {self._alias_of(i): i for i in self._integrations()}
+        except NotFound:
+            self.mm2_service()  # raises unless the bot may create it
+            return ReplicatorStatus(
+                False, {**dict.fromkeys(self.parts(flow), "MISSING"), self.where: "TO CREATE"}
+            )
         for alias in (flow.source_alias, flow.target_alias):
             integration = by_alias.get(alias)
             name = f"integration {alias}"

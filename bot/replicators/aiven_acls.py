@@ -151,7 +151,18 @@ def acl_applier(target) -> Callable[[Any, AclPlan], list[Acl]]:
     Aiven service, else Kafka admin."""
     from bot.kafka.acls import apply_acls
 
-    svc = service_of(target.client_config)
+    svc = service_of(getattr(target, "client_config", None) or {})
     if svc is None:
         return apply_acls
     return lambda _cluster, plan: apply(svc, plan)
+
+
+def acl_dropper(target) -> Callable[[Any, list[Acl], str], Any]:
+    """What deletes bindings from `target` (a cancel with cleanup=target): Aiven's API when it
+    is an Aiven service, else Kafka admin. Same signature as bot.kafka.acls.delete_acls."""
+    from bot.kafka.acls import delete_acls
+
+    svc = service_of(getattr(target, "client_config", None) or {})
+    if svc is None:
+        return delete_acls
+    return lambda _cluster, acls, _what="": delete(svc, acls)
