@@ -305,6 +305,8 @@ class AivenReplicator:
         wanted = mm2_user_config(flow)
         if all(current.get(k) == v for k, v in wanted.items()):
             return
+        if current.get("groups") not in (None, wanted["groups"]):
+            self._refuse_shared_groups(flow)
         user_config["kafka_mirrormaker"] = {**current, **wanted}
         self.api.call(
             f"set groups and checkpoints on {self.where}",
@@ -313,6 +315,26 @@ class AivenReplicator:
             self.service,
             user_config=user_config,
         )
+
+    def _refuse_shared_groups(self, flow: FlowSpec) -> None:
+        """`groups` is one setting per MM2 service: never change it under another flow."""
+        others = [
+            f"{f.get('source_cluster')}->{f.get('target_cluster')}"
+            for f in self.api.call(
+                f"list the replication flows of {self.where}",
+                "list_mirrormaker_replication_flows",
+                self.project,
+                self.service,
+            )
+            if (f.get("source_cluster"), f.get("target_cluster"))
+            != (flow.source_alias, flow.target_alias)
+        ]
+        if others:
+            raise ReplicatorError(
+                f"{self.where} also runs flow(s) {', '.join(sorted(others))}; its consumer "
+                "groups setting is shared by every flow, and this migration needs other groups: "
+                "use another MM2 service, or wait until that migration is over"
+            )
 
     def _flow_path(self, flow: FlowSpec) -> tuple[str, str, str, str]:
         return (self.project, self.service, flow.source_alias, flow.target_alias)
@@ -436,8 +458,15 @@ class AivenReplicator:
         cluster = self._clusters.get(flow.name)
         if cluster is None:
             cluster = self._clusters[flow.name] = Cluster(f"{flow.name}-target", flow.target)
+        source = flow.source_alias
+
+        def mine(name: str, part: dict) -> bool:  # the flow's MirrorSourceConnector
+            if name == self.offsets_connector:
+                return True
+            return name.endswith("MirrorSourceConnector") and part.get("cluster") == source
+
         try:
-            return offsets_topic_offsets(cluster, topic, self.offsets_connector)
+            return offsets_topic_offsets(cluster, topic, mine)
         except (KafkaException, TimeoutError) as exc:
             raise ReplicatorError(
                 f"reading MM2's offsets ({topic}) on the target: {reason(exc)}", retriable=True

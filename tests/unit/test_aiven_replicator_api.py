@@ -216,3 +216,37 @@ def test_acls_aiven_cannot_hold_are_listed_with_the_reason():
     assert len(lines) == 2
     assert any("Group:ops" in line and "User: principals only" in line for line in lines)
     assert any("pattern type MATCH" in line for line in lines)
+
+
+def test_restart_turns_an_enabled_flow_off_and_on_and_leaves_a_paused_one(standin, api, unique):
+    rep, flow = mm2(api, unique), spec(unique)
+    rep.restart(flow)  # no flow: nothing to do
+    rep.write_flow(flow)
+    mark = len(standin.requests)
+    rep.restart(flow)
+    puts = [r.body["enabled"] for r in standin.requests[mark:] if r.method == "PUT"]
+    assert puts == [False, True] and rep.read_flow(flow)["enabled"] is True
+    rep.pause(flow)
+    mark = len(standin.requests)
+    rep.restart(flow)
+    assert not [r for r in standin.requests[mark:] if r.method == "PUT"]
+
+
+def test_groups_are_set_once_and_never_changed_under_another_flow(standin, api, unique):
+    rep = mm2(api, unique)
+    first = FlowSpec(**{**vars(spec(unique)), "groups": ["billing"]})
+    rep._service_settings(first, rep.mm2_service())
+    rep.write_flow(first)
+    settings = rep.mm2_service()["user_config"]["kafka_mirrormaker"]
+    assert settings["groups"] == "billing" and settings["emit_checkpoints_enabled"] is True
+    mark = len(standin.requests)
+    rep._service_settings(first, rep.mm2_service())  # as wanted: no write
+    assert not [r for r in standin.requests[mark:] if r.method == "PUT"]
+    other = FlowSpec(
+        **{**vars(spec(unique)), "groups": ["audit"], "source_alias": f"other-{unique}"}
+    )
+    with pytest.raises(ReplicatorError, match=f"also runs flow\\(s\\) src-{unique}->tgt-{unique}"):
+        rep._service_settings(other, rep.mm2_service())
+    rep.delete(first)
+    rep._service_settings(other, rep.mm2_service())  # alone on the service now: changed
+    assert rep.mm2_service()["user_config"]["kafka_mirrormaker"]["groups"] == "audit"
