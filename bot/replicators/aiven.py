@@ -108,9 +108,10 @@ class AivenReplicator:
             raise ReplicatorError(f"{self.where} is a {svc.get('service_type')} service, not {MM2}")
         return svc
 
-    def prepare(self, progress=None) -> dict[str, Any]:
+    def prepare(self, progress=None, *, wait: bool = True) -> dict[str, Any]:
         """The MM2 service RUNNING: created first when missing and allowed; waited for with
-        `progress(text)` calls, for at most `service_wait_s`."""
+        `progress(text)` calls, for at most `service_wait_s` (wait=False: the service as it
+        is now, for a step that polls instead of blocking)."""
         svc = self.mm2_service()
         if svc is None:
             # a Conflict: created meanwhile, waited for like ours
@@ -126,6 +127,8 @@ class AivenReplicator:
                 )
             if progress:
                 progress(f"{self.where} created (plan {self.plan}); waiting until RUNNING")
+        if not wait:
+            return self.api.call(f"read {self.where}", "get_service", self.project, self.service)
         return self.wait_running(progress)
 
     def wait_running(self, progress=None) -> dict[str, Any]:

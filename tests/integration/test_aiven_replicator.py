@@ -114,7 +114,8 @@ def test_ensure_twice_replicates_updates_in_place_pauses_resumes_deletes(
         first = writes(standin, 0)
         assert sum(1 for m, p in first if m == "POST" and p.endswith("/integration")) >= 2
         mark = len(standin.requests)
-        assert rep.ensure(flow) == parts
+        restarted = AivenApi(standin.url, "AIVEN_SANDBOX_TOKEN", lambda: TOKEN)
+        assert replicator(standin, unique, restarted)[0].ensure(flow) == parts  # a new process
         assert writes(standin, mark) == []  # the second run reads and changes nothing
 
         endpoint = [

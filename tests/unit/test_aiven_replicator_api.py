@@ -185,6 +185,18 @@ def test_creating_the_mm2_service_waits_for_running_with_progress(standin, api, 
     assert sum(1 for r in creates if r.body["service_name"] == f"new-{unique}") == 1
 
 
+def test_prepare_without_waiting_creates_and_answers_at_once(standin, api, unique):
+    rep = replicator(api, f"poll-{unique}", create_service=True, plan="startup-4")
+    standin.running_delay = 60
+    try:
+        assert rep.prepare(wait=False)["state"] == "REBUILDING"
+        assert rep.prepare(wait=False)["state"] == "REBUILDING"  # exists: not created again
+    finally:
+        standin.running_delay = 0.2
+    creates = [r for r in standin.requests if r.method == "POST" and r.path.endswith("/service")]
+    assert sum(1 for r in creates if r.body["service_name"] == f"poll-{unique}") == 1
+
+
 def test_a_service_that_never_runs_times_out_as_degraded(standin, api, unique):
     rep = replicator(api, f"slow-{unique}", create_service=True, plan="p", service_wait_s=0.0)
     standin.running_delay = 60
