@@ -169,8 +169,13 @@ class AivenStandIn:
         return self
 
     def stop(self) -> None:
+        """Stop serving and remove the MM2 connectors of every flow (its MM2 services go)."""
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            for key in self.flows:
+                if self._spec(key) is not None:
+                    aiven_kafka.remove(self.connect, self.connector_prefix(*key))
 
     close = stop
 

@@ -32,6 +32,13 @@ IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 MM2_TOPICS_EXCLUDE = [r".*[\-\.]internal", r".*\.replica", r"__.*"]
 
 
+SASL_SETTINGS = {  # external_kafka user_config -> librdkafka
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+}
+
+
 def endpoint_client_config(user_config: Mapping[str, Any], files: Path) -> dict[str, str]:
     """An external_kafka endpoint's user_config as librdkafka settings (the CA written to a
     file under `files`, as the Connect worker reads it from a path)."""
@@ -39,19 +46,22 @@ def endpoint_client_config(user_config: Mapping[str, Any], files: Path) -> dict[
         "bootstrap.servers": user_config["bootstrap_servers"],
         "security.protocol": user_config["security_protocol"],
     }
-    for key, setting in (
-        ("sasl_mechanism", "sasl.mechanism"),
-        ("sasl_plain_username", "sasl.username"),
-        ("sasl_plain_password", "sasl.password"),
-    ):
-        if user_config.get(key):
-            conf[setting] = user_config[key]
+    conf |= {s: user_config[k] for k, s in SASL_SETTINGS.items() if user_config.get(k)}
     if user_config.get("ssl_ca_cert"):
         pem = user_config["ssl_ca_cert"]
         path = files / f"ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
         path.write_text(pem)
         conf["ssl.ca.location"] = str(path)
     return conf
+
+
+def external_kafka_user_config(conf: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka settings (SASL or plaintext) as an external_kafka endpoint's user_config."""
+    config = {
+        "bootstrap_servers": conf["bootstrap.servers"],
+        "security_protocol": conf.get("security.protocol", "PLAINTEXT"),
+    }
+    return config | {k: conf[s] for k, s in SASL_SETTINGS.items() if conf.get(s)}
 
 
 def _split(text: str | None, default: str) -> list[str]:
