@@ -1,5 +1,6 @@
 """The Aiven API stand-in for tests: on the sandbox (`aiven`), or without Kafka (`aiven_offline`,
-for what never reaches a cluster). Import the fixture you use into the test module."""
+for what never reaches a cluster). Import the fixture you use into the test module by its
+function's name (`from tests.aiven_fixtures import aiven_fixture`); tests ask for `aiven`."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def _serve(standin: AivenStandIn):
     assert not standin.problems, standin.problems  # answers the OpenAPI document refuses
 
 
-@pytest.fixture
-def aiven(sandbox):
+@pytest.fixture(name="aiven")
+def aiven_fixture(sandbox):
     """Project PROJECT with Kafka services SOURCE and TARGET (the sandbox's clusters, as
     admin); MM2 flows run on the sandbox's Connect worker."""
     standin = AivenStandIn(
@@ -53,8 +54,8 @@ def aiven(sandbox):
     yield from _serve(standin)
 
 
-@pytest.fixture
-def aiven_offline():
+@pytest.fixture(name="aiven_offline")
+def aiven_offline_fixture():
     """The same project with Kafka services that point nowhere (port 9) and no Connect worker:
     for requests the stand-in refuses or answers without a cluster."""
     nowhere = {"bootstrap.servers": "127.0.0.1:9", "security.protocol": "PLAINTEXT"}

@@ -698,7 +698,7 @@ class AivenStandIn:
             "retention_hours": -1,
             "state": "ACTIVE",
             "tags": [],
-            "topic_description": "",
+            "topic_description": "a topic of the sandbox",
             **found,
         }
         return 200, {"topic": answer}

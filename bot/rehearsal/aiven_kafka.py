@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from bot.kafka.acls import Acl
 from bot.kafka.cluster import TIMEOUT, Cluster, KafkaOpError, gather
@@ -147,17 +149,24 @@ def progress(connect: ConnectReplicator, spec: FlowSpec) -> float:
     return 1.0 if total == 0 else round(max(0.0, 1 - sum(row.lag for row in rows) / total), 4)
 
 
-def probe(conf: Mapping[str, str]) -> str | None:
+def probe(conf: Mapping[str, str], timeout: float = 10.0) -> str | None:
     """Why the cluster cannot be used with these settings (unreachable, refused login)."""
-    cluster = Cluster("probe", conf)
-    why = cluster.unreachable()
+    why = Cluster("probe", conf).unreachable()
     if why:
         return why
-    try:
-        cluster.admin.list_topics(timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any refusal is the integration's error
-        return str(exc)[:300]
-    return None
+    refusals: list[str] = []
+    admin = AdminClient({**conf, "log_level": 0, "error_cb": lambda e: refusals.append(e.str())})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        login = [r for r in refusals if "auth" in r.lower()]
+        if login:
+            return login[0][:300]
+        try:
+            admin.list_topics(timeout=0.5)
+            return None
+        except KafkaException:
+            admin.poll(0.1)  # serves error_cb
+    return (refusals or [f"no answer in {timeout:.0f}s"])[-1][:300]
 
 
 def native_acl(body: Mapping[str, str]) -> Acl:

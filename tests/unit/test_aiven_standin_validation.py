@@ -10,7 +10,13 @@ from aiven.client.client import Error
 
 from bot.rehearsal import aiven_openapi
 from bot.rehearsal.aiven_api import DROP
-from tests.aiven_fixtures import PROJECT, SOURCE, TOKEN, aiven_offline, client  # noqa: F401
+from tests.aiven_fixtures import (
+    PROJECT,
+    SOURCE,
+    TOKEN,
+    aiven_offline_fixture,  # noqa: F401 - `aiven_offline`
+    client,
+)
 
 IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 FLOWS = f"/v1/project/{PROJECT}/service/mm2/mirrormaker/replication-flows"
@@ -27,7 +33,7 @@ def create_flow(aiven, body: dict) -> None:
 
 
 @pytest.fixture
-def mm2(aiven_offline):  # noqa: F811 - the fixture imported above
+def mm2(aiven_offline):
     client(aiven_offline).create_service(PROJECT, "mm2", "kafka_mirrormaker", "startup-4")
     return aiven_offline
 
@@ -52,7 +58,7 @@ def test_the_document_refuses_wrong_values_and_missing_fields(mm2):
     assert (status, message) == (400, "Missing required field in body: 'enabled'")
 
 
-def test_nulls_sent_by_aiven_client_are_dropped_before_validation(aiven_offline):  # noqa: F811
+def test_nulls_sent_by_aiven_client_are_dropped_before_validation(aiven_offline):
     aiven = client(aiven_offline)
     service = aiven.create_service(PROJECT, "mm2", "kafka_mirrormaker", "startup-4")  # cloud=None
     assert service["state"] == "REBUILDING" or service["state"] == "RUNNING"
@@ -60,7 +66,7 @@ def test_nulls_sent_by_aiven_client_are_dropped_before_validation(aiven_offline)
     assert logged.status == 200 and "cloud" not in logged.body
 
 
-def test_the_token_is_checked_and_never_logged(aiven_offline):  # noqa: F811
+def test_the_token_is_checked_and_never_logged(aiven_offline):
     assert refusal(client(aiven_offline, token=None).get_project, PROJECT) == (401, "Invalid token")
     assert refusal(client(aiven_offline, "nope").get_project, PROJECT) == (401, "Invalid token")
     assert client(aiven_offline).get_project(PROJECT)["project_name"] == PROJECT
@@ -68,7 +74,7 @@ def test_the_token_is_checked_and_never_logged(aiven_offline):  # noqa: F811
     assert TOKEN not in repr(aiven_offline.requests) + repr(aiven_offline)
 
 
-def test_secrets_in_bodies_are_redacted_in_the_log_and_answers(aiven_offline):  # noqa: F811
+def test_secrets_in_bodies_are_redacted_in_the_log_and_answers(aiven_offline):
     config = {"bootstrap_servers": "127.0.0.1:9", "security_protocol": "SASL_PLAINTEXT"}
     config |= {"sasl_mechanism": "PLAIN", "sasl_plain_username": "u"}
     config["sasl_plain_password"] = "hunter2-secret"
@@ -114,7 +120,7 @@ def test_mm2_groups_longer_than_128_characters_are_refused(mm2):
 
 
 @pytest.mark.parametrize("status", [401, 403, 404, 409, 500, 502, 503])
-def test_injected_errors_reach_aiven_client_and_change_nothing(aiven_offline, status):  # noqa: F811
+def test_injected_errors_reach_aiven_client_and_change_nothing(aiven_offline, status):
     aiven = client(aiven_offline)
     aiven_offline.fail("POST", r"/service$", status)
     assert refusal(aiven.create_service, PROJECT, "mm2", "kafka_mirrormaker", "p")[0] == status
@@ -123,7 +129,7 @@ def test_injected_errors_reach_aiven_client_and_change_nothing(aiven_offline, st
 
 
 def test_a_dropped_connection_is_an_error_and_aiven_client_retries_only_gets(
-    aiven_offline,  # noqa: F811
+    aiven_offline,
 ):
     aiven = client(aiven_offline)
     aiven_offline.fail("*", r"/service", DROP, times=2)
