@@ -69,12 +69,19 @@ def test_a_flow_between_aliases_replicates_and_disabling_removes_it(aiven, sandb
     create_topic(src, topic, 2)
     produce(src, topic, [(None, f"r{i}".encode(), [], i % 2) for i in range(40)])
     api = mm2_with_aliases(aiven, sandbox, unique)
+    groups = {"groups": "orders-.*", "groups_exclude": "tmp-.*"}  # per MM2 service on Aiven
+    api.update_service(PROJECT, "mm2", user_config={"kafka_mirrormaker": groups})
     flow = {"enabled": True, "topics": [re.escape(topic)], "replication_policy_class": IDENTITY}
     assert api.create_mirrormaker_replication_flow(PROJECT, "mm2", "src", "dst", flow) == {
         "message": "created"
     }
     prefix = aiven.connector_prefix("mm2", "src", "dst")
     assert connectors(sandbox, prefix) == [f"{prefix}-checkpoint", f"{prefix}-source"]
+    checkpoint = httpx.get(f"{sandbox.connect_url}/connectors/{prefix}-checkpoint/config").json()
+    assert (checkpoint["groups"], checkpoint["groups.exclude"]) == ("orders-.*", "tmp-.*")
+    assert checkpoint["replication.policy.class"] == IDENTITY
+    assert checkpoint["source.cluster.bootstrap.servers"] == sandbox.source.bootstrap_servers
+    assert checkpoint["target.cluster.bootstrap.servers"] == sandbox.target.bootstrap_servers
 
     copied = read_partitions(sandbox.target.client_config(), topic, 2, 40, timeout=90)
     assert sum(len(records) for records in copied.values()) == 40  # same name: Identity policy

@@ -17,6 +17,7 @@ from tests.aiven_fixtures import (
     aiven_offline_fixture,  # noqa: F401 - `aiven_offline`
     client,
 )
+from tests.waits import wait_for
 
 IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 FLOWS = f"/v1/project/{PROJECT}/service/mm2/mirrormaker/replication-flows"
@@ -161,3 +162,63 @@ def test_the_allow_list_follows_the_request_schema_recursively():
     }
     body = {"a": {"b": "1", "x": 2}, "free": {"anything": 1}, "items": [{"c": "", "d": 1}], "z": 0}
     assert sorted(aiven_openapi.unknown_fields(body, schema)) == ["a.x", "items.d", "z"]
+
+
+def test_kafka_services_give_their_bootstrap_servers_and_new_services_rebuild_first(
+    aiven_offline,
+):
+    aiven = client(aiven_offline)
+    kafka = aiven.get_service(PROJECT, SOURCE)
+    assert (kafka["state"], kafka["service_uri"]) == ("RUNNING", "127.0.0.1:9")
+    assert kafka["service_uri_params"] == {"host": "127.0.0.1", "port": "9"}
+    assert [(c["component"], c["host"], c["port"]) for c in kafka["components"]] == [
+        ("kafka", "127.0.0.1", 9)
+    ]
+    aiven_offline.running_delay = 0.3
+    assert aiven.create_service(PROJECT, "mm2", "kafka_mirrormaker", "p")["state"] == "REBUILDING"
+    wait_for(lambda: aiven.get_service(PROJECT, "mm2")["state"] == "RUNNING", 10, "running")
+    status, message = refusal(aiven.create_service, PROJECT, "other", "kafka", "p")
+    assert status == 400 and "'other'" in message  # no sandbox cluster to host it
+
+
+def test_endpoints_and_integrations_answer_as_aiven(mm2):
+    aiven = client(mm2)
+    config = {"bootstrap_servers": "127.0.0.1:9", "security_protocol": "PLAINTEXT"}
+    made = aiven.create_service_integration_endpoint(PROJECT, "ext", "external_kafka", config)
+    endpoint_id = made["service_integration_endpoint"]["endpoint_id"]
+    aiven.update_service_integration_endpoint(PROJECT, endpoint_id, {"security_protocol": "SSL"})
+    [listed] = aiven.get_service_integration_endpoints(PROJECT)
+    assert listed["user_config"] == {**config, "security_protocol": "SSL"}
+    bad = {**config, "security_protocol": "TLS"}
+    assert (
+        refusal(aiven.create_service_integration_endpoint, PROJECT, "x", "external_kafka", bad)[0]
+        == 400
+    )
+
+    def integrate(alias: str, **source):
+        made = aiven.create_service_integration(
+            PROJECT,
+            "kafka_mirrormaker",
+            dest_service="mm2",
+            user_config={"cluster_alias": alias},
+            **source,
+        )
+        return made["service_integration"]["service_integration_id"]
+
+    first = integrate("src", source_endpoint_id=endpoint_id)
+    assert refusal(integrate, "bad alias!", source_service=SOURCE)[0] == 400
+    assert refusal(integrate, "src", source_service=SOURCE)[0] == 409  # the alias is taken
+    second = integrate("dst", source_service=SOURCE)
+    assert refusal(integrate, "again", source_service=SOURCE)[0] == 409  # that source is in
+
+    def state(integration_id: str) -> dict:
+        found = aiven.get_service_integration(PROJECT, integration_id)
+        return found["integration_status"]["state"]
+
+    failed = wait_for(lambda: state(first)["status"] == "failed" and state(first), 10, "failed")
+    assert failed["errors"] == ["cannot reach 127.0.0.1:9 (connection refused)"]
+    listed = aiven.get_service_integrations(PROJECT, "mm2")
+    assert {i["service_integration_id"] for i in listed} == {first, second}
+    aiven.delete_service_integration(PROJECT, second)
+    assert refusal(aiven.get_service_integration, PROJECT, second)[0] == 404
+    assert refusal(aiven.delete_service_integration_endpoint, PROJECT, endpoint_id)[0] == 409
