@@ -375,6 +375,10 @@ class AivenStandIn:
             self.flows[key].config["enabled"] = False
             self._apply(key)
             del self.flows[key]
+        for integration in list(self.integrations.values()):
+            if name in (integration.source_service, integration.dest_service):
+                del self.integrations[integration.id]
+                self._apply_flows(integration.dest_service)
         del self.services[name]
         return 200, {"message": "deleted"}
 
@@ -646,7 +650,7 @@ class AivenStandIn:
         svc = self._service(name)
         if svc.client is None:
             raise Refusal(400, f"Service '{name}' is not a Kafka service")
-        return Cluster(name, svc.client)
+        return aiven_kafka.cluster(name, svc.client)
 
     def _add_acl(self, name: str, body: dict, **_):
         cluster = self._kafka(name)

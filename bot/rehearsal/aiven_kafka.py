@@ -11,6 +11,7 @@ service's user_config. The replication factor is the target's default unless the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -64,6 +65,16 @@ def external_kafka_user_config(conf: Mapping[str, str]) -> dict[str, str]:
         "security_protocol": conf.get("security.protocol", "PLAINTEXT"),
     }
     return config | {k: conf[s] for k, s in SASL_SETTINGS.items() if conf.get(s)}
+
+
+@functools.cache
+def _cluster(name: str, settings: tuple[tuple[str, str], ...]) -> Cluster:
+    return Cluster(name, dict(settings))
+
+
+def cluster(name: str, conf: Mapping[str, str]) -> Cluster:
+    """One admin connection per cluster and settings for the process (requests come often)."""
+    return _cluster(name, tuple(sorted(conf.items())))
 
 
 def _split(text: str | None, default: str) -> list[str]:
@@ -130,7 +141,7 @@ def _matches(patterns: list[str], topic: str) -> bool:
 
 def progress(connect: ConnectReplicator, spec: FlowSpec) -> float:
     """Share of the flow's source records (log start to end, all its topics) replicated."""
-    source = Cluster(spec.source_alias, spec.source)
+    source = cluster(spec.source_alias, spec.source)
     metadata = source.admin.list_topics(timeout=TIMEOUT)
     partitions = [
         (name, p)

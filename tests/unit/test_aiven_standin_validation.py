@@ -222,3 +222,16 @@ def test_endpoints_and_integrations_answer_as_aiven(mm2):
     aiven.delete_service_integration(PROJECT, second)
     assert refusal(aiven.get_service_integration, PROJECT, second)[0] == 404
     assert refusal(aiven.delete_service_integration_endpoint, PROJECT, endpoint_id)[0] == 409
+
+
+def test_deleting_a_service_deletes_its_integrations_and_flows(mm2):
+    aiven = client(mm2)
+    made = aiven.create_service_integration(
+        PROJECT, "kafka_mirrormaker", SOURCE, "mm2", user_config={"cluster_alias": "src"}
+    )
+    create_flow(aiven, {"enabled": False})
+    aiven.delete_service(PROJECT, "mm2")
+    integration_id = made["service_integration"]["service_integration_id"]
+    assert refusal(aiven.get_service_integration, PROJECT, integration_id)[0] == 404
+    assert refusal(aiven.list_mirrormaker_replication_flows, PROJECT, "mm2")[0] == 404
+    assert aiven.get_service(PROJECT, SOURCE)["service_integrations"] == []
