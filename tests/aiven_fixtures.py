@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 from aiven.client.client import AivenClient
 
-from bot.rehearsal.aiven_api import AivenStandIn
+from bot.rehearsal.aiven_api import SOURCE, TARGET, AivenStandIn
 from bot.rehearsal.aiven_kafka import external_kafka_user_config
 
 TOKEN = "aivenv1-test-token-7f3a9c"
 PROJECT = "migrations"
-SOURCE, TARGET = "source-kafka", "target-kafka"  # the sandbox's clusters as Kafka services
 
 
 def client(standin: AivenStandIn, token: str | None = TOKEN) -> AivenClient:
@@ -41,16 +40,7 @@ def _serve(standin: AivenStandIn):
 def aiven_fixture(sandbox):
     """Project PROJECT with Kafka services SOURCE and TARGET (the sandbox's clusters, as
     admin); MM2 flows run on the sandbox's Connect worker."""
-    standin = AivenStandIn(
-        token=TOKEN,
-        project=PROJECT,
-        kafka_services={
-            SOURCE: sandbox.source.client_config(),
-            TARGET: sandbox.target.client_config(),
-        },
-        connect_url=sandbox.connect_url,
-        running_delay=0.2,
-    )
+    standin = AivenStandIn.on_sandbox(sandbox, token=TOKEN, project=PROJECT, running_delay=0.2)
     yield from _serve(standin)
 
 

@@ -52,6 +52,7 @@ from bot.rehearsal.aiven_openapi import (
 from bot.rehearsal.aiven_project import AivenProject, redact
 
 DROP = "drop"  # fail(..., status=DROP): close the connection without answering
+SOURCE, TARGET = "source-kafka", "target-kafka"  # the sandbox's clusters, in on_sandbox
 
 
 @dataclass
@@ -84,6 +85,19 @@ class AivenStandIn(AivenProject):
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         serve = lambda: self.server.serve_forever(poll_interval=0.05)  # noqa: E731 (quick stop)
         self._thread = threading.Thread(target=serve, daemon=True)
+
+    @classmethod
+    def on_sandbox(cls, box, *, token: str, project: str, **kwargs: Any) -> AivenStandIn:
+        """The sandbox's (bot.sandbox.Sandbox) clusters as Kafka services `source-kafka` and
+        `target-kafka` (as its admin user), its Connect worker running the MM2 flows."""
+        services = {SOURCE: box.source.client_config(), TARGET: box.target.client_config()}
+        return cls(
+            token=token,
+            project=project,
+            kafka_services=services,
+            connect_url=box.connect_url,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"AivenStandIn({self.url!r}, project={self.project!r})"
