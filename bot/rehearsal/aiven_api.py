@@ -109,7 +109,8 @@ class AivenStandIn(AivenProject):
 
     def stop(self) -> None:
         """Stop serving and remove the MM2 connectors of every flow (its MM2 services go)."""
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
         self.remove_connectors()
 
