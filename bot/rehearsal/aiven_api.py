@@ -19,7 +19,7 @@ replicates nothing and raises no error, as on Aiven.
 Knobs: `fail(method, path_regex, status, times)` answers the next matching requests with an
 Aiven-like error (or DROP: the connection is closed without an answer) and changes nothing.
 `requests` logs (method, path, status, body without nulls and with secrets redacted); the
-token is never logged.
+token is never logged. Endpoint answers mask secrets as "***" unless `include_secrets=true`.
 
 Known differences: one project; no service users, plans or clouds checks; project_vpc_id is a
 placeholder (the document requires a 36-character string where Aiven answers null); topic
