@@ -11,14 +11,17 @@ service's user_config. The replication factor is the target's default unless the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from bot.kafka.acls import Acl
 from bot.kafka.cluster import TIMEOUT, Cluster, KafkaOpError, gather
@@ -32,6 +35,13 @@ IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 MM2_TOPICS_EXCLUDE = [r".*[\-\.]internal", r".*\.replica", r"__.*"]
 
 
+SASL_SETTINGS = {  # external_kafka user_config -> librdkafka
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_plain_username": "sasl.username",
+    "sasl_plain_password": "sasl.password",
+}
+
+
 def endpoint_client_config(user_config: Mapping[str, Any], files: Path) -> dict[str, str]:
     """An external_kafka endpoint's user_config as librdkafka settings (the CA written to a
     file under `files`, as the Connect worker reads it from a path)."""
@@ -39,19 +49,32 @@ def endpoint_client_config(user_config: Mapping[str, Any], files: Path) -> dict[
         "bootstrap.servers": user_config["bootstrap_servers"],
         "security.protocol": user_config["security_protocol"],
     }
-    for key, setting in (
-        ("sasl_mechanism", "sasl.mechanism"),
-        ("sasl_plain_username", "sasl.username"),
-        ("sasl_plain_password", "sasl.password"),
-    ):
-        if user_config.get(key):
-            conf[setting] = user_config[key]
+    conf |= {s: user_config[k] for k, s in SASL_SETTINGS.items() if user_config.get(k)}
     if user_config.get("ssl_ca_cert"):
         pem = user_config["ssl_ca_cert"]
         path = files / f"ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
         path.write_text(pem)
         conf["ssl.ca.location"] = str(path)
     return conf
+
+
+def external_kafka_user_config(conf: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka settings (SASL or plaintext) as an external_kafka endpoint's user_config."""
+    config = {
+        "bootstrap_servers": conf["bootstrap.servers"],
+        "security_protocol": conf.get("security.protocol", "PLAINTEXT"),
+    }
+    return config | {k: conf[s] for k, s in SASL_SETTINGS.items() if conf.get(s)}
+
+
+@functools.cache
+def _cluster(name: str, settings: tuple[tuple[str, str], ...]) -> Cluster:
+    return Cluster(name, dict(settings))
+
+
+def cluster(name: str, conf: Mapping[str, str]) -> Cluster:
+    """One admin connection per cluster and settings for the process (requests come often)."""
+    return _cluster(name, tuple(sorted(conf.items())))
 
 
 def _split(text: str | None, default: str) -> list[str]:
@@ -118,7 +141,7 @@ def _matches(patterns: list[str], topic: str) -> bool:
 
 def progress(connect: ConnectReplicator, spec: FlowSpec) -> float:
     """Share of the flow's source records (log start to end, all its topics) replicated."""
-    source = Cluster(spec.source_alias, spec.source)
+    source = cluster(spec.source_alias, spec.source)
     metadata = source.admin.list_topics(timeout=TIMEOUT)
     partitions = [
         (name, p)
@@ -137,17 +160,24 @@ def progress(connect: ConnectReplicator, spec: FlowSpec) -> float:
     return 1.0 if total == 0 else round(max(0.0, 1 - sum(row.lag for row in rows) / total), 4)
 
 
-def probe(conf: Mapping[str, str]) -> str | None:
+def probe(conf: Mapping[str, str], timeout: float = 10.0) -> str | None:
     """Why the cluster cannot be used with these settings (unreachable, refused login)."""
-    cluster = Cluster("probe", conf)
-    why = cluster.unreachable()
+    why = Cluster("probe", conf).unreachable()
     if why:
         return why
-    try:
-        cluster.admin.list_topics(timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any refusal is the integration's error
-        return str(exc)[:300]
-    return None
+    refusals: list[str] = []
+    admin = AdminClient({**conf, "log_level": 0, "error_cb": lambda e: refusals.append(e.str())})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        login = [r for r in refusals if "auth" in r.lower()]
+        if login:
+            return login[0][:300]
+        try:
+            admin.list_topics(timeout=0.5)
+            return None
+        except KafkaException:
+            admin.poll(0.1)  # serves error_cb
+    return (refusals or [f"no answer in {timeout:.0f}s"])[-1][:300]
 
 
 def native_acl(body: Mapping[str, str]) -> Acl:
