@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import UserError
 from bot.kafka.acls import Acl, AclPlan
+from bot.replicators.aiven_api import Conflict
 from bot.replicators.aiven_cluster import AivenService, service_of
 
 RESOURCES = {
@@ -113,13 +114,16 @@ def apply(svc: AivenService, plan: AclPlan) -> list[Acl]:
         wanted = body(acl)
         if _key(wanted) in existing:
             continue
-        svc.api.call(
-            f"add a Kafka-native ACL on {svc}",
-            "service_kafka_native_acl_add",
-            svc.project,
-            svc.service,
-            **wanted,
-        )
+        try:
+            svc.api.call(
+                f"add a Kafka-native ACL on {svc}",
+                "service_kafka_native_acl_add",
+                svc.project,
+                svc.service,
+                **wanted,
+            )
+        except Conflict:  # added meanwhile: present, not ours
+            continue
         created.append(acl)
     after = listed(svc)
     missing = [str(a) for a in created if _key(body(a)) not in after]

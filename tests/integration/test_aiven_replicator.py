@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.kafka.acls import Acl, AclPlan, describe_all
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import Cluster, gather
 from bot.rehearsal.aiven_api import AivenStandIn
 from bot.replicators import aiven_acls
 from bot.replicators.aiven import AivenReplicator
@@ -210,3 +210,38 @@ def test_acls_go_through_aivens_native_acl_api_once(standin, sandbox, api, uniqu
     assert {acl, group} <= on_target
     assert aiven_acls.delete(svc, [acl, group]) == 2
     wait_for(lambda: not ({acl, group} & set(describe_all(target))), 30, "ACLs deleted")
+
+
+def test_the_acl_step_and_its_undo_use_aivens_api_on_an_aiven_target(standin, sandbox, api, unique):
+    """actions.migrate_acls / drop_acls as the engine runs them, the target an Aiven service."""
+    from bot.migration import actions
+    from bot.migration.context import Context
+    from bot.models import Migration
+
+    source = Cluster("source", sandbox.source.client_config())
+    target = Cluster("target", sandbox.target.client_config())
+    topic, app = f"acl-step-{unique}", f"User:app-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    read = Acl("TOPIC", topic, "LITERAL", app, "*", "READ", "ALLOW")
+    gather(source.admin.create_acls([read.binding()]), "grant on the source")
+    migration = Migration(
+        id=f"m-{unique}",
+        name="acls",
+        source="s",
+        target="t",
+        replicator="aiven",
+        topics=topic,
+        step="migrate_acls",
+        requested_by="test",
+        selected_topics=[topic],
+    )
+    flow = flow_of(sandbox, unique, [topic], "source", "target")
+    ctx = Context(migration, source, target, None, flow, None, None, 0.0)
+    result = actions.migrate_acls(ctx)
+    assert "1 created" in result.message, result.message
+    adds = [r for r in standin.requests if r.method == "POST" and r.path.endswith("/kafka/acl")]
+    assert [r.body["resource_name"] for r in adds if unique in r.body["resource_name"]] == [topic]
+    assert read in set(describe_all(target))
+    actions.drop_acls(target, ctx.state["created_acls"])
+    deletes = [r for r in standin.requests if r.method == "DELETE" and "/kafka/acl/" in r.path]
+    assert deletes and read not in set(describe_all(target))
