@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from aiven.client.client import AivenClient, Error, RetrySpec
+from aiven.client.client import AivenClient, Error, ResponseError, RetrySpec
 
 from bot.replicators.base import ReplicatorError
 
@@ -92,17 +92,21 @@ class AivenApi:
                 if not (error.retriable and attempt + 1 < attempts):
                     raise error from None
                 log.warning("Aiven API: %s: %s; retrying", what, error)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except ResponseError:  # a 2xx whose body carries "error"
+                raise ReplicatorError(
+                    f"Aiven API at {self.url}: {what}: the answer reports an error"
+                ) from None
+            except (requests.RequestException, ValueError) as exc:
+                # dropped or refused connections, timeouts, a body cut short or not JSON
                 error = ReplicatorError(
-                    f"Aiven API at {self.url}: {what}: "
-                    + ("no answer in time" if isinstance(exc, requests.Timeout) else "cannot reach")
+                    f"Aiven API at {self.url}: {what}: {_transport(exc)}"
                     + (f" (after {attempts} attempts)" if attempts > 1 else "")
                     + ("" if idempotent else "; whether it was done is checked on the next try"),
                     retriable=True,
                 )
                 if attempt + 1 >= attempts:
                     raise error from None
-                log.warning("Aiven API: %s: connection failed; retrying", what)
+                log.warning("Aiven API: %s: %s; retrying", what, _transport(exc))
             self.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -138,3 +142,13 @@ def _message(exc: Error) -> str:
         text = ""
     text = text.rsplit(" (status ", 1)[0].strip()
     return (text.splitlines()[0] if text else "no message")[:300]
+
+
+def _transport(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot reach it (connection refused, dropped or unreachable)"
+    if isinstance(exc, ValueError):
+        return "the answer is not JSON (a proxy or an outage page?)"
+    return f"the request failed ({exc.__class__.__name__})"

@@ -262,3 +262,34 @@ def test_groups_are_set_once_and_never_changed_under_another_flow(standin, api, 
     rep.delete(first)
     rep._service_settings(other, rep.mm2_service())  # alone on the service now: changed
     assert rep.mm2_service()["user_config"]["kafka_mirrormaker"]["groups"] == "audit"
+
+
+def test_an_outage_page_instead_of_json_is_a_retriable_error_without_the_token():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"<html>maintenance</html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = AivenApi(
+            f"http://127.0.0.1:{server.server_address[1]}", "AIVEN_HTML", lambda: TOKEN
+        )
+        client.sleep = lambda _s: None
+        with pytest.raises(ReplicatorError, match=r"not JSON .*\(after 4 attempts\)") as caught:
+            replicator(client, "mm2").check()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.retriable and TOKEN not in str(caught.value)
