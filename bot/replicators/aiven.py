@@ -303,20 +303,20 @@ class AivenReplicator:
     # -- the service's settings and the flow ---------------------------------------------
 
     def _service_settings(self, flow: FlowSpec, svc: Mapping[str, Any]) -> None:
-        user_config = dict(svc.get("user_config") or {})
-        current = dict(user_config.get("kafka_mirrormaker") or {})
+        current = dict((svc.get("user_config") or {}).get("kafka_mirrormaker") or {})
         wanted = mm2_user_config(flow)
         if all(current.get(k) == v for k, v in wanted.items()):
             return
         if current.get("groups") not in (None, wanted["groups"]):
             self._refuse_shared_groups(flow)
-        user_config["kafka_mirrormaker"] = {**current, **wanted}
+        # only this section, as `avn service update -c kafka_mirrormaker.groups=...` sends it:
+        # Aiven merges a service's user_config, the other settings stay as they are
         self.api.call(
             f"set groups and checkpoints on {self.where}",
             "update_service",
             self.project,
             self.service,
-            user_config=user_config,
+            user_config={"kafka_mirrormaker": {**current, **wanted}},
         )
 
     def _refuse_shared_groups(self, flow: FlowSpec) -> None:

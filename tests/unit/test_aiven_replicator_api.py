@@ -247,10 +247,13 @@ def test_restart_turns_an_enabled_flow_off_and_on_and_leaves_a_paused_one(standi
 def test_groups_are_set_once_and_never_changed_under_another_flow(standin, api, unique):
     rep = mm2(api, unique)
     first = FlowSpec(**{**vars(spec(unique)), "groups": ["billing"]})
+    tuned = {"kafka_mirrormaker": {"tasks_max_per_cpu": 2}}  # set by someone else: kept
+    api.call("tune", "update_service", "acme", rep.service, user_config=tuned)
     rep._service_settings(first, rep.mm2_service())
     rep.write_flow(first)
     settings = rep.mm2_service()["user_config"]["kafka_mirrormaker"]
     assert settings["groups"] == "billing" and settings["emit_checkpoints_enabled"] is True
+    assert settings["tasks_max_per_cpu"] == 2
     mark = len(standin.requests)
     rep._service_settings(first, rep.mm2_service())  # as wanted: no write
     assert not [r for r in standin.requests[mark:] if r.method == "PUT"]
