@@ -42,10 +42,11 @@ POLL = 3.0  # seconds between looks at an integration or a service that is start
 def integration_state(integration: Mapping[str, Any]) -> tuple[str, list[str], str | None]:
     """(status, errors, likely_error_cause) of an integration as Aiven reports it."""
     state = (integration.get("integration_status") or {}).get("state") or {}
+    cause = state.get("likely_error_cause")
     return (
         str(state.get("status") or "unknown"),
         [str(e) for e in state.get("errors") or []],
-        state.get("likely_error_cause"),
+        None if cause in (None, "null") else str(cause),
     )
 
 
@@ -76,6 +77,7 @@ class AivenReplicator:
         self.offsets_connector = offsets_connector
         self.sleep = time.sleep
         self._clusters: dict[str, Cluster] = {}
+        self._fresh: set[str] = set()  # aliases whose integration or endpoint this run changed
 
     def __repr__(self) -> str:
         return f"AivenReplicator({self.project}/{self.service} at {self.api.url})"
@@ -191,6 +193,7 @@ class AivenReplicator:
                     include_secrets=True,
                 )
                 if (full.get("user_config") or {}) != wanted:  # compared, never shown
+                    self._fresh.add(alias)
                     self.api.call(
                         f"update {what}",
                         "update_service_integration_endpoint",
@@ -208,6 +211,7 @@ class AivenReplicator:
                     "external_kafka",
                     wanted,
                 )
+                self._fresh.add(alias)
                 return created["service_integration_endpoint"]["endpoint_id"]
             except Conflict:
                 if attempt == 2:
@@ -267,32 +271,35 @@ class AivenReplicator:
                     user_config={"cluster_alias": alias},
                     **source,
                 )
+                self._fresh.add(alias)
                 return
             except Conflict:
                 if attempt == 2:
                     raise
 
     def wait_integrations(self, aliases: list[str]) -> None:
-        """Until both integrations run; a failed one raises with Aiven's errors."""
+        """Until both integrations run. A failed one raises with Aiven's errors at once, or at
+        the deadline when it was just created or its endpoint just changed (the old state may
+        still show)."""
         deadline = time.monotonic() + self.integration_wait_s
         while True:
-            states = {}
+            states: dict[str, tuple[str, list[str], str | None]] = {}
             for i in self._integrations():
-                alias = self._alias_of(i)
-                if alias in aliases:
-                    status, errors, cause = integration_state(i)
-                    if status == "failed":
-                        raise ReplicatorError(
-                            f"{self.where}: integration of cluster {alias!r} failed: "
-                            + ("; ".join(errors) or "Aiven gave no error")
-                            + (f" (likely cause: {cause})" if cause else "")
-                        )
-                    states[alias] = status
-            pending = {a: states.get(a, "missing") for a in aliases}
+                if self._alias_of(i) in aliases:
+                    states[self._alias_of(i)] = integration_state(i)
+            late = time.monotonic() > deadline
+            for alias, (status, errors, cause) in sorted(states.items()):
+                if status == "failed" and (late or alias not in self._fresh):
+                    raise ReplicatorError(
+                        f"{self.where}: integration of cluster {alias!r} failed: "
+                        + ("; ".join(errors) or "Aiven gave no error")
+                        + (f" (likely cause: {cause})" if cause else "")
+                    )
+            pending = {a: states[a][0] if a in states else "missing" for a in aliases}
             pending = {a: s for a, s in pending.items() if s not in ("running", "unknown")}
             if not pending:
                 return
-            if time.monotonic() > deadline:
+            if late:
                 raise ReplicatorError(
                     f"{self.where}: integrations not running yet: "
                     + ", ".join(f"{a} {s}" for a, s in sorted(pending.items())),
@@ -406,6 +413,7 @@ class AivenReplicator:
         except UserError as exc:
             raise ReplicatorError(str(exc)) from None
         svc = self.mm2_service() or self.prepare()
+        self._fresh = set()
         with self._lock():
             for conf, alias in ((flow.source, flow.source_alias), (flow.target, flow.target_alias)):
                 self._integration(self._source_of(conf, alias), alias)

@@ -56,7 +56,7 @@ def api(standin, sandbox, caplog, capsys):
     assert not standin.problems, standin.problems
 
 
-def replicator(standin, unique: str, api) -> tuple[AivenReplicator, FlowSpec]:
+def replicator(standin, unique: str, api, wait: float = 60) -> tuple[AivenReplicator, str, str]:
     src, dst = f"src-{unique}", f"dst-{unique}"
     service = f"mm2-{unique}"
     rep = AivenReplicator(
@@ -65,7 +65,7 @@ def replicator(standin, unique: str, api) -> tuple[AivenReplicator, FlowSpec]:
         service,
         create_service=True,
         plan="startup-4",
-        integration_wait_s=60,
+        integration_wait_s=wait,
         offsets_topic="connect-offsets",
         offsets_connector=standin.connector_prefix(service, src, dst) + "-source",
     )
@@ -159,27 +159,28 @@ def test_ensure_twice_replicates_updates_in_place_pauses_resumes_deletes(
     wait_for(lambda: connectors(sandbox, prefix) == [], 30, "connectors deleted")
 
 
-def test_a_refused_login_fails_the_integration_with_avens_error(standin, sandbox, api, unique):
-    rep, src, dst = replicator(standin, unique, api)
-    bad = {**sandbox.source.client_config(), "sasl.password": "wrong-password-shown-nowhere"}
-    flow = FlowSpec(
-        name=f"km-{unique}",
-        source=bad,
-        target=sandbox.target.client_config(),
-        topics=["x"],
-        groups=[],
-        source_alias=src,
-        target_alias=dst,
-    )
+def test_a_refused_login_fails_the_integration_with_aivens_error_until_fixed(
+    standin, sandbox, api, unique
+):
+    rep, src, dst = replicator(standin, unique, api, wait=5)  # a new integration may start failed
+    good = sandbox.source.client_config()
+    bad = {**good, "sasl.password": "wrong-password-shown-nowhere"}
+    flow = flow_of(sandbox, unique, [f"fix-{unique}"], src, dst)
+    broken = FlowSpec(**{**vars(flow), "source": bad})
     with pytest.raises(ReplicatorError) as caught:
-        rep.ensure(flow)
+        rep.ensure(broken)
     message = str(caught.value)
     assert f"integration of cluster '{src}' failed" in message
     assert "likely cause: source" in message
-    assert "wrong-password-shown-nowhere" not in message
+    assert "wrong-password-shown-nowhere" not in message and not caught.value.retriable
     assert rep.read_flow(flow) is None  # nothing replicates from a cluster it cannot read
     errors = rep.status(flow).errors
     assert errors and errors[0].startswith(f"integration {src}: failed")
+    try:
+        rep.ensure(flow)  # the password fixed: the endpoint is updated, the integration runs
+        assert rep.status(flow).parts[f"integration {src}"] == "RUNNING"
+    finally:
+        rep.delete(flow)
 
 
 def test_a_5xx_during_ensure_is_degraded_and_the_rerun_completes(standin, sandbox, api, unique):
