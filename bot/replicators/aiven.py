@@ -110,6 +110,12 @@ class AivenReplicator:
             raise ReplicatorError(f"{self.where} is a {svc.get('service_type')} service, not {MM2}")
         return svc
 
+    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list:
+        """Preflight's findings on Aiven, one a line (bot.replicators.aiven_preflight)."""
+        from bot.replicators.aiven_preflight import preflight
+
+        return preflight(self, flow, schemas=schemas)
+
     def prepare(self, progress=None, *, wait: bool = True) -> dict[str, Any]:
         """The MM2 service RUNNING: created first when missing and allowed; waited for with
         `progress(text)` calls, for at most `service_wait_s` (wait=False: the service as it

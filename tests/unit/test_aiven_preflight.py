@@ -43,7 +43,8 @@ def flow(**kw) -> FlowSpec:
 
 def test_every_check_is_a_line_and_problems_say_what_to_fix(standin, api, unique):
     rep = AivenReplicator(api, "acme", f"mm2-{unique}", create_service=True, plan="startup-4")
-    lines = [str(f) for f in preflight(rep, flow(groups=["g1"]), schemas=True)]
+    findings = rep.preflight_findings(flow(groups=["g1"]), schemas=True)
+    lines = [str(f) for f in findings]
     assert lines[0] == "ok: token in AIVEN_PF_TOKEN accepted; project acme found"
     assert lines[1].startswith(f"warning: MM2 service acme/mm2-{unique} does not exist; it will")
     assert "ok: consumer groups as Aiven's groups setting: g1" in lines
