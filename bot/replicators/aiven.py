@@ -2,8 +2,8 @@
 
 Per migration, in order (each step reads first and writes only what differs, so a re-run or a
 restarted bot reuses what exists):
-1. each cluster joins the MM2 service: an Aiven Kafka service directly, any other cluster
-   through an `external_kafka` integration endpoint (its connection settings, CA as PEM);
+1. each cluster joins the MM2 service (bot.replicators.aiven_links): an Aiven Kafka service,
+   or any other cluster through an `external_kafka` endpoint (connection settings, CA as PEM);
 2. one `kafka_mirrormaker` integration per cluster (cluster -> MM2 service) with its
    `cluster_alias`, waited for until `running` (its `errors` shown as Aiven gives them);
 3. the MM2 service's user_config: consumer groups and checkpoints (per service, not per flow);
@@ -24,30 +24,14 @@ from bot.errors import UserError
 from bot.kafka.cluster import TP, Cluster
 from bot.reasons import reason
 from bot.replicators.aiven_api import AivenApi, Conflict, NotFound, service_lock
-from bot.replicators.aiven_cluster import service_of
 from bot.replicators.aiven_flow import (
-    endpoint_config,
-    endpoint_name,
     flow_body,
     flow_differences,
     mm2_user_config,
 )
+from bot.replicators.aiven_links import MM2, POLL, Links, alias_of, integration_state
 from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
 from bot.replicators.offsets import offsets_topic_offsets
-
-MM2 = "kafka_mirrormaker"
-POLL = 3.0  # seconds between looks at an integration or a service that is starting
-
-
-def integration_state(integration: Mapping[str, Any]) -> tuple[str, list[str], str | None]:
-    """(status, errors, likely_error_cause) of an integration as Aiven reports it."""
-    state = (integration.get("integration_status") or {}).get("state") or {}
-    cause = state.get("likely_error_cause")
-    return (
-        str(state.get("status") or "unknown"),
-        [str(e) for e in state.get("errors") or []],
-        None if cause in (None, "null") else str(cause),
-    )
 
 
 class AivenReplicator:
@@ -72,12 +56,13 @@ class AivenReplicator:
         self.plan = plan
         self.cloud = cloud
         self.service_wait_s = service_wait_s
-        self.integration_wait_s = integration_wait_s
         self.offsets_topic = offsets_topic
         self.offsets_connector = offsets_connector
         self.sleep = time.sleep
         self._clusters: dict[str, Cluster] = {}
-        self._fresh: set[str] = set()  # aliases whose integration or endpoint this run changed
+        self.links = Links(
+            api, project, service, wait_s=integration_wait_s, sleep=lambda s: self.sleep(s)
+        )
 
     def __repr__(self) -> str:
         return f"AivenReplicator({self.project}/{self.service} at {self.api.url})"
@@ -153,162 +138,6 @@ class AivenReplicator:
             if time.monotonic() > deadline:
                 raise ReplicatorError(
                     f"{self.where} is {state}, not RUNNING, after {self.service_wait_s:.0f}s",
-                    retriable=True,
-                )
-            self.sleep(POLL)
-
-    # -- clusters and integrations -----------------------------------------------------
-
-    def _source_of(self, conf: Mapping[str, Any], alias: str) -> dict[str, str]:
-        """How the cluster joins: {"source_service": name} or {"source_endpoint_id": id}."""
-        svc = service_of(conf)
-        if svc is not None:
-            if svc.project != self.project:
-                raise ReplicatorError(
-                    f"cluster {alias!r} is Aiven service {svc}, in another project than "
-                    f"{self.where}: give it as an external cluster (bootstrap_servers) instead"
-                )
-            return {"source_service": svc.service}
-        return {"source_endpoint_id": self._endpoint(conf, alias)}
-
-    def _endpoint(self, conf: Mapping[str, Any], alias: str) -> str:
-        """Upsert the external_kafka endpoint of a non-Aiven cluster; its id."""
-        wanted, name = endpoint_config(conf), endpoint_name(alias)
-        what = f"integration endpoint {name!r} in project {self.project}"
-        for attempt in (1, 2):
-            found = [
-                e
-                for e in self.api.call(
-                    f"list the integration endpoints of project {self.project}",
-                    "get_service_integration_endpoints",
-                    self.project,
-                )
-                if e.get("endpoint_name") == name
-            ]
-            if found:
-                endpoint = found[0]
-                if endpoint.get("endpoint_type") != "external_kafka":
-                    raise ReplicatorError(
-                        f"{what} exists as {endpoint.get('endpoint_type')}, not external_kafka"
-                    )
-                full = self.api.call(
-                    f"read {what}",
-                    "get_service_integration_endpoint",
-                    project=self.project,
-                    endpoint_id=endpoint["endpoint_id"],
-                    include_secrets=True,
-                )
-                if (full.get("user_config") or {}) != wanted:  # compared, never shown
-                    self._fresh.add(alias)
-                    self.api.call(
-                        f"update {what}",
-                        "update_service_integration_endpoint",
-                        self.project,
-                        endpoint["endpoint_id"],
-                        wanted,
-                    )
-                return endpoint["endpoint_id"]
-            try:
-                created = self.api.call(
-                    f"create {what}",
-                    "create_service_integration_endpoint",
-                    self.project,
-                    name,
-                    "external_kafka",
-                    wanted,
-                )
-                self._fresh.add(alias)
-                return created["service_integration_endpoint"]["endpoint_id"]
-            except Conflict:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _integrations(self) -> list[dict[str, Any]]:
-        return [
-            i
-            for i in self.api.call(
-                f"list the integrations of {self.where}",
-                "get_service_integrations",
-                self.project,
-                self.service,
-            )
-            if i.get("integration_type") == MM2 and i.get("dest_service") == self.service
-        ]
-
-    @staticmethod
-    def _alias_of(integration: Mapping[str, Any]) -> str | None:
-        return (integration.get("user_config") or {}).get("cluster_alias")
-
-    @staticmethod
-    def _joins(integration: Mapping[str, Any], source: Mapping[str, str]) -> bool:
-        key, value = next(iter(source.items()))
-        return integration.get(key) == value
-
-    def _integration(self, source: Mapping[str, str], alias: str) -> None:
-        """Upsert the kafka_mirrormaker integration cluster -> MM2 service under `alias`."""
-        joined = next(iter(source.values()))
-        for attempt in (1, 2):
-            existing = self._integrations()
-            for i in existing:
-                if self._alias_of(i) == alias:
-                    if self._joins(i, source):
-                        return
-                    raise ReplicatorError(
-                        f"{self.where}: cluster alias {alias!r} already belongs to "
-                        f"{i.get('source_service') or i.get('source_endpoint_id')}, not "
-                        f"{joined}: choose other aliases for this replicator, or remove that "
-                        "integration"
-                    )
-            for i in existing:
-                if self._joins(i, source):
-                    raise ReplicatorError(
-                        f"{self.where}: {joined} is integrated already, under the alias "
-                        f"{self._alias_of(i)!r}, not {alias!r}: set the replicator's alias to "
-                        "it, or remove that integration"
-                    )
-            try:
-                self.api.call(
-                    f"integrate {joined} with {self.where} as {alias!r}",
-                    "create_service_integration",
-                    self.project,
-                    MM2,
-                    dest_service=self.service,
-                    user_config={"cluster_alias": alias},
-                    **source,
-                )
-                self._fresh.add(alias)
-                return
-            except Conflict:
-                if attempt == 2:
-                    raise
-
-    def wait_integrations(self, aliases: list[str]) -> None:
-        """Until both integrations run. A failed one raises with Aiven's errors at once, or at
-        the deadline when it was just created or its endpoint just changed (the old state may
-        still show)."""
-        deadline = time.monotonic() + self.integration_wait_s
-        while True:
-            states: dict[str, tuple[str, list[str], str | None]] = {}
-            for i in self._integrations():
-                if self._alias_of(i) in aliases:
-                    states[self._alias_of(i)] = integration_state(i)
-            late = time.monotonic() > deadline
-            for alias, (status, errors, cause) in sorted(states.items()):
-                if status == "failed" and (late or alias not in self._fresh):
-                    raise ReplicatorError(
-                        f"{self.where}: integration of cluster {alias!r} failed: "
-                        + ("; ".join(errors) or "Aiven gave no error")
-                        + (f" (likely cause: {cause})" if cause else "")
-                    )
-            pending = {a: states[a][0] if a in states else "missing" for a in aliases}
-            pending = {a: s for a, s in pending.items() if s not in ("running", "unknown")}
-            if not pending:
-                return
-            if late:
-                raise ReplicatorError(
-                    f"{self.where}: integrations not running yet: "
-                    + ", ".join(f"{a} {s}" for a, s in sorted(pending.items())),
                     retriable=True,
                 )
             self.sleep(POLL)
@@ -419,11 +248,11 @@ class AivenReplicator:
         except UserError as exc:
             raise ReplicatorError(str(exc)) from None
         svc = self.mm2_service() or self.prepare()
-        self._fresh = set()
+        self.links.fresh = set()
         with self._lock():
             for conf, alias in ((flow.source, flow.source_alias), (flow.target, flow.target_alias)):
-                self._integration(self._source_of(conf, alias), alias)
-        self.wait_integrations([flow.source_alias, flow.target_alias])
+                self.links.integration(self.links.source_of(conf, alias), alias)
+        self.links.wait([flow.source_alias, flow.target_alias])
         with self._lock():
             self._service_settings(flow, svc)
             self.write_flow(flow)
@@ -432,7 +261,7 @@ class AivenReplicator:
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
         try:
-            by_alias = {self._alias_of(i): i for i in self._integrations()}
+            by_alias = {alias_of(i): i for i in self.links.integrations()}
         except NotFound:
             self.mm2_service()  # raises unless the bot may create it
             return ReplicatorStatus(

@@ -210,13 +210,13 @@ def test_a_service_that_never_runs_times_out_as_degraded(standin, api, unique):
 
 def test_an_alias_taken_by_another_cluster_is_refused_clearly(standin, api, unique):
     rep = mm2(api, unique)
-    rep._integration({"source_service": "kafka-target"}, f"tgt-{unique}")
-    rep._integration({"source_service": "kafka-target"}, f"tgt-{unique}")  # reused
+    rep.links.integration({"source_service": "kafka-target"}, f"tgt-{unique}")
+    rep.links.integration({"source_service": "kafka-target"}, f"tgt-{unique}")  # reused
     assert calls(standin, "POST", "/integration") >= 1
     with pytest.raises(ReplicatorError, match=f"alias 'tgt-{unique}' already belongs to"):
-        rep._integration({"source_endpoint_id": "e-1"}, f"tgt-{unique}")
+        rep.links.integration({"source_endpoint_id": "e-1"}, f"tgt-{unique}")
     with pytest.raises(ReplicatorError, match="integrated already, under the alias"):
-        rep._integration({"source_service": "kafka-target"}, f"other-{unique}")
+        rep.links.integration({"source_service": "kafka-target"}, f"other-{unique}")
 
 
 def test_acls_aiven_cannot_hold_are_listed_with_the_reason():
