@@ -11,7 +11,7 @@ from bot import config
 from bot.errors import ConfigError
 from bot.replicators import from_settings
 from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_cluster import service_of
+from bot.replicators.aiven_cluster import forget, service_of
 
 TOKEN = "aivenv1-token-Zq9-do-not-show"
 
@@ -126,6 +126,9 @@ def test_from_settings_builds_the_aiven_replicator_and_knows_aiven_clusters(tmp_
     assert isinstance(replicator, AivenReplicator)
     assert (replicator.project, replicator.service) == ("acme", "mm2")
     assert TOKEN not in repr(replicator) and "AIVEN_TOKEN" in repr(replicator.api)
-    target = service_of(settings.kafka_client_config("target"))
-    assert target is not None and str(target) == "acme/kafka-target"
-    assert service_of(settings.kafka_client_config("onprem")) is None
+    try:
+        target = service_of(settings.kafka_client_config("target"))
+        assert target is not None and str(target) == "acme/kafka-target"
+        assert service_of(settings.kafka_client_config("onprem")) is None
+    finally:
+        forget("kafka-target.aiven:12345")
