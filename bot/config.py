@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,8 @@ from pydantic import (
 
 from bot.errors import ConfigError
 from bot.secrets import ClientConfig, SecretRef
+
+AIVEN_CONFIG_TTL = 300.0  # seconds a service's connection settings read from the API are kept
 
 DEFAULT_PATH = "kafka-migrate.toml"
 ENV_VAR = "KAFKA_MIGRATE_CONFIG"
@@ -67,16 +70,24 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
 class Cluster(_Model):
-    bootstrap_servers: str = Field(min_length=1)
+    # omitted for an Aiven service: read from the service through the API (with credentials)
+    bootstrap_servers: str | None = Field(default=None, min_length=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password_env: EnvName | None = None
     ssl_ca_file: str | None = None
+    # an Aiven for Apache Kafka service (its topics, ACLs and MM2 integration go through the API)
+    aiven_project: str | None = Field(default=None, min_length=1)
+    aiven_service: str | None = Field(default=None, min_length=1)
+    aiven_token_env: EnvName | None = None
+    aiven_api_url: HttpUrl = "https://api.aiven.io"
 
     @field_validator("bootstrap_servers")
     @classmethod
-    def _hosts(cls, value: str) -> str:
+    def _hosts(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         for server in value.split(","):
             host, sep, port = server.strip().rpartition(":")
             if not sep or not host or not port.isdigit():
@@ -85,6 +96,18 @@ class Cluster(_Model):
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> Cluster:
+        aiven = [self.aiven_project, self.aiven_service, self.aiven_token_env]
+        if any(aiven) and not all(aiven):
+            raise ValueError(
+                "an Aiven service needs aiven_project, aiven_service and aiven_token_env"
+            )
+        if self.bootstrap_servers is None:
+            if not self.aiven_service:
+                raise ValueError(
+                    "bootstrap_servers is required (it may be omitted only for an Aiven "
+                    "service: aiven_project, aiven_service, aiven_token_env)"
+                )
+            return self  # connection and credentials come from the service
         sasl = self.security_protocol.startswith("SASL_")
         if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password_env):
             raise ValueError(
@@ -114,14 +137,36 @@ class ConnectReplicator(_Model):
     target_alias: str = "target"
 
 
+def _alias(value: str) -> str:
+    if not re.match(r"^[a-zA-Z0-9_.-]{1,128}$", value):
+        raise ValueError(f"{value!r}: a cluster alias is 1-128 letters, digits, '_', '.', '-'")
+    return value
+
+
+Alias = Annotated[str, AfterValidator(_alias)]
+
+
 class AivenReplicator(_Model):
     kind: Literal["aiven"]
     project: str = Field(min_length=1)
     service: str = Field(min_length=1)
     token_env: EnvName
     api_url: HttpUrl = "https://api.aiven.io"
-    source_alias: str = "source"
-    target_alias: str = "target"
+    source_alias: Alias = "source"
+    target_alias: Alias = "target"
+    # the bot may create the MM2 service when it does not exist (with this plan, in this cloud)
+    create_service: bool = False
+    plan: str | None = Field(default=None, min_length=1)
+    cloud: str | None = Field(default=None, min_length=1)
+    service_wait_seconds: int = Field(default=1200, ge=10)  # creating: until RUNNING
+
+    @model_validator(mode="after")
+    def _creatable(self) -> AivenReplicator:
+        if self.create_service and not self.plan:
+            raise ValueError('create_service = true needs plan (e.g. "startup-4")')
+        if self.source_alias == self.target_alias:
+            raise ValueError("source_alias and target_alias must differ")
+        return self
 
 
 Replicator = Annotated[ConnectReplicator | AivenReplicator, Field(discriminator="kind")]
@@ -195,6 +240,7 @@ class Settings:
         self.config = config
         self.path = path
         self._env_file = dict(env_file)
+        self._aiven_cache: dict[str, tuple[float, ClientConfig]] = {}
 
     def __repr__(self) -> str:
         return f"Settings(path={str(self.path)!r}, config={self.config!r})"
@@ -225,6 +271,11 @@ class Settings:
     def kafka_client_config(self, name: str) -> ClientConfig:
         """The librdkafka settings for a named cluster, secrets resolved now, masked in repr."""
         cluster = self.cluster(name)
+        if cluster.aiven_service:
+            return self._aiven_client_config(name, cluster)
+        return self._plain_client_config(name, cluster)
+
+    def _plain_client_config(self, name: str, cluster: Cluster) -> ClientConfig:
         conf = ClientConfig(
             {
                 "bootstrap.servers": cluster.bootstrap_servers,
@@ -240,6 +291,41 @@ class Settings:
         if cluster.ssl_ca_file:
             conf["ssl.ca.location"] = cluster.ssl_ca_file
         return conf
+
+    def _aiven_client_config(self, name: str, cluster: Cluster) -> ClientConfig:
+        """An Aiven service: given settings, or its connection and credentials read from the
+        API (kept a few minutes); remembered as that service (bot.replicators.aiven_cluster)."""
+        from bot.replicators.aiven_cluster import AivenService, register, service_client_config
+
+        api = self.aiven_api(cluster.aiven_api_url, cluster.aiven_token_env)
+        service = AivenService(api, cluster.aiven_project, cluster.aiven_service)
+        if cluster.bootstrap_servers is not None:
+            conf = self._plain_client_config(name, cluster)
+        else:
+            cached = self._aiven_cache.get(name)
+            if cached and time.monotonic() - cached[0] < AIVEN_CONFIG_TTL:
+                return ClientConfig(cached[1])
+            password = (
+                self._reveal(cluster.sasl_password_env, f"clusters.{name}.sasl_password_env")
+                if cluster.sasl_password_env
+                else None
+            )
+            conf = service_client_config(
+                api,
+                service.project,
+                service.service,
+                username=cluster.sasl_username,
+                password=password,
+            )
+            self._aiven_cache[name] = (time.monotonic(), conf)
+        register(conf["bootstrap.servers"], service)
+        return ClientConfig(conf)
+
+    def aiven_api(self, url: str, token_env: str):
+        """An Aiven API client authenticated with the token in `token_env`."""
+        from bot.replicators.aiven_api import aiven_api
+
+        return aiven_api(url, token_env, lambda: self.secret(token_env).reveal())
 
     def _reveal(self, env: str | None, key: str) -> str:
         try:
@@ -263,6 +349,8 @@ def _secret_refs(config: Config) -> list[tuple[str, str]]:
     for name, cluster in config.clusters.items():
         if cluster.sasl_password_env:
             refs.append((f"clusters.{name}.sasl_password_env", cluster.sasl_password_env))
+        if cluster.aiven_token_env:
+            refs.append((f"clusters.{name}.aiven_token_env", cluster.aiven_token_env))
     for name, registry in config.schema_registries.items():
         if registry.password_env:
             refs.append((f"schema_registries.{name}.password_env", registry.password_env))

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MASK = "***"
-SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "basic.auth.user.info", "password"})
+SECRET_KEYS = frozenset(
+    {"sasl.password", "ssl.key.password", "ssl.key.pem", "basic.auth.user.info", "password"}
+)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.migration import checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
+from bot.replicators.aiven_acls import acl_applier, acl_dropper
 from bot.schemas import migrate as kschemas
 
 
@@ -191,7 +192,7 @@ def migrate_acls(ctx: Context) -> Result:
         source_alias=ctx.flow.source_alias,
     )
     _record_created(ctx, "created_acls", [list(vars(a).values()) for a in plan.missing])
-    created = kacls.apply_acls(ctx.target, plan)
+    created = acl_applier(ctx.target)(ctx.target, plan)  # Aiven's ACL API on an Aiven target
     lost = plan.mm2_lost
     bindings = kacls.binding_report(plan, created)
     shown = "\n".join(f"• {line}" for line in bindings[:40])
@@ -506,7 +507,8 @@ def drop_topics(target, names: list[str]) -> None:
 
 
 def drop_acls(target, bindings: list[list[str]]) -> None:
-    kacls.delete_acls(target, [kacls.Acl(*b) for b in bindings], "delete migrated ACLs")
+    drop = acl_dropper(target)  # Aiven's ACL API on an Aiven target
+    drop(target, [kacls.Acl(*b) for b in bindings], "delete migrated ACLs")
 
 
 ACTIONS = {

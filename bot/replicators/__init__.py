@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 
 
@@ -21,6 +23,23 @@ def from_settings(settings, name: str) -> Replicator:
 
         password = settings.secret(conf.password_env).reveal() if conf.password_env else None
         return ConnectReplicator(conf.url, username=conf.username, password=password)
+    if conf.kind == "aiven":
+        from bot.replicators.aiven import AivenReplicator
+
+        for cluster in settings.config.clusters:  # which clusters are Aiven services
+            if settings.config.clusters[cluster].aiven_service:
+                # an error here is said again when that cluster is used
+                with contextlib.suppress(Exception):
+                    settings.kafka_client_config(cluster)
+        return AivenReplicator(
+            settings.aiven_api(conf.api_url, conf.token_env),
+            conf.project,
+            conf.service,
+            create_service=conf.create_service,
+            plan=conf.plan,
+            cloud=conf.cloud,
+            service_wait_s=conf.service_wait_seconds,
+        )
     raise ConfigError(
         f"{settings.path}: replicators.{name}: kind {conf.kind!r} is not supported "
         "by this version yet"

@@ -28,6 +28,7 @@ class FlowSpec:
     topics: list[str]  # MM2 allow list (Java regexes)
     topics_exclude: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=lambda: [".*"])
+    groups_exclude: list[str] = field(default_factory=list)  # empty: MM2's default exclusions
     source_alias: str = "source"
     target_alias: str = "target"
     replication_policy: str = "identity"  # identity | default

@@ -109,6 +109,8 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
             "tasks.max": "1",
         },
     }
+    if flow.groups_exclude:
+        configs[f"{flow.name}-checkpoint"]["groups.exclude"] = ",".join(flow.groups_exclude)
     if flow.emit_heartbeats:
         configs[f"{flow.name}-heartbeat"] = {
             "connector.class": MIRROR + "MirrorHeartbeatConnector",

@@ -7,6 +7,7 @@ mode) as JSON: key `["<connector>", {"cluster": alias, "partition": p, "topic": 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 
@@ -26,23 +27,30 @@ def connect_offsets(client: httpx.Client, connector: str) -> dict[TP, int]:
     return found
 
 
-def offsets_topic_offsets(cluster: Cluster, topic: str, connector: str) -> dict[TP, int]:
-    """The same, read from the worker's offsets topic (the last record per key wins)."""
+def offsets_topic_offsets(
+    cluster: Cluster, topic: str, connector: str | Callable[[str, dict], bool]
+) -> dict[TP, int]:
+    """The same, read from the worker's offsets topic (the last record per key wins).
+    `connector`: its name, or a predicate on (connector name, source partition)."""
     found: dict[TP, int] = {}
+    accept = connector if callable(connector) else (lambda name, _part: name == connector)
     scan_topic(
-        cluster, topic, lambda msg: _apply_offset_record(found, connector, msg.key(), msg.value())
+        cluster, topic, lambda msg: _apply_offset_record(found, accept, msg.key(), msg.value())
     )
     return found
 
 
 def _apply_offset_record(
-    found: dict[TP, int], connector: str, key: bytes | None, value: bytes | None
+    found: dict[TP, int],
+    accept: Callable[[str, dict], bool],
+    key: bytes | None,
+    value: bytes | None,
 ) -> None:
     try:
         name, part = json.loads(key or b"null")
     except (ValueError, TypeError):
         return
-    if name != connector or not isinstance(part, dict) or "topic" not in part:
+    if not isinstance(part, dict) or "topic" not in part or not accept(name, part):
         return
     tp = (part["topic"], int(part["partition"]))
     if value is None:  # tombstone: the offset was reset

@@ -1,0 +1,347 @@
+"""MirrorMaker 2 as an Aiven for Apache Kafka MirrorMaker 2 service, through the Aiven API.
+
+Per migration, in order (each step reads first and writes only what differs, so a re-run or a
+restarted bot reuses what exists):
+1. each cluster joins the MM2 service (bot.replicators.aiven_links): an Aiven Kafka service,
+   or any other cluster through an `external_kafka` endpoint (connection settings, CA as PEM);
+2. one `kafka_mirrormaker` integration per cluster (cluster -> MM2 service) with its
+   `cluster_alias`, waited for until `running` (its `errors` shown as Aiven gives them);
+3. the MM2 service's user_config: consumer groups and checkpoints (per service, not per flow);
+4. the replication flow between the two ALIASES, created or updated, then read back.
+Writes to one MM2 service hold its lock (bot.replicators.aiven_api.service_lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaException
+
+from bot.errors import UserError
+from bot.kafka.cluster import TP, Cluster
+from bot.reasons import reason
+from bot.replicators.aiven_api import AivenApi, Conflict, NotFound, service_lock
+from bot.replicators.aiven_flow import (
+    flow_body,
+    flow_differences,
+    mm2_user_config,
+)
+from bot.replicators.aiven_links import MM2, POLL, Links, alias_of, integration_state
+from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.offsets import offsets_topic_offsets
+
+
+class AivenReplicator:
+    def __init__(
+        self,
+        api: AivenApi,
+        project: str,
+        service: str,
+        *,
+        create_service: bool = False,
+        plan: str | None = None,
+        cloud: str | None = None,
+        service_wait_s: float = 1200.0,
+        integration_wait_s: float = 60.0,
+        offsets_topic: str = "mm2-offsets.{source}.internal",
+        offsets_connector: str = "MirrorSourceConnector",
+    ):
+        self.api = api
+        self.project = project
+        self.service = service
+        self.create_service = create_service
+        self.plan = plan
+        self.cloud = cloud
+        self.service_wait_s = service_wait_s
+        self.offsets_topic = offsets_topic
+        self.offsets_connector = offsets_connector
+        self.sleep = time.sleep
+        self._clusters: dict[str, Cluster] = {}
+        self.links = Links(
+            api, project, service, wait_s=integration_wait_s, sleep=lambda s: self.sleep(s)
+        )
+
+    def __repr__(self) -> str:
+        return f"AivenReplicator({self.project}/{self.service} at {self.api.url})"
+
+    @property
+    def where(self) -> str:
+        return f"MM2 service {self.project}/{self.service}"
+
+    def _lock(self):
+        return service_lock(self.api.url, self.project, self.service)
+
+    # -- the MM2 service ---------------------------------------------------------------
+
+    def check(self) -> None:
+        self.api.call(f"read project {self.project}", "get_project", self.project)
+        self.mm2_service()
+
+    def mm2_service(self) -> dict[str, Any] | None:
+        """The MM2 service, or None when it does not exist and the bot may create it."""
+        try:
+            svc = self.api.call(f"read {self.where}", "get_service", self.project, self.service)
+        except NotFound:
+            if self.create_service:
+                return None
+            raise ReplicatorError(
+                f"{self.where} does not exist (404), and the configuration does not let the "
+                "bot create it (create_service = true, with plan and cloud)"
+            ) from None
+        if svc.get("service_type") != MM2:
+            raise ReplicatorError(f"{self.where} is a {svc.get('service_type')} service, not {MM2}")
+        return svc
+
+    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list:
+        """Preflight's findings on Aiven, one a line (bot.replicators.aiven_preflight)."""
+        from bot.replicators.aiven_preflight import preflight
+
+        return preflight(self, flow, schemas=schemas)
+
+    def prepare(self, progress=None, *, wait: bool = True) -> dict[str, Any]:
+        """The MM2 service RUNNING: created first when missing and allowed; waited for with
+        `progress(text)` calls, for at most `service_wait_s` (wait=False: the service as it
+        is now, for a step that polls instead of blocking)."""
+        svc = self.mm2_service()
+        if svc is None:
+            # a Conflict: created meanwhile, waited for like ours
+            with self._lock(), contextlib.suppress(Conflict):
+                self.api.call(
+                    f"create {self.where} (plan {self.plan}, cloud {self.cloud or 'default'})",
+                    "create_service",
+                    self.project,
+                    self.service,
+                    MM2,
+                    self.plan,
+                    cloud=self.cloud,
+                )
+            if progress:
+                progress(f"{self.where} created (plan {self.plan}); waiting until RUNNING")
+        if not wait:
+            return self.api.call(f"read {self.where}", "get_service", self.project, self.service)
+        return self.wait_running(progress)
+
+    def wait_running(self, progress=None) -> dict[str, Any]:
+        deadline = time.monotonic() + self.service_wait_s
+        last = None
+        while True:
+            svc = self.api.call(f"read {self.where}", "get_service", self.project, self.service)
+            state = svc.get("state")
+            if state == "RUNNING":
+                return svc
+            if progress and state != last:
+                progress(f"{self.where} is {state}")
+            last = state
+            if time.monotonic() > deadline:
+                raise ReplicatorError(
+                    f"{self.where} is {state}, not RUNNING, after {self.service_wait_s:.0f}s",
+                    retriable=True,
+                )
+            self.sleep(POLL)
+
+    # -- the service's settings and the flow ---------------------------------------------
+
+    def _service_settings(self, flow: FlowSpec, svc: Mapping[str, Any]) -> None:
+        current = dict((svc.get("user_config") or {}).get("kafka_mirrormaker") or {})
+        wanted = mm2_user_config(flow)
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return
+        if current.get("groups") not in (None, wanted["groups"]):
+            self._refuse_shared_groups(flow)
+        # only this section, as `avn service update -c kafka_mirrormaker.groups=...` sends it:
+        # Aiven merges a service's user_config, the other settings stay as they are
+        self.api.call(
+            f"set groups and checkpoints on {self.where}",
+            "update_service",
+            self.project,
+            self.service,
+            user_config={"kafka_mirrormaker": {**current, **wanted}},
+        )
+
+    def _refuse_shared_groups(self, flow: FlowSpec) -> None:
+        """`groups` is one setting per MM2 service: never change it under another flow."""
+        others = [
+            f"{f.get('source_cluster')}->{f.get('target_cluster')}"
+            for f in self.api.call(
+                f"list the replication flows of {self.where}",
+                "list_mirrormaker_replication_flows",
+                self.project,
+                self.service,
+            )
+            if (f.get("source_cluster"), f.get("target_cluster"))
+            != (flow.source_alias, flow.target_alias)
+        ]
+        if others:
+            raise ReplicatorError(
+                f"{self.where} also runs flow(s) {', '.join(sorted(others))}; its consumer "
+                "groups setting is shared by every flow, and this migration needs other groups: "
+                "use another MM2 service, or wait until that migration is over"
+            )
+
+    def _flow_path(self, flow: FlowSpec) -> tuple[str, str, str, str]:
+        return (self.project, self.service, flow.source_alias, flow.target_alias)
+
+    def _flow_name(self, flow: FlowSpec) -> str:
+        return f"flow {flow.source_alias}->{flow.target_alias}"
+
+    def read_flow(self, flow: FlowSpec) -> dict[str, Any] | None:
+        try:
+            return self.api.call(
+                f"read the {self._flow_name(flow)} of {self.where}",
+                "get_mirrormaker_replication_flow",
+                *self._flow_path(flow),
+            )
+        except NotFound:
+            return None
+
+    def write_flow(self, flow: FlowSpec, enabled: bool | None = None) -> None:
+        """Create the flow or update what differs (keeping `enabled` unless given); read back."""
+        current = self.read_flow(flow)
+        if current is None:
+            wanted = flow_body(flow, enabled=True if enabled is None else enabled)
+            try:
+                self.api.call(
+                    f"create the {self._flow_name(flow)} on {self.where}",
+                    "create_mirrormaker_replication_flow",
+                    *self._flow_path(flow),
+                    wanted,
+                )
+            except Conflict:
+                current = self.read_flow(flow) or {}
+        if current is not None:
+            keep = current.get("enabled", True) if enabled is None else enabled
+            wanted = flow_body(flow, enabled=bool(keep))
+            if flow_differences(wanted, current):
+                self.api.call(
+                    f"update the {self._flow_name(flow)} on {self.where}",
+                    "update_mirrormaker_replication_flow",
+                    *self._flow_path(flow),
+                    wanted,
+                )
+        stored = self.read_flow(flow)
+        if stored is None:
+            raise ReplicatorError(
+                f"{self.where}: the {self._flow_name(flow)} is missing right after it was written",
+                retriable=True,
+            )
+        differences = flow_differences(wanted, stored)
+        if differences:
+            raise ReplicatorError(
+                f"{self.where}: the {self._flow_name(flow)} reads back otherwise than written: "
+                + "; ".join(differences[:5])
+            )
+
+    def parts(self, flow: FlowSpec) -> list[str]:
+        return [
+            f"integration {flow.source_alias}",
+            f"integration {flow.target_alias}",
+            self._flow_name(flow),
+        ]
+
+    def ensure(self, flow: FlowSpec) -> list[str]:
+        try:
+            mm2_user_config(flow)  # refuse a group selection Aiven cannot hold before writing
+            flow_body(flow)
+        except UserError as exc:
+            raise ReplicatorError(str(exc)) from None
+        svc = self.mm2_service() or self.prepare()
+        self.links.fresh = set()
+        with self._lock():
+            for conf, alias in ((flow.source, flow.source_alias), (flow.target, flow.target_alias)):
+                self.links.integration(self.links.source_of(conf, alias), alias)
+        self.links.wait([flow.source_alias, flow.target_alias])
+        with self._lock():
+            self._service_settings(flow, svc)
+            self.write_flow(flow)
+        return self.parts(flow)
+
+    def status(self, flow: FlowSpec) -> ReplicatorStatus:
+        parts, errors = {}, []
+        try:
+            by_alias = {alias_of(i): i for i in self.links.integrations()}
+        except NotFound:
+            self.mm2_service()  # raises unless the bot may create it
+            return ReplicatorStatus(
+                False, {**dict.fromkeys(self.parts(flow), "MISSING"), self.where: "TO CREATE"}
+            )
+        for alias in (flow.source_alias, flow.target_alias):
+            integration = by_alias.get(alias)
+            name = f"integration {alias}"
+            if integration is None:
+                parts[name] = "MISSING"
+                continue
+            status, errs, cause = integration_state(integration)
+            parts[name] = status.upper()
+            if status == "failed" or errs:
+                errors.append(
+                    f"{name}: {status}: "
+                    + ("; ".join(errs) or "no error given")
+                    + (f" (likely cause: {cause})" if cause else "")
+                )
+        current = self.read_flow(flow)
+        name = self._flow_name(flow)
+        if current is None:
+            parts[name] = "MISSING"
+        else:
+            state = "RUNNING" if current.get("enabled") else "PAUSED"
+            progress = current.get("replication_progress")
+            if isinstance(progress, int | float):
+                state += f" (Aiven: {progress:.0%} replicated)"
+            parts[name] = state
+        running = all(
+            v.startswith("RUNNING") or (k.startswith("integration") and v == "UNKNOWN")
+            for k, v in parts.items()
+        )
+        return ReplicatorStatus(running, parts, errors)
+
+    def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
+        """From MM2's offsets topic on the target (`mm2-offsets.<source alias>.internal`): the
+        same figures as with Kafka Connect, read from the clusters themselves."""
+        topic = self.offsets_topic.format(source=flow.source_alias, target=flow.target_alias)
+        cluster = self._clusters.get(flow.name)
+        if cluster is None:
+            cluster = self._clusters[flow.name] = Cluster(f"{flow.name}-target", flow.target)
+        source = flow.source_alias
+
+        def mine(name: str, part: dict) -> bool:  # the flow's MirrorSourceConnector
+            if name == self.offsets_connector:
+                return True
+            return name.endswith("MirrorSourceConnector") and part.get("cluster") == source
+
+        try:
+            return offsets_topic_offsets(cluster, topic, mine)
+        except (KafkaException, TimeoutError) as exc:
+            raise ReplicatorError(
+                f"reading MM2's offsets ({topic}) on the target: {reason(exc)}", retriable=True
+            ) from None
+
+    def restart(self, flow: FlowSpec) -> None:
+        """Aiven has no restart call: an enabled flow is disabled and enabled again."""
+        current = self.read_flow(flow)
+        if current is None or not current.get("enabled"):
+            return
+        with self._lock():
+            self.write_flow(flow, enabled=False)
+            self.write_flow(flow, enabled=True)
+
+    def pause(self, flow: FlowSpec) -> None:
+        with self._lock():
+            if self.read_flow(flow) is not None:
+                self.write_flow(flow, enabled=False)
+
+    def resume(self, flow: FlowSpec) -> None:
+        with self._lock():
+            if self.read_flow(flow) is not None:
+                self.write_flow(flow, enabled=True)
+
+    def delete(self, flow: FlowSpec) -> None:
+        """The flow goes; the integrations and endpoints stay (shared, reused next time)."""
+        with self._lock(), contextlib.suppress(NotFound):
+            self.api.call(
+                f"delete the {self._flow_name(flow)} of {self.where}",
+                "delete_mirrormaker_replication_flow",
+                *self._flow_path(flow),
+            )

@@ -1,0 +1,116 @@
+"""Preflight on Aiven: one finding per line, each saying what was checked and what was found.
+
+Checked: the token (through the project), the MM2 service (exists and RUNNING, or may be
+created), and each side that is an Aiven Kafka service (exists, RUNNING, its Kafka version,
+the schema registry when schemas are migrated, topic auto-creation: the bot creates every topic
+itself with its configs, so auto-creation is never relied on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.replicators.aiven import AivenReplicator
+from bot.replicators.aiven_cluster import service_of
+from bot.replicators.aiven_flow import groups_expression
+from bot.replicators.base import FlowSpec, ReplicatorError
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool  # False: the migration cannot start until this is fixed
+    text: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        mark = "ok" if self.ok and not self.warning else ("warning" if self.ok else "problem")
+        return f"{mark}: {self.text}"
+
+
+def preflight(rep: AivenReplicator, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
+    """Every finding, problems included (nothing raised for what the API answered)."""
+    found: list[Finding] = []
+    try:
+        rep.api.call(f"read project {rep.project}", "get_project", rep.project)
+    except ReplicatorError as exc:
+        return [Finding(False, str(exc))]
+    found.append(
+        Finding(True, f"token in {rep.api.token_env} accepted; project {rep.project} found")
+    )
+    found.append(_mm2(rep))
+    try:
+        groups = groups_expression(flow.groups)
+        found.append(Finding(True, f"consumer groups as Aiven's groups setting: {groups}"))
+    except Exception as exc:  # noqa: BLE001 - UserError: the selection does not fit
+        found.append(Finding(False, str(exc)))
+    for side, conf, registry in (("source", flow.source, False), ("target", flow.target, schemas)):
+        svc = service_of(conf)
+        if svc is None:
+            if side == "target":
+                found.append(Finding(True, "target is not an Aiven service: joined as external"))
+            continue
+        found.extend(_kafka(rep, side, svc, registry))
+    return found
+
+
+def _mm2(rep: AivenReplicator) -> Finding:
+    try:
+        svc = rep.mm2_service()
+    except ReplicatorError as exc:
+        return Finding(False, str(exc))
+    if svc is None:
+        return Finding(
+            True,
+            f"{rep.where} does not exist; it will be created (plan {rep.plan}, cloud "
+            f"{rep.cloud or 'the project default'}) and waited for until RUNNING",
+            warning=True,
+        )
+    state = svc.get("state")
+    return Finding(state == "RUNNING", f"{rep.where} is {state}")
+
+
+def _kafka(rep: AivenReplicator, side: str, svc, registry: bool) -> list[Finding]:
+    try:
+        info = svc.api.call(f"read {side} service {svc}", "get_service", svc.project, svc.service)
+    except ReplicatorError as exc:
+        return [Finding(False, f"{side}: {exc}")]
+    if info.get("service_type") != "kafka":
+        return [Finding(False, f"{side} {svc} is a {info.get('service_type')} service, not kafka")]
+    config = info.get("user_config") or {}
+    state = info.get("state")
+    version = config.get("kafka_version") or "unknown"
+    out = [Finding(state == "RUNNING", f"{side} Aiven service {svc}: {state}, Kafka {version}")]
+    if svc.project != rep.project:
+        out.append(
+            Finding(False, f"{side} {svc} is in another project than {rep.where}: not supported")
+        )
+    if side == "target":
+        auto = (config.get("kafka") or {}).get("auto_create_topics_enable")
+        out.append(
+            Finding(
+                True,
+                "topics are created by the bot, each with its configs (Kafka admin on the "
+                f"target); topic auto-creation on {svc} is "
+                + (
+                    "on: a client writing early would create a topic with default configs"
+                    if auto
+                    else "off or default"
+                ),
+                warning=bool(auto),
+            )
+        )
+    if registry:
+        on = bool(config.get("schema_registry"))
+        out.append(
+            Finding(
+                on,
+                f"schema registry (Karapace) on {svc} is "
+                + (
+                    "enabled"
+                    if on
+                    else "disabled: enable it (user_config schema_registry) "
+                    "before migrating schemas"
+                ),
+            )
+        )
+    return out
