@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from bot.errors import UserError
@@ -15,19 +14,6 @@ from bot.migration.compensation import parse_cleanup
 VERBS_HELP = (
     "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report"
 )
-
-
-def build_engine(config_path: str | None, *, notifier=None):
-    from bot import config
-    from bot.db import database_url, init_db, open_database
-    from bot.migration.engine import Engine
-    from bot.migration.notify import LogNotifier
-    from bot.migration.store import Store
-
-    settings = config.load(config_path)
-    db = open_database()
-    init_db(db)
-    return Engine(settings, Store(db), notifier or LogNotifier()), database_url()
 
 
 def _show(view, as_json: bool, text) -> None:
@@ -40,8 +26,9 @@ def _show(view, as_json: bool, text) -> None:
 def _runbook(args: argparse.Namespace) -> int:
     from bot import cli_text
     from bot.migration.grammar import parse_start
+    from bot.service import cli_engine
 
-    engine, _url = build_engine(args.config)
+    engine = cli_engine(args.config)
     verb = args.verb
     if verb in ("start", "plan"):
         if "--json" in args.args:  # after the arguments too: the flag is not a start argument
@@ -128,130 +115,9 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Run the bot: the engine and its scheduler. Without Slack credentials it runs headless,
-    and without a config file it rehearses on a local sandbox."""
-    import signal
-    import threading
+    from bot.serve import serve
 
-    from bot import config, sandbox
-    from bot.jobs import runner
-
-    if os.environ.get("SLACK_BOT_TOKEN"):
-        return _serve_slack(args)
-    if os.environ.get("SLACK_APP_TOKEN"):
-        raise UserError(
-            "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both "
-            "(the bot token xoxb-... posts messages, the app token xapp-... opens the socket)"
-        )
-    box = None
-    path = config.config_path(args.config)
-    if not path.exists():
-        print(f"No {path}: local rehearsal on a real Kafka + MirrorMaker 2 sandbox.")
-        box = sandbox.up(args.dir)
-        path = box.config_file
-        os.environ.setdefault("DATABASE_URL", f"sqlite:///{box.dir / 'kafka-migrate.db'}")
-    engine, url = build_engine(str(path))
-    from sqlalchemy.engine import make_url
-
-    shown = make_url(url).render_as_string(hide_password=True)  # never print a DB password
-    print(
-        f"engine running on {path} ({', '.join(engine.settings.config.clusters)}); drive it "
-        f"with: KAFKA_MIGRATE_CONFIG={path} DATABASE_URL={shown} kafka-migrate start ..."
-    )
-    lead = runner.Lead(engine).begin()
-    server = None
-    try:
-        _one_per_sqlite(lead, url)
-        if os.environ.get("PORT"):  # headless too: /healthz and /metrics for the operators
-            server = _health_server(engine, lead)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-    finally:
-        if server is not None:
-            server.close()
-        lead.end()
-    if box is not None:
-        sandbox.down(args.dir)
-    return 0
-
-
-def _health_server(engine, lead):
-    """/healthz and /metrics on $PORT, served from a thread, for `serve` without Slack."""
-    import threading
-
-    from bot import metrics
-    from bot.server import health, make_http_server
-
-    server = make_http_server(
-        None,
-        lambda: health(engine.store.db, lead),
-        metrics=lambda: metrics.render(engine.store),
-    )
-    print(f"/healthz and /metrics on port {server.effective_port}")
-    threading.Thread(target=server.run, name="healthz", daemon=True).start()
-    return server
-
-
-def _serve_slack(args: argparse.Namespace) -> int:
-    """Slack mode: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT (signing secret needed).
-    Both serve /healthz on $PORT; HTTP mode also /slack/events."""
-    import signal
-    import threading
-
-    from bot import config
-    from bot.slackbot import SlackBot
-
-    app_token = os.environ.get("SLACK_APP_TOKEN")
-    secret = os.environ.get("SLACK_SIGNING_SECRET")
-    if not app_token and not secret:
-        raise UserError(
-            "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN for Socket Mode)"
-        )
-    if app_token and not app_token.startswith("xapp-"):
-        raise UserError("SLACK_APP_TOKEN must be an app-level token (xapp-...) for Socket Mode")
-    bot = SlackBot(
-        config.load(args.config), token=os.environ["SLACK_BOT_TOKEN"], signing_secret=secret
-    )
-    lead = bot.start_scheduler()
-    server = None
-    try:
-        _one_per_sqlite(lead, bot.db_url)
-        if app_token:
-            from slack_sdk.errors import SlackApiError
-
-            try:
-                bot.connect_socket_mode(app_token)
-            except SlackApiError as exc:
-                raise UserError(
-                    f"Slack refused SLACK_APP_TOKEN for Socket Mode: {exc.response.get('error')}"
-                ) from None
-            server = bot.http_server()
-            print(f"Slack bot running in Socket Mode; /healthz on port {server.effective_port}")
-            threading.Thread(target=server.run, name="healthz", daemon=True).start()
-            stop = threading.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
-            stop.wait()
-        else:
-            server = bot.http_server()
-            print(f"Slack bot listening on port {server.effective_port}: /slack/events, /healthz")
-            server.run()
-    finally:
-        if server is not None:
-            server.close()
-        bot.stop()
-    return 0
-
-
-def _one_per_sqlite(lead, url: str) -> None:
-    """On SQLite a second `serve` has nothing to stand by for: say so and stop."""
-    if not lead.leading and url.startswith("sqlite"):
-        raise UserError(
-            f"another kafka-migrate serve ({lead.leader}) moves migrations with this database: "
-            "run one per SQLite database (PostgreSQL allows standby processes)"
-        )
+    return serve(args.config, args.dir)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -33,7 +33,16 @@ PRELOAD = (
 
 # the parts of the project the runbook verbs use (not `serve`, the Slack side, the sandbox)
 PACKAGES = ("bot.migration", "bot.kafka", "bot.replicators")
-MODULES = ("bot.cli", "bot.config", "bot.db", "bot.identity", "bot.models", "bot.secrets")
+MODULES = (
+    "bot.cli",
+    "bot.cli_text",
+    "bot.config",
+    "bot.db",
+    "bot.identity",
+    "bot.models",
+    "bot.secrets",
+    "bot.service",
+)
 
 
 def preload() -> None:

@@ -17,7 +17,7 @@ import pytest
 from bot import config
 from bot.rehearsal.slack_api import SlackStandIn
 from bot.rehearsal.socket_mode import SocketModeStandIn
-from bot.slackbot import SlackBot
+from bot.service import Bot
 from tests.unit.conftest import CONFIG as UNIT_CONFIG
 from tests.waits import wait_for
 
@@ -65,7 +65,7 @@ class Driver:
 
     mode = ""
 
-    def __init__(self, standin: SlackStandIn, bot: SlackBot, health_url: str):
+    def __init__(self, standin: SlackStandIn, bot: Bot, health_url: str):
         self.standin, self.bot = standin, bot
         self.http = httpx.Client(base_url=health_url, timeout=10)  # /healthz
 
@@ -210,7 +210,7 @@ class SocketDriver(Driver):
 @contextmanager
 def running_bot(path, standin, tmp_path, *, paused: bool, card_interval: float, mode="http"):
     """The real bot, reached over signed HTTP (waitress) or Socket Mode; yields its Driver."""
-    bot = SlackBot(
+    bot = Bot(
         config.load(path),
         token=standin.token,
         signing_secret=SECRET if mode == "http" else None,

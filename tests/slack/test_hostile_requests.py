@@ -23,7 +23,7 @@ BIG = "x" * 40_000
 
 
 def dump(driver) -> str:
-    path = driver.bot.db.url.database
+    path = driver.bot.store.db.url.database
     with sqlite3.connect(path) as conn:
         return "\n".join(conn.iterdump())
 
