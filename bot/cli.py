@@ -254,11 +254,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
     box = None
     path = config.config_path(args.config)
-    if not path.exists():
-        print(f"No {path}: local rehearsal on a real Kafka + MirrorMaker 2 sandbox.")
-        box = sandbox.up(args.dir)
-        path = box.config_file
-        os.environ.setdefault("DATABASE_URL", f"sqlite:///{box.dir / 'kafka-migrate.db'}")
+    if not path.exists():  # a rehearsal in the browser: the bot, the Slack stand-in, the sandbox
+        from bot.rehearsal.run import rehearse
+
+        return rehearse(args.dir)
     engine, url = build_engine(str(path))
     from sqlalchemy.engine import make_url
 

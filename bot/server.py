@@ -108,9 +108,11 @@ def wsgi_app(
     healthcheck: Callable[[], tuple[bool, dict]],
     signing_secret: str | None = None,
     metrics: Callable[[], bytes] | None = None,
+    routes: dict[str, Callable] | None = None,
 ):
     """`/healthz`, `/metrics` when `metrics` (the exposition) is given, and `/slack/events`
-    when `app` is given (HTTP mode)."""
+    when `app` is given (HTTP mode). `routes` adds WSGI apps by path (a path ending in "/" is a
+    prefix), e.g. the rehearsal page."""
     slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
     verifier = SignatureVerifier(signing_secret) if slack is not None else None
 
@@ -125,6 +127,8 @@ def wsgi_app(
             return [body]
         if metrics is not None and environ.get("PATH_INFO") == "/metrics":
             return _metrics(metrics, start_response)
+        if (extra := _route(routes, environ.get("PATH_INFO") or "")) is not None:
+            return extra(environ, start_response)
         if slack is None:
             return _answer(
                 start_response,
@@ -140,6 +144,13 @@ def wsgi_app(
         return slack(environ, start_response)
 
     return application
+
+
+def _route(routes: dict[str, Callable] | None, path: str) -> Callable | None:
+    for prefix, extra in (routes or {}).items():
+        if path == prefix or (prefix.endswith("/") and prefix != "/" and path.startswith(prefix)):
+            return extra
+    return None
 
 
 def _metrics(render: Callable[[], bytes], start_response) -> list[bytes]:
@@ -167,13 +178,14 @@ def make_http_server(
     host: str = "0.0.0.0",
     port: int | None = None,
     threads: int = 16,
+    routes: dict[str, Callable] | None = None,
 ):
     """A waitress server (not bolt's development server); `.run()` serves until closed."""
     from waitress.server import create_server
 
     port = port if port is not None else int(os.environ.get("PORT", "3000"))
     return create_server(
-        wsgi_app(app, healthcheck, signing_secret, metrics),
+        wsgi_app(app, healthcheck, signing_secret, metrics, routes),
         host=host,
         port=port,
         threads=threads,
