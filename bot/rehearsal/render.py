@@ -13,29 +13,27 @@ import json
 import re
 from collections.abc import Mapping
 
+# Slack's emoji names the bot uses, as symbols any font has (no emoji font needed)
 EMOJI = {
-    "white_check_mark": "✅",
-    "arrow_forward": "▶️",
-    "x": "❌",
-    "fast_forward": "⏩",
-    "leftwards_arrow_with_hook": "↩️",
-    "white_circle": "⚪",
-    "grey_question": "❔",
-    "warning": "⚠️",
-    "no_entry": "⛔",
-    "checkered_flag": "🏁",
-    "hourglass_flowing_sand": "⏳",
-    "rotating_light": "🚨",
-    "tada": "🎉",
-    "bar_chart": "📊",
-    "lock": "🔒",
-    "zero": "0️⃣",
-    "pause_button": "⏸️",
-    "octagonal_sign": "🛑",
-    "information_source": "ℹ️",
-    "heavy_check_mark": "✔️",
-    "large_green_circle": "🟢",
-    "red_circle": "🔴",
+    "white_check_mark": "✔",
+    "heavy_check_mark": "✔",
+    "arrow_forward": "▶",
+    "x": "✖",
+    "fast_forward": "»",
+    "leftwards_arrow_with_hook": "↩",
+    "white_circle": "○",
+    "grey_question": "?",
+    "warning": "⚠",
+    "no_entry": "⊘",
+    "checkered_flag": "⚑",
+    "hourglass_flowing_sand": "⌛",
+    "rotating_light": "⚠",
+    "tada": "★",
+    "bar_chart": "▤",
+    "lock": "⚿",
+    "pause_button": "‖",
+    "octagonal_sign": "■",
+    "information_source": "ℹ",
 }
 _HOLE = "\x00{}\x00"
 _HOLES = re.compile(r"\x00(\d+)\x00")
@@ -99,11 +97,21 @@ def mrkdwn(text: str, users: Mapping[str, str] | None = None) -> str:
     out = _BOLD.sub(r"<b>\1</b>", out)
     out = _ITALIC.sub(r"<i>\1</i>", out)
     out = _STRIKE.sub(r"<s>\1</s>", out)
-    out = _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), out)
+    out = _emoji(out)
     out = out.replace("\n", "<br>")
     while _HOLES.search(out):
         out = _HOLES.sub(lambda m: holes[int(m.group(1))], out)
     return out
+
+
+def _emoji(escaped: str) -> str:
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in EMOJI:
+            return match.group(0)
+        return f'<span class="emoji e-{name}" title=":{name}:">{EMOJI[name]}</span>'
+
+    return _EMOJI.sub(one, escaped)
 
 
 def _object(obj: dict | None, users: Mapping[str, str]) -> str:
@@ -113,7 +121,7 @@ def _object(obj: dict | None, users: Mapping[str, str]) -> str:
     if obj.get("type") == "mrkdwn":
         return mrkdwn(obj.get("text", ""), users)
     plain = html.escape(str(obj.get("text", "")), quote=True)
-    return _EMOJI.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), plain)
+    return _emoji(plain)
 
 
 def _attr(value: object) -> str:

@@ -129,6 +129,7 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     page.wait_for_function(
         "(img) => img.complete && img.naturalWidth > 0", arg=chart.element_handle()
     )
+    chart.scroll_into_view_if_needed()
     page.screenshot(path=shots / "05-complete-report-and-chart.png")
 
     # what the clusters hold: every source record of the live topics on the target, and the

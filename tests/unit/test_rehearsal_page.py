@@ -43,7 +43,11 @@ USERS = {"U0ALICE": "alice", "U0BOB": "bob"}
         ("<https://x|<img src=x onerror=alert(1)>>", "&lt;img src=x onerror=alert(1)&gt;"),
         ("*<script>*", "<b>&lt;script&gt;</b>"),
         ("nul\x00\x001\x00 byte", "nul1 byte"),
-        (":white_check_mark: done", "✅ done"),
+        (
+            ":white_check_mark: done",
+            '<span class="emoji e-white_check_mark" title=":white_check_mark:">',
+        ),
+        (":not_an_emoji: <b>", ":not_an_emoji: &lt;b&gt;"),
     ],
 )
 def test_mrkdwn_is_escaped_before_it_is_formatted(text, html):

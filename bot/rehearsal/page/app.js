@@ -97,6 +97,7 @@ function drawThread(data) {
   const panel = $("thread");
   if (!state.thread) {
     panel.classList.add("hidden");
+    state.threadShown = null;
     return;
   }
   const parent = data.messages.find((m) => m.ts === state.thread);
@@ -112,7 +113,12 @@ function drawThread(data) {
   const replies = data.threads[state.thread] || [];
   body.appendChild(el("div", "reply-count", replies.length + (replies.length === 1 ? " reply" : " replies")));
   for (const entry of replies) body.appendChild(message(entry, true));
-  body.scrollTop = keep;
+  if (state.threadShown !== state.thread) {
+    state.threadShown = state.thread; // just opened: its latest replies first
+    body.scrollTop = body.scrollHeight;
+  } else {
+    body.scrollTop = keep;
+  }
 }
 
 function drawModal(data) {
