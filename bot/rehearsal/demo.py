@@ -136,7 +136,11 @@ class Demo:
             producer.produce(self.topic("customers"), key=key, value=None)  # tombstones
         assert producer.flush(30) == 0
         transactional = Producer(
-            {**self.conf("source"), "transactional.id": f"{self.prefix}-ledger-seed"}
+            {
+                **self.conf("source"),
+                "transactional.id": f"{self.prefix}-ledger-seed",
+                "log_level": 3,  # a fresh cluster's coordinator loading is retried, not news
+            }
         )
         transactional.init_transactions(30)
         for batch in range(4):

@@ -149,7 +149,7 @@ def rehearse(directory: str) -> int:
         "No config and no Slack credentials: a local rehearsal on a real Kafka + MirrorMaker 2 "
         f"sandbox ({'running' if reuse else 'starting'} in {directory})."
     )
-    box = existing if reuse else sandbox.up(directory, log=log.info)
+    box = existing if reuse else sandbox.up(directory, log=log.debug)  # one URL printed: ours
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -167,5 +167,5 @@ def rehearse(directory: str) -> int:
         if rehearsal is not None:
             rehearsal.stop()
         if not reuse:
-            sandbox.down(directory, log=log.info)
+            sandbox.down(directory, log=log.debug)
     return 0

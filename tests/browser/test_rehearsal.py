@@ -40,12 +40,13 @@ def committed(conf: dict, group: str) -> dict[tuple[str, int], int]:
     return {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions}
 
 
-def click_button(page, block: str, action: str):
-    """Click a Block Kit button of the gate request `block`, confirming its dialog if any."""
+def click_button(page, block: str, action: str, shot=None):
+    """Click a gate request's button and confirm its dialog (Approve asks, as in Slack)."""
     page.locator(f'button[data-block-id="{block}"][data-action-id="{action}"]').last.click()
-    confirm = page.locator("#confirm:not(.hidden) .confirm-go")
-    if confirm.count():
-        confirm.click()
+    dialog = expect(page.locator("#confirm:not(.hidden)"), 5_000)
+    if shot is not None:
+        page.screenshot(path=shot)
+    dialog.locator(".confirm-go").click()
 
 
 def act_as(page, user: str):
@@ -84,10 +85,10 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     # the stop_producers request: the requester may not approve it (two-person rule)
     expect(page.locator('button[data-block-id="gate_stop_producers"]').first)
     page.screenshot(path=shots / "02-stop-producers-requested.png")
-    click_button(page, "gate_stop_producers", "gate_approve")
+    click_button(page, "gate_stop_producers", "gate_approve", shots / "03-confirm-dialog.png")
     refusal = expect(page.locator(".message.ephemeral", has_text="two-person rule").first, 30_000)
     assert "Only visible to you" in refusal.inner_text()
-    page.screenshot(path=shots / "03-self-approval-refused.png")
+    page.screenshot(path=shots / "04-self-approval-refused.png")
     # someone who is neither requester nor approver is refused too
     act_as(page, "U0EVE")
     click_button(page, "gate_stop_producers", "gate_approve")
@@ -100,7 +101,7 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     page.click('button[data-clients="producer"][data-cluster=""]')
     expect(page.locator("#producer-state", has_text="stopped"), 10_000)
     expect(page.locator("#list .message", has_text="lag reached zero").first)
-    page.screenshot(path=shots / "04-lag-reached-zero.png")
+    page.screenshot(path=shots / "05-lag-reached-zero.png")
 
     # the consumers stop on the source; bob approves the repoint
     page.click('button[data-clients="consumers"][data-cluster=""]')
@@ -130,7 +131,7 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
         "(img) => img.complete && img.naturalWidth > 0", arg=chart.element_handle()
     )
     chart.scroll_into_view_if_needed()
-    page.screenshot(path=shots / "05-complete-report-and-chart.png")
+    page.screenshot(path=shots / "06-complete-report-and-chart.png")
 
     # what the clusters hold: every source record of the live topics on the target, and the
     # groups' offsets handed over and moving on the target

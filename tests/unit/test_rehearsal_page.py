@@ -264,3 +264,24 @@ def test_the_http_endpoint_takes_json_only(page):
     assert call(b"{not json")[0].startswith("400")
     assert call(b'{"type": "command", "user": "U0ALICE", "text": "/kafka-migrate"}')[0] == "200 OK"
     assert Recorder.seen and Recorder.seen[-1][0]["X-Slack-Signature"].startswith("v0=")
+
+
+def test_extra_routes_never_shadow_the_bots_own_paths():
+    from bot.server import wsgi_app
+
+    def extra(_environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"extra"]
+
+    app = wsgi_app(None, lambda: (True, {}), routes={"/": extra, "/rehearsal/": extra})
+
+    def get(path: str) -> tuple[str, bytes]:
+        status = []
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
+        body = b"".join(app(environ, lambda s, _h: status.append(s)))
+        return status[0], body
+
+    assert get("/") == ("200 OK", b"extra")
+    assert get("/rehearsal/state") == ("200 OK", b"extra")
+    assert get("/healthz")[1].startswith(b'{"ok": true')
+    assert get("/elsewhere")[0].startswith("404")  # "/" is the page, not a prefix of all

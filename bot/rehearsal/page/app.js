@@ -36,7 +36,7 @@ function message(entry, inThread) {
   head.appendChild(el("span", "time", entry.time));
   if (entry.edited) head.appendChild(el("span", "edited", "(edited)"));
   body.appendChild(head);
-  if (entry.ephemeral) body.appendChild(el("div", "only-you", "👁 Only visible to you"));
+  if (entry.ephemeral) body.appendChild(el("div", "only-you", "Only visible to you"));
   const content = el("div", "content");
   content.innerHTML = entry.html; // rendered and escaped by the server (bot/rehearsal/render.py)
   body.appendChild(content);
