@@ -9,7 +9,6 @@ are turned into tags made here. Links go out only for http(s) and mailto address
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Mapping
 
@@ -252,7 +251,3 @@ def view(item: dict, users: Mapping[str, str]) -> dict:
         "close": _object(item.get("close") or {"text": "Cancel"}, users),
         "html": blocks(item.get("blocks"), users),
     }
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
