@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 
-from bot import config, sandbox
+from bot import config
 from bot.errors import UserError
 from bot.service import Bot
 
@@ -27,14 +27,10 @@ def serve(config_arg: str | None, sandbox_dir: str) -> int:
         )
     path = config.config_path(config_arg)
     if path.exists():
-        return _headless(str(path), box=None)
-    print(f"No {path}: local rehearsal on a real Kafka + MirrorMaker 2 sandbox.")
-    box = sandbox.up(sandbox_dir)
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{box.dir / 'kafka-migrate.db'}")
-    try:
-        return _headless(str(box.config_file), box=box)
-    finally:
-        sandbox.down(sandbox_dir)
+        return _headless(str(path))
+    from bot.rehearsal.run import rehearse  # the browser page, the Slack stand-in, the sandbox
+
+    return rehearse(sandbox_dir)
 
 
 def _wait_for_signal() -> None:
@@ -48,7 +44,7 @@ def _in_thread(server) -> None:
     threading.Thread(target=server.run, name="http", daemon=True).start()
 
 
-def _headless(path: str, box) -> int:
+def _headless(path: str) -> int:
     from sqlalchemy.engine import make_url
 
     bot = Bot(config.load(path))

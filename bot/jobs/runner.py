@@ -14,6 +14,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from bot import logs, metrics
 from bot.migration.pace import poll_interval
@@ -54,6 +55,10 @@ def tick(migration_id: str) -> None:
 def _reschedule(m) -> None:
     """The next poll: sooner while replication is far behind, per the step's kind."""
     if m.status != Status.ACTIVE:
+        return
+    if _scheduler is None or _scheduler.state != STATE_RUNNING:
+        # stopping: shutdown(wait=True) holds the job stores' lock while it waits for this
+        # tick, so asking the scheduler for the job now would never return
         return
     samples = _engine.store.lag_samples(m.id, 1)
     lag = samples[-1].replication_lag if samples else None
