@@ -5,16 +5,20 @@ BIN := $(VENV)/bin
 
 .PHONY: install jars lint test test-unit run sandbox-up sandbox-down bench clean
 
-$(BIN)/.installed: pyproject.toml
+# what the bot needs to run (make run), then the tools of the tests and the linters (make test)
+$(BIN)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
 
 # Apache Kafka jars from Maven Central (pom in bot/sandbox/), cached after the first fetch.
-jars: install
+jars: $(BIN)/.runtime
 	$(BIN)/kafka-migrate sandbox fetch
 
 lint: install
@@ -22,7 +26,7 @@ lint: install
 	$(BIN)/ruff format --check bot tests bench
 
 # Everything: lint, unit tests and the integration tests on a real Kafka + MM2 sandbox.
-test: jars lint
+test: install jars lint
 	$(BIN)/pytest
 
 # Only the fast tests (no JVMs).
@@ -35,7 +39,7 @@ run: jars
 sandbox-up: jars
 	$(BIN)/kafka-migrate sandbox up
 
-sandbox-down: install
+sandbox-down: $(BIN)/.runtime
 	$(BIN)/kafka-migrate sandbox down
 
 clean:

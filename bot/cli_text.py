@@ -59,6 +59,7 @@ def report(r: Report) -> str:
         f"  {a.at} {a.step} {a.decision} by {a.actor} via {a.via} (version {a.version})"
         for a in r.approvals
     ] or ["  none"]
+    lines.append(f"handover: {r.handover_text()}")
     if schemas := r.schemas:
         lines.append(
             f"schemas ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "

@@ -127,10 +127,19 @@ class Report:
     migration: MigrationView
     approvals: tuple[ApprovalLine, ...]
     timeline: tuple[EventLine, ...]
-    handover: str | None
+    handover: Mapping[str, Mapping[str, int]] | None  # group -> how its offsets were set
     verify: Mapping[str, Any] | None
     schemas: Mapping[str, Any] | None
     lag_samples: tuple[tuple[str, int | None], ...]
+
+    def handover_text(self) -> str:
+        """e.g. "billing: 5 exact; analytics: 4 exact, 2 translated" (— before the handover)."""
+        if not self.handover:
+            return "—"
+        return "; ".join(
+            f"{group}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+            for group, kinds in sorted(self.handover.items())
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.migration.to_dict() | {

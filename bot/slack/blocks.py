@@ -278,7 +278,7 @@ def report_text(r: Report) -> str:
         f"*Report for {code(v.id)}*: {v.status} at {code(v.step)}"
         + (f" ({escape(v.reason)})" if v.reason else "")
         + "\n"
-        f"*Approvals*\n{approvals}\n*Handover*: {escape(r.handover or '—')}\n"
+        f"*Approvals*\n{approvals}\n*Handover*: {escape(r.handover_text())}\n"
         f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
         f"{len(verify.get('differences', [])) if verify else '—'}"
     )
@@ -298,7 +298,8 @@ def report_text(r: Report) -> str:
 def decided(original_text: str, decision: str, actor: str, at: datetime | None = None) -> list:
     """The gate message after a decision: no buttons, who and when."""
     at = at or datetime.now(UTC)
-    stamp = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat()}>"
+    shown = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # where Slack cannot localise
+    stamp = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{shown}>"
     mark = ":white_check_mark:" if decision == "approved" else ":no_entry:"
     return [
         SectionBlock(text=MarkdownTextObject(text=clip(original_text))),

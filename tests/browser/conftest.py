@@ -35,6 +35,7 @@ def browser_page(tmp_path):
     if executable is None:  # a failure, not a skip: the project's setup (.ci/run) installs it
         pytest.fail("no chromium on this machine: apt-get install chromium (.ci/run does)")
     from playwright import sync_api  # a dev dependency (make install)
+
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=["--no-sandbox"]

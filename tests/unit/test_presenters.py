@@ -134,7 +134,7 @@ def a_report() -> Report:
         timeline=(
             EventLine("2026-11-27T08:00", "cli:jdoe", "paused", None, "paused", "lunch", "ops-1"),
         ),
-        handover="3 group(s) exact",
+        handover={"billing": {"exact": 5}, "analytics": {"exact": 4, "translated": 2}},
         verify={"partitions": 4, "differences": []},
         schemas={"subjects": ["orders-value"], "imported": True, "parity": [], "skipped": []},
         lag_samples=(("2026-11-27T08:00", 10),),
@@ -147,11 +147,13 @@ def test_report_in_text_json_and_slack():
     assert "stop_producers approved by U0BOB via slack (version 7)" in text
     assert "cli:jdoe (on ops-1): paused [lunch]" in text
     assert "schemas (ids preserved): orders-value" in text
+    assert "handover: analytics: 4 exact, 2 translated; billing: 5 exact" in text
     data = json.loads(cli_text.as_json(report))
     assert data["verify"]["partitions"] == 4 and data["approvals"][0]["actor"] == "U0BOB"
     assert data["id"] == "orders-x1y" and data["lag_samples"] == [["2026-11-27T08:00", 10]]
     slack = blocks.report_text(report)
     assert "<@U0BOB>" in slack and "4 partition(s), differences: 0" in slack
+    assert "*Handover*: analytics: 4 exact, 2 translated; billing: 5 exact" in slack
     assert "*Schemas* (ids preserved): `orders-value`" in slack
 
 
