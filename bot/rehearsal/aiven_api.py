@@ -53,6 +53,7 @@ from bot.rehearsal.aiven_project import AivenProject, redact
 
 DROP = "drop"  # fail(..., status=DROP): close the connection without answering
 SOURCE, TARGET = "source-kafka", "target-kafka"  # the sandbox's clusters, in on_sandbox
+OFFSETS_EVERY = 0.3  # seconds between copies of MM2's committed offsets (aiven_kafka)
 
 
 @dataclass
@@ -80,11 +81,14 @@ class AivenStandIn(AivenProject):
         self._token = token
         self.requests: list[Logged] = []
         self.problems: list[str] = []  # answers the document refused (stand-in bugs)
+        self.offset_errors: list[str] = []  # copying MM2's offsets failed (clusters away)
         self._faults: list[Fault] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         serve = lambda: self.server.serve_forever(poll_interval=0.05)  # noqa: E731 (quick stop)
         self._thread = threading.Thread(target=serve, daemon=True)
+        self._stopped = threading.Event()
+        self._mirror = threading.Thread(target=self._mirror_offsets, daemon=True)
 
     @classmethod
     def on_sandbox(cls, box, *, token: str, project: str, **kwargs: Any) -> AivenStandIn:
@@ -105,14 +109,27 @@ class AivenStandIn(AivenProject):
     # lifecycle and test knobs ---------------------------------------------------------------
     def start(self) -> AivenStandIn:
         self._thread.start()
+        self._mirror.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and remove the MM2 connectors of every flow (its MM2 services go)."""
+        self._stopped.set()
         if self._thread.is_alive():
             self.server.shutdown()
         self.server.server_close()
+        if self._mirror.is_alive():
+            self._mirror.join(30)
+        self.offsets.close()
         self.remove_connectors()
+
+    def _mirror_offsets(self) -> None:
+        """MM2's committed offsets where Aiven keeps them, copied every OFFSETS_EVERY s."""
+        while not self._stopped.wait(OFFSETS_EVERY):
+            try:
+                self.mirror_offsets()
+            except Exception as exc:  # noqa: BLE001 - a cluster away: kept, tried again
+                self.offset_errors.append(repr(exc)[:300])
 
     close = stop
 

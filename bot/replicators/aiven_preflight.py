@@ -66,7 +66,13 @@ def _mm2(rep: AivenReplicator) -> Finding:
             warning=True,
         )
     state = svc.get("state")
-    return Finding(state == "RUNNING", f"{rep.where} is {state}")
+    if state in ("REBUILDING", "REBALANCING"):  # Aiven is at work on it: prepare_target waits
+        return Finding(True, f"{rep.where} is {state}; prepare_target waits until RUNNING", True)
+    if state != "RUNNING":
+        return Finding(
+            False, f"{rep.where} is {state}: power it on (avn service update --power-on)"
+        )
+    return Finding(True, f"{rep.where} is RUNNING")
 
 
 def _kafka(rep: AivenReplicator, side: str, svc, registry: bool) -> list[Finding]:
