@@ -16,6 +16,11 @@ and turn RUNNING after `running_delay` seconds; integrations are `starting`, the
 A flow whose aliases are not the `cluster_alias` of integrations into its MM2 service
 replicates nothing and raises no error, as on Aiven.
 
+MM2's committed source offsets are copied every OFFSETS_EVERY s from the Connect worker to
+`mm2-offsets.<source alias>.internal` on the target, under `MirrorSourceConnector`, where the
+bot reads them on Aiven (aiven_kafka.OffsetsMirror); `offsets_held = True` stops that (an MM2
+that commits nothing new).
+
 Knobs: `fail(method, path_regex, status, times)` answers the next matching requests with an
 Aiven-like error (or DROP: the connection is closed without an answer) and changes nothing.
 `requests` logs (method, path, status, body without nulls and with secrets redacted); the
@@ -82,6 +87,7 @@ class AivenStandIn(AivenProject):
         self.requests: list[Logged] = []
         self.problems: list[str] = []  # answers the document refused (stand-in bugs)
         self.offset_errors: list[str] = []  # copying MM2's offsets failed (clusters away)
+        self.offsets_held = False  # a knob: MM2 commits no new offsets (stuck or slow)
         self._faults: list[Fault] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -126,6 +132,8 @@ class AivenStandIn(AivenProject):
     def _mirror_offsets(self) -> None:
         """MM2's committed offsets where Aiven keeps them, copied every OFFSETS_EVERY s."""
         while not self._stopped.wait(OFFSETS_EVERY):
+            if self.offsets_held:
+                continue
             try:
                 self.mirror_offsets()
             except Exception as exc:  # noqa: BLE001 - a cluster away: kept, tried again

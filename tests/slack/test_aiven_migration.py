@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from bot import cli
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import committed_offsets
 from bot.rehearsal.aiven_api import TARGET
@@ -215,3 +216,166 @@ def test_an_aiven_migration_from_slack_to_complete(
     print("\nAiven calls of the migration:", len(log))
     for r in log:
         print(f"  {r.method} {r.path} -> {r.status}")
+
+
+def test_a_bot_restarted_at_catch_up_creates_nothing_twice(
+    sandbox, aiven, aiven_config, standin, tmp_path, unique, no_token_anywhere
+):
+    src = sandbox.source.client_config()
+    topic = f"rs-{unique}"
+    create_topic(src, topic, 1)
+    produce(src, topic, [(None, b"x", [])] * 1500)  # above ready_lag_records (1000)
+    aiven.offsets_held = True  # MM2 commits nothing yet: catch_up waits
+    with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        mid = start(driver, "rs", topic)
+        store = driver.bot.store
+        wait_for(
+            lambda: (
+                store.get(mid).step == "catch_up"
+                and (store.get(mid).note or "").startswith("replication lag 1,500")
+            ),
+            60,
+            "catch_up waiting",
+        )
+    once = {"service": 1, "integration_endpoint": 1, "integration": 2, "flow": 1}
+    assert created(aiven) == once
+    mark = len(aiven.requests)
+    aiven.offsets_held = False
+    with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        gate(driver, mid, "stop_producers")  # the new process took catch_up to its end
+        after = aiven.requests[mark:]
+        driver.command(f"cancel {mid} yes", user="U0BOB")
+        wait_for(lambda: driver.bot.store.get(mid).status == "cancelled", 30, "cancelled")
+    assert created(aiven) == once
+    assert [(r.method, r.path) for r in after if r.method != "GET"] == []
+    assert any(
+        r.method == "DELETE" and r.path.endswith("/replication-flows/source/target")
+        for r in aiven.requests[mark:]
+    )
+
+
+@pytest.fixture
+def cli_env(aiven_config, tmp_path, monkeypatch, capsys):
+    """`kafka-migrate ARGS` in this process, on the bot's configuration and database:
+    (exit code, stdout, stderr)."""
+    monkeypatch.setenv("KAFKA_MIGRATE_CONFIG", str(aiven_config))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'km.db'}")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_a_rejected_token_is_named_by_its_variable_never_shown(
+    sandbox, aiven, aiven_config, standin, tmp_path, unique, monkeypatch, cli_env, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    wrong = "aivenv1-revoked-Zq81"
+    monkeypatch.setenv(TOKEN_ENV, wrong)
+    topic = f"tok-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    said = f"rejected the token in {TOKEN_ENV} (401): check that the variable holds a valid"
+    with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        driver.command(f"start tok {args(topic)}", user="U0BOB")
+        refused = answer(driver, "cannot reach the replicator aiven")
+        code, out, err = cli_env("start", "tok", *args(topic).split())
+        assert code == 2 and said in err, err
+
+        # the token revoked once the migration runs: preflight fails, saying so in the thread
+        monkeypatch.setenv(TOKEN_ENV, TOKEN)
+        aiven.fail("GET", f"/service/{TARGET}$", 401)
+        mid = start(driver, "tok", topic)
+        wait_for(lambda: driver.bot.store.get(mid).status == "failed", 60, "preflight failed")
+        assert driver.bot.notifier.wait_idle(20)
+        thread = thread_texts(driver, mid)
+        code, status, _ = cli_env("status", mid)
+        caplog_text = caplog.text
+        seen = str(standin.calls) + str(standin.responses)
+    assert said in refused
+    assert any("preflight failed: 1 problem(s) on Aiven" in t and said in t for t in thread)
+    assert code == 0 and said in status
+    for text in (caplog_text, seen, out + err + status):
+        assert wrong not in text and TOKEN not in text
+    for path in tmp_path.glob("km.db*"):
+        assert wrong.encode() not in path.read_bytes() and TOKEN.encode() not in path.read_bytes()
+
+
+def test_a_missing_project_or_service_is_named(
+    sandbox, aiven, aiven_config, standin, tmp_path, unique, cli_env, no_token_anywhere
+):
+    aiven_config.write_text(
+        aiven_config.read_text()
+        + f"""
+[replicators.elsewhere]
+kind = "aiven"
+project = "no-such-project"
+service = "mm2"
+token_env = "{TOKEN_ENV}"
+api_url = "{aiven.url}"
+
+[replicators.uncreated]
+kind = "aiven"
+project = "{PROJECT}"
+service = "mm2-gone"
+token_env = "{TOKEN_ENV}"
+api_url = "{aiven.url}"
+"""
+    )
+    topic = f"nf-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    project = "read project no-such-project: not found (404: Project 'no-such-project' does not"
+    service = f"MM2 service {PROJECT}/mm2-gone does not exist (404), and the configuration"
+    with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        for via, said in (("elsewhere", project), ("uncreated", service)):
+            line = args(topic).replace("via=aiven", f"via={via}")
+            driver.command(f"start nf {line}", user="U0BOB")
+            assert said in answer(driver, f"cannot reach the replicator {via}")
+            code, _out, err = cli_env("start", "nf", *line.split())
+            assert code == 2 and said in err, err
+
+        # the target's Aiven service gone once the migration runs: preflight names it
+        aiven.fail("GET", f"/service/{TARGET}$", 404)
+        mid = start(driver, "nf", topic)
+        wait_for(lambda: driver.bot.store.get(mid).status == "failed", 60, "preflight failed")
+        assert driver.bot.notifier.wait_idle(20)
+        thread = thread_texts(driver, mid)
+    gone = f"read target service {PROJECT}/{TARGET}: not found (404"
+    assert any("preflight failed: 1 problem(s) on Aiven" in t and gone in t for t in thread)
+    code, status, _ = cli_env("status", mid)
+    assert code == 0 and gone in status
+
+
+def test_a_409_is_reused_and_a_5xx_holds_the_step_degraded_then_it_goes_on(
+    sandbox, aiven, aiven_config, standin, tmp_path, unique, cli_env, no_token_anywhere
+):
+    topic = f"fl-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    aiven.fail("POST", "/integration$", 409)  # as if created meanwhile: read again, go on
+    aiven.fail("POST", "/replication-flows$", 503, times=4)  # creates are not retried
+    said = "Aiven answered 503 (Injected error 503); it may pass"
+    with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+        mid = start(driver, "fl", topic)
+        store = driver.bot.store
+        wait_for(lambda: "degraded" in (store.get(mid).note or ""), 60, "degraded")
+        code, status, _ = cli_env("status", mid)
+        gate(driver, mid, "stop_producers")  # the fault passed: the runbook went on
+        assert driver.bot.notifier.wait_idle(20)
+        updates = [str(c) for c in standin.calls_of("chat.update")]
+        m = store.get(mid)
+        driver.command(f"cancel {mid} yes", user="U0BOB")
+        wait_for(lambda: store.get(mid).status == "cancelled", 30, "cancelled")
+    assert code == 0 and "degraded for" in status and said in status, status
+    assert any("degraded for" in u and said in u for u in updates)
+    assert m.status == "active" and store.step_runs(mid)[0].state == "done"
+    statuses = [
+        (r.path.rsplit("/", 1)[1], r.status)
+        for r in aiven.requests
+        if r.method == "POST" and r.path.endswith(("/integration", "/replication-flows"))
+    ]
+    assert statuses == [("integration", 409), ("integration", 200), ("integration", 200)] + [
+        ("replication-flows", 503)
+    ] * 4 + [("replication-flows", 200)]
