@@ -70,7 +70,8 @@ def preflight(ctx: Context) -> Result:
         f"{len(ctx.topics)} topic(s), {len(ends)} partition(s), "
         f"{sum(ends.values()):,} offsets; {len(ctx.migration.groups)} consumer group(s)"
         + excluded
-        + ("; warnings: " + "; ".join(warnings) if warnings else ""),
+        + ("; warnings: " + "; ".join(warnings) if warnings else "")
+        + aiven.report(),
         warnings=warnings,
         groups_excluded=left_out,
         groups_exclude_reason=ctx.options.get("groups_exclude_reason") if left_out else None,

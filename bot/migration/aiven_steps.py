@@ -15,6 +15,10 @@ class Findings:
     warnings: list[str] = field(default_factory=list)
     problem: Result | None = None  # the step fails with this
 
+    def report(self) -> str:
+        """The lines for the preflight report (nothing without findings)."""
+        return "".join(f"\n• Aiven: {line}" for line in self.lines)
+
 
 def preflight(ctx: Context) -> Findings:
     find = getattr(ctx.replicator, "preflight_findings", None)

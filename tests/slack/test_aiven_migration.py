@@ -143,7 +143,7 @@ def card_text(driver, mid: str) -> str:
 
 
 def test_an_aiven_migration_from_slack_to_complete(
-    sandbox, aiven, aiven_config, standin, tmp_path, unique, mm2, no_token_anywhere
+    sandbox, aiven, aiven_config, standin, tmp_path, unique, mm2, cli_env, no_token_anywhere
 ):
     src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
     topic, group = f"av-{unique}", f"billing-{unique}"
@@ -186,6 +186,9 @@ def test_an_aiven_migration_from_slack_to_complete(
     assert any("Report for" in t for t in thread)
     preflight = steps["preflight"].detail
     assert f"ok: token in {TOKEN_ENV} accepted; project {PROJECT} found" in preflight["aiven"]
+    code, report, _ = cli_env("report", mid)  # the preflight report, as people read it
+    assert code == 0 and f"• Aiven: ok: token in {TOKEN_ENV} accepted" in report
+    assert f"• Aiven: warning: MM2 service {PROJECT}/{mm2} does not exist; it will be" in report
 
     log = aiven.requests
     endpoints = [r for r in log if r.method == "POST" and r.path.endswith("/integration_endpoint")]
@@ -213,9 +216,16 @@ def test_an_aiven_migration_from_slack_to_complete(
         (topic, 0): RECORDS // 2 - 1,
         (topic, 1): RECORDS // 2 - 1,
     }
-    print("\nAiven calls of the migration:", len(log))
-    for r in log:
-        print(f"  {r.method} {r.path} -> {r.status}")
+    writes = [(r.method, r.path.rsplit("/", 1)[-1]) for r in log if r.method != "GET"]
+    assert writes == [
+        ("POST", "service"),  # prepare_target: the MM2 service
+        ("POST", "integration_endpoint"),  # start_replication: the source, external_kafka
+        ("POST", "integration"),
+        ("POST", "integration"),
+        ("PUT", mm2),  # groups and checkpoints (the MM2 service's user_config)
+        ("POST", "replication-flows"),
+        ("DELETE", "target"),  # complete: the flow goes, integrations and endpoint stay
+    ]
 
 
 def test_a_bot_restarted_at_catch_up_creates_nothing_twice(

@@ -54,6 +54,7 @@ def test_a_finding_that_is_not_ok_fails_preflight_with_what_to_fix_and_keeps_eve
     assert found.warnings == ["topic auto-creation on acme/kafka is on"]
     assert found.lines[0] == "ok: token in AIVEN_TOKEN accepted; project acme found"
     assert found.lines[1].startswith("warning: ") and found.lines[2].startswith("problem: ")
+    assert found.report().splitlines()[1:] == [f"• Aiven: {line}" for line in found.lines]
     assert found.problem.outcome == Outcome.FAILED
     assert found.problem.message == (
         "1 problem(s) on Aiven; fix them, then retry: MM2 service acme/mm2 is POWEROFF: power it on"
@@ -63,7 +64,7 @@ def test_a_finding_that_is_not_ok_fails_preflight_with_what_to_fix_and_keeps_eve
 def test_without_problems_preflight_goes_on_and_other_replicators_are_not_asked():
     assert aiven_steps.preflight(context(AivenLike([Finding(True, "fine")]))).problem is None
     plain = aiven_steps.preflight(context(MemoryReplicator()))
-    assert (plain.lines, plain.warnings, plain.problem) == ([], [], None)
+    assert (plain.lines, plain.warnings, plain.problem, plain.report()) == ([], [], None, "")
     assert aiven_steps.prepare(context(MemoryReplicator())) is None
 
 
