@@ -7,6 +7,14 @@ DefaultReplicationPolicy, offset_lag_max 100, sync_group_offsets_interval_second
 offset-syncs on the source, no heartbeats; groups and groups_exclude come from the MM2
 service's user_config. The replication factor is the target's default unless the flow sets one
 (Aiven's is 3, which a one-broker sandbox cannot hold).
+
+MM2's internal topics, as the bot reads them on Aiven (assumed to be upstream MM2's, as Aiven
+documents none of them): committed offsets in `mm2-offsets.<source alias>.internal` on the
+target under `MirrorSourceConnector` (dedicated mode; copied there by OffsetsMirror, as the
+stand-in's connectors commit to the worker's own topic), checkpoints in
+`<source alias>.checkpoints.internal` on the target, offset syncs where the flow's
+offset_syncs_topic_location says, heartbeats in `heartbeats` (IdentityReplicationPolicy) on the
+target. The connectors write the last three themselves, as on Aiven.
 """
 
 from __future__ import annotations
