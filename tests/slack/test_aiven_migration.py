@@ -365,12 +365,19 @@ def test_a_409_is_reused_and_a_5xx_holds_the_step_degraded_then_it_goes_on(
     topic = f"fl-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)
     aiven.fail("POST", "/integration$", 409)  # as if created meanwhile: read again, go on
+    aiven.fail("GET", f"/service/{TARGET}$", 503, times=4)  # a read: tried 4 times, then held
     aiven.fail("POST", "/replication-flows$", 503, times=4)  # creates are not retried
     said = "Aiven answered 503 (Injected error 503); it may pass"
     with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
         mid = start(driver, "fl", topic)
         store = driver.bot.store
-        wait_for(lambda: "degraded" in (store.get(mid).note or ""), 60, "degraded")
+
+        def degraded(step: str):
+            note = store.get(mid).note or ""
+            return store.get(mid).step == step and "degraded" in note and said in note
+
+        wait_for(lambda: degraded("preflight"), 60, "preflight degraded")
+        wait_for(lambda: degraded("start_replication"), 60, "start_replication degraded")
         code, status, _ = cli_env("status", mid)
         gate(driver, mid, "stop_producers")  # the fault passed: the runbook went on
         assert driver.bot.notifier.wait_idle(20)
@@ -389,3 +396,5 @@ def test_a_409_is_reused_and_a_5xx_holds_the_step_degraded_then_it_goes_on(
     assert statuses == [("integration", 409), ("integration", 200), ("integration", 200)] + [
         ("replication-flows", 503)
     ] * 4 + [("replication-flows", 200)]
+    reads = [r.status for r in aiven.requests if r.path.endswith(f"/service/{TARGET}")]
+    assert reads == [503] * 4 + [200]  # retried within the call, then again at the next poll

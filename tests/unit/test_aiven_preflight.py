@@ -82,6 +82,14 @@ def test_an_mm2_service_at_work_is_waited_for_and_one_powered_off_is_a_problem(
     ) in {str(f) for f in preflight(rep, flow())}
 
 
+def test_a_fault_that_may_pass_is_raised_to_hold_the_step_not_a_finding(standin, api):
+    api.sleep = lambda _s: None  # the retries of a read, without their pauses
+    standin.fail("GET", "/project/acme$", 503, times=4)
+    with pytest.raises(ReplicatorError, match="Aiven answered 503") as caught:
+        preflight(AivenReplicator(api, "acme", "mm2"), flow())
+    assert caught.value.retriable
+
+
 def test_a_rejected_token_is_the_only_finding(standin):
     wrong = AivenApi(standin.url, "AIVEN_PF_WRONG", lambda: "nope")
     findings = preflight(AivenReplicator(wrong, "acme", "mm2"), flow())
