@@ -17,7 +17,7 @@ from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups, remote_topic
 from bot.kafka.verify import verify as kverify
-from bot.migration import checks
+from bot.migration import aiven_steps, checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
@@ -31,6 +31,9 @@ def preflight(ctx: Context) -> Result:
     missing = [t for t in ctx.topics if t not in names]
     if missing:
         return Result.failed(f"selected topics no longer on the source: {', '.join(missing)}")
+    aiven = aiven_steps.preflight(ctx)  # the replicator's own checks (Aiven), if it has them
+    if aiven.problem:
+        return aiven.problem
     status = ctx.replicator.status(ctx.flow)  # reachable (parts may not exist yet)
     ctx.state["partitions"] = [[t, p] for t in ctx.topics for p in range(names[t])]
     ends = checks.source_ends(ctx)
@@ -39,7 +42,7 @@ def preflight(ctx: Context) -> Result:
         left_out = excluded_groups(readers, ctx.options.get("groups_exclude", ""))
         ctx.migration.groups = [g for g in readers if g not in left_out]
         ctx.state["groups_excluded"] = left_out
-    warnings = []
+    warnings = list(aiven.warnings)
     sinks = [g for g in ctx.migration.groups if g.startswith("connect-")]
     if sinks:
         warnings.append(
@@ -53,6 +56,7 @@ def preflight(ctx: Context) -> Result:
         "target": {"kafka": tgt.kafka_version, "brokers": len(tgt.brokers)},
         "replicator": status.parts,
         "warnings": warnings,
+        **({"aiven": aiven.lines} if aiven.lines else {}),
     }
     left_out = ctx.state.get("groups_excluded") or []
     excluded = (
@@ -66,14 +70,18 @@ def preflight(ctx: Context) -> Result:
         f"{len(ctx.topics)} topic(s), {len(ends)} partition(s), "
         f"{sum(ends.values()):,} offsets; {len(ctx.migration.groups)} consumer group(s)"
         + excluded
-        + ("; warnings: " + "; ".join(warnings) if warnings else ""),
+        + ("; warnings: " + "; ".join(warnings) if warnings else "")
+        + aiven.report(),
         warnings=warnings,
         groups_excluded=left_out,
         groups_exclude_reason=ctx.options.get("groups_exclude_reason") if left_out else None,
+        **({"aiven": aiven.lines} if aiven.lines else {}),
     )
 
 
 def prepare_target(ctx: Context) -> Result:
+    if waiting := aiven_steps.prepare(ctx):  # an MM2 service not RUNNING yet (Aiven)
+        return waiting
     described = ctx.target.admin.describe_cluster(request_timeout=30).result(timeout=30)
     return Result.done(
         f"target {described.cluster_id} answers with {len(described.nodes)} broker(s)"

@@ -45,6 +45,7 @@ class Verbs:
         self.settings.cluster(req.source)
         self.settings.cluster(req.target)
         replicator = self.engine.replicator(req.via)
+        self._refuse_shared_flow(req.via)
         self._check_registries(req.options)
         selection = TopicSelection(req.topics, req.exclude)
         group_patterns(req.options.get("groups_exclude") or "")
@@ -56,6 +57,34 @@ class Verbs:
         except Exception as exc:  # noqa: BLE001 - said to the user as a reason
             raise UserError(f"cannot reach the replicator {req.via}: {reason(exc)}") from None
         return selection, selection.resolve(names)
+
+    def _refuse_shared_flow(self, via: str) -> None:
+        """Aiven runs one replication flow per alias pair on an MM2 service: a second open
+        migration there would rewrite the first one's flow."""
+
+        def flow_key(name: str) -> tuple | None:
+            conf = self.settings.config.replicators.get(name)
+            if conf is None or conf.kind != "aiven":
+                return None
+            return (
+                str(conf.api_url),
+                conf.project,
+                conf.service,
+                conf.source_alias,
+                conf.target_alias,
+            )
+
+        key = flow_key(via)
+        other = key and next(
+            (m for m in self.store.list(open_only=True) if flow_key(m.replicator) == key), None
+        )
+        if other:
+            raise UserError(
+                f"{other.id} ({other.status}) holds the flow {key[3]}->{key[4]} on MM2 service "
+                f"{key[1]}/{key[2]} (replicator {via}), and Aiven runs one flow per alias pair "
+                "per service: wait until it is complete or cancelled, or use a replicator with "
+                "other aliases or another MM2 service"
+            )
 
     def _check_registries(self, options: dict[str, Any]) -> None:
         named = [options.get("source_registry"), options.get("target_registry")]

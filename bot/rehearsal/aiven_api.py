@@ -16,6 +16,11 @@ and turn RUNNING after `running_delay` seconds; integrations are `starting`, the
 A flow whose aliases are not the `cluster_alias` of integrations into its MM2 service
 replicates nothing and raises no error, as on Aiven.
 
+MM2's committed source offsets are copied every OFFSETS_EVERY s from the Connect worker to
+`mm2-offsets.<source alias>.internal` on the target, under `MirrorSourceConnector`, where the
+bot reads them on Aiven (aiven_kafka.OffsetsMirror); `offsets_held = True` stops that (an MM2
+that commits nothing new).
+
 Knobs: `fail(method, path_regex, status, times)` answers the next matching requests with an
 Aiven-like error (or DROP: the connection is closed without an answer) and changes nothing.
 `requests` logs (method, path, status, body without nulls and with secrets redacted); the
@@ -53,6 +58,7 @@ from bot.rehearsal.aiven_project import AivenProject, redact
 
 DROP = "drop"  # fail(..., status=DROP): close the connection without answering
 SOURCE, TARGET = "source-kafka", "target-kafka"  # the sandbox's clusters, in on_sandbox
+OFFSETS_EVERY = 0.3  # seconds between copies of MM2's committed offsets (aiven_kafka)
 
 
 @dataclass
@@ -80,11 +86,15 @@ class AivenStandIn(AivenProject):
         self._token = token
         self.requests: list[Logged] = []
         self.problems: list[str] = []  # answers the document refused (stand-in bugs)
+        self.offset_errors: list[str] = []  # copying MM2's offsets failed (clusters away)
+        self.offsets_held = False  # a knob: MM2 commits no new offsets (stuck or slow)
         self._faults: list[Fault] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         serve = lambda: self.server.serve_forever(poll_interval=0.05)  # noqa: E731 (quick stop)
         self._thread = threading.Thread(target=serve, daemon=True)
+        self._stopped = threading.Event()
+        self._mirror = threading.Thread(target=self._mirror_offsets, daemon=True)
 
     @classmethod
     def on_sandbox(cls, box, *, token: str, project: str, **kwargs: Any) -> AivenStandIn:
@@ -105,14 +115,29 @@ class AivenStandIn(AivenProject):
     # lifecycle and test knobs ---------------------------------------------------------------
     def start(self) -> AivenStandIn:
         self._thread.start()
+        self._mirror.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and remove the MM2 connectors of every flow (its MM2 services go)."""
+        self._stopped.set()
         if self._thread.is_alive():
             self.server.shutdown()
         self.server.server_close()
+        if self._mirror.is_alive():
+            self._mirror.join(30)
+        self.offsets.close()
         self.remove_connectors()
+
+    def _mirror_offsets(self) -> None:
+        """MM2's committed offsets where Aiven keeps them, copied every OFFSETS_EVERY s."""
+        while not self._stopped.wait(OFFSETS_EVERY):
+            if self.offsets_held:
+                continue
+            try:
+                self.mirror_offsets()
+            except Exception as exc:  # noqa: BLE001 - a cluster away: kept, tried again
+                self.offset_errors.append(repr(exc)[:300])
 
     close = stop
 

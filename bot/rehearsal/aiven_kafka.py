@@ -7,12 +7,21 @@ DefaultReplicationPolicy, offset_lag_max 100, sync_group_offsets_interval_second
 offset-syncs on the source, no heartbeats; groups and groups_exclude come from the MM2
 service's user_config. The replication factor is the target's default unless the flow sets one
 (Aiven's is 3, which a one-broker sandbox cannot hold).
+
+MM2's internal topics, as the bot reads them on Aiven (assumed to be upstream MM2's, as Aiven
+documents none of them): committed offsets in `mm2-offsets.<source alias>.internal` on the
+target under `MirrorSourceConnector` (dedicated mode; copied there by OffsetsMirror, as the
+stand-in's connectors commit to the worker's own topic), checkpoints in
+`<source alias>.checkpoints.internal` on the target, offset syncs where the flow's
+offset_syncs_topic_location says, heartbeats in `heartbeats` (IdentityReplicationPolicy) on the
+target. The connectors write the last three themselves, as on Aiven.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -20,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bot.kafka.acls import Acl
@@ -246,3 +255,61 @@ def describe_topic(cluster: Cluster, name: str) -> dict[str, Any] | None:
     ]
     replication = len(next(iter(topic.partitions.values())).replicas) if partitions else 1
     return {"topic_name": name, "partitions": partitions, "replication": replication}
+
+
+MM2_OFFSETS = "mm2-offsets.{source}.internal"  # on the target, as MM2 in dedicated mode
+
+
+class OffsetsMirror:
+    """Where Aiven's MM2 keeps its committed source offsets, as the bot reads them: on the
+    target, in `mm2-offsets.<source alias>.internal`, keyed by connector `MirrorSourceConnector`
+    (MM2's dedicated mode; assumed of Aiven, whose MM2 internals are not documented). The
+    stand-in's connectors commit to the Connect worker's own offsets topic under their names:
+    `copy` writes what changed there into that topic, as the worker would."""
+
+    CONNECTOR = "MirrorSourceConnector"
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, str, str, int], int] = {}
+        self._producers: dict[str, Producer] = {}
+        self._topics: set[tuple[str, str]] = set()
+
+    def copy(self, connect: ConnectReplicator, spec: FlowSpec) -> int:
+        """Copy the flow's new committed offsets; how many were written."""
+        try:
+            offsets = connect.replicated_offsets(spec)
+        except ReplicatorError:  # connectors not there yet, or the worker restarting
+            return 0
+        where = spec.target["bootstrap.servers"]
+        alias = spec.source_alias
+        changed = {tp: o for tp, o in offsets.items() if self._sent.get((where, alias, *tp)) != o}
+        if not changed:
+            return 0
+        topic = MM2_OFFSETS.format(source=alias)
+        if where not in self._producers:
+            self._producers[where] = Producer({**spec.target, "log_level": 3})
+        if (where, topic) not in self._topics:
+            target = cluster(f"{alias}-offsets", spec.target)
+            new = NewTopic(topic, 1, -1, config={"cleanup.policy": "compact"})
+            try:
+                gather(
+                    target.admin.create_topics([new], request_timeout=TIMEOUT), f"create {topic}"
+                )
+            except KafkaOpError as exc:
+                if "exist" not in str(exc).lower():
+                    raise
+            self._topics.add((where, topic))
+        producer = self._producers[where]
+        for (t, p), offset in sorted(changed.items()):
+            key = [self.CONNECTOR, {"cluster": alias, "partition": p, "topic": t}]
+            producer.produce(topic, key=json.dumps(key), value=json.dumps({"offset": offset}))
+        if producer.flush(10) != 0:
+            return 0
+        for tp, offset in changed.items():
+            self._sent[(where, alias, *tp)] = offset
+        return len(changed)
+
+    def close(self) -> None:
+        for producer in self._producers.values():
+            producer.flush(5)
+        self._producers.clear()

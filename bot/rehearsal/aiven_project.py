@@ -91,6 +91,7 @@ class AivenProject:
         self.kafka_services = kafka_services
         self.running_delay = running_delay
         self.connect = ConnectReplicator(connect_url)
+        self.offsets = aiven_kafka.OffsetsMirror()
         self.services: dict[str, Service] = {}
         self.endpoints: dict[str, dict] = {}  # id -> {endpoint_name, endpoint_type, user_config}
         self.integrations: dict[str, Integration] = {}
@@ -112,6 +113,17 @@ class AivenProject:
             for key in self.flows:
                 if self._spec(key) is not None:
                     aiven_kafka.remove(self.connect, self.connector_prefix(*key))
+
+    def mirror_offsets(self) -> int:
+        """Copy each running flow's committed source offsets where Aiven's MM2 keeps them
+        (aiven_kafka.OffsetsMirror); how many were written."""
+        with self._lock:
+            specs = [
+                spec
+                for key, flow in self.flows.items()
+                if flow.config.get("enabled") and (spec := self._spec(key)) is not None
+            ]
+        return sum(self.offsets.copy(self.connect, spec) for spec in specs)
 
     def route(self, method: str, path: str, query: dict, body: dict) -> tuple[int, Any]:
         parts = [unquote(p) for p in path.removeprefix("/v1/").strip("/").split("/")]

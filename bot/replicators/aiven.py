@@ -121,6 +121,8 @@ class AivenReplicator:
             if progress:
                 progress(f"{self.where} created (plan {self.plan}); waiting until RUNNING")
         if not wait:
+            if svc is not None:  # as just read
+                return svc
             return self.api.call(f"read {self.where}", "get_service", self.project, self.service)
         return self.wait_running(progress)
 

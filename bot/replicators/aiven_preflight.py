@@ -28,11 +28,13 @@ class Finding:
 
 
 def preflight(rep: AivenReplicator, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
-    """Every finding, problems included (nothing raised for what the API answered)."""
+    """Every finding, problems included (nothing raised for what the API answered, except a
+    fault that may pass)."""
     found: list[Finding] = []
     try:
         rep.api.call(f"read project {rep.project}", "get_project", rep.project)
     except ReplicatorError as exc:
+        _unless_passing(exc)
         return [Finding(False, str(exc))]
     found.append(
         Finding(True, f"token in {rep.api.token_env} accepted; project {rep.project} found")
@@ -53,10 +55,18 @@ def preflight(rep: AivenReplicator, flow: FlowSpec, *, schemas: bool = False) ->
     return found
 
 
+def _unless_passing(exc: ReplicatorError) -> None:
+    """A fault that may pass (a 5xx, a dropped connection) is no finding: raised, the step is
+    held "degraded" and asks again."""
+    if exc.retriable:
+        raise exc
+
+
 def _mm2(rep: AivenReplicator) -> Finding:
     try:
         svc = rep.mm2_service()
     except ReplicatorError as exc:
+        _unless_passing(exc)
         return Finding(False, str(exc))
     if svc is None:
         return Finding(
@@ -66,13 +76,20 @@ def _mm2(rep: AivenReplicator) -> Finding:
             warning=True,
         )
     state = svc.get("state")
-    return Finding(state == "RUNNING", f"{rep.where} is {state}")
+    if state in ("REBUILDING", "REBALANCING"):  # Aiven is at work on it: prepare_target waits
+        return Finding(True, f"{rep.where} is {state}; prepare_target waits until RUNNING", True)
+    if state != "RUNNING":
+        return Finding(
+            False, f"{rep.where} is {state}: power it on (avn service update --power-on)"
+        )
+    return Finding(True, f"{rep.where} is RUNNING")
 
 
 def _kafka(rep: AivenReplicator, side: str, svc, registry: bool) -> list[Finding]:
     try:
         info = svc.api.call(f"read {side} service {svc}", "get_service", svc.project, svc.service)
     except ReplicatorError as exc:
+        _unless_passing(exc)
         return [Finding(False, f"{side}: {exc}")]
     if info.get("service_type") != "kafka":
         return [Finding(False, f"{side} {svc} is a {info.get('service_type')} service, not kafka")]

@@ -3,9 +3,9 @@ the stand-in runs each replication flow as MM2 connectors on the sandbox's Conne
 applies native ACLs to the sandbox target (bot/rehearsal/aiven_api.py).
 
 The source joins through an external_kafka endpoint, the target as the Aiven Kafka service
-`kafka-target`. The stand-in's MM2 keeps its offsets in the Connect worker's `connect-offsets`
-topic under its connector names; on Aiven they are in `mm2-offsets.<source alias>.internal`
-under `MirrorSourceConnector` (the replicator's defaults)."""
+`kafka-target`. The stand-in's MM2 commits its offsets to the Connect worker's `connect-offsets`
+and copies them to `mm2-offsets.<source alias>.internal` on the target under
+`MirrorSourceConnector`, where the replicator reads them on Aiven (its defaults)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,6 @@ def replicator(standin, unique: str, api, wait: float = 60) -> tuple[AivenReplic
         create_service=True,
         plan="startup-4",
         integration_wait_s=wait,
-        offsets_topic="connect-offsets",
-        offsets_connector=standin.connector_prefix(service, src, dst) + "-source",
     )
     return rep, src, dst
 

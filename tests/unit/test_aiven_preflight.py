@@ -65,6 +65,31 @@ def test_a_missing_mm2_service_that_may_not_be_created_is_a_problem(api, unique)
     assert any("Aiven allows 128" in p for p in problems)
 
 
+def test_an_mm2_service_at_work_is_waited_for_and_one_powered_off_is_a_problem(
+    standin, api, unique
+):
+    rep = AivenReplicator(api, "acme", f"busy-{unique}", create_service=True, plan="startup-4")
+    rep.prepare(wait=False)
+    standin.services[f"busy-{unique}"].ready_at = float("inf")  # REBUILDING until further notice
+    assert (
+        f"warning: MM2 service acme/busy-{unique} is REBUILDING; prepare_target waits until RUNNING"
+        in {str(f) for f in preflight(rep, flow())}
+    )
+    rep.mm2_service = lambda: {"state": "POWEROFF"}
+    assert (
+        f"problem: MM2 service acme/busy-{unique} is POWEROFF: power it on "
+        "(avn service update --power-on)"
+    ) in {str(f) for f in preflight(rep, flow())}
+
+
+def test_a_fault_that_may_pass_is_raised_to_hold_the_step_not_a_finding(standin, api):
+    api.sleep = lambda _s: None  # the retries of a read, without their pauses
+    standin.fail("GET", "/project/acme$", 503, times=4)
+    with pytest.raises(ReplicatorError, match="Aiven answered 503") as caught:
+        preflight(AivenReplicator(api, "acme", "mm2"), flow())
+    assert caught.value.retriable
+
+
 def test_a_rejected_token_is_the_only_finding(standin):
     wrong = AivenApi(standin.url, "AIVEN_PF_WRONG", lambda: "nope")
     findings = preflight(AivenReplicator(wrong, "acme", "mm2"), flow())
