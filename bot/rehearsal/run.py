@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 
 from bot import config
+from bot.rehearsal.aiven_api import TARGET as AIVEN_TARGET
+from bot.rehearsal.aiven_api import AivenStandIn
 from bot.rehearsal.demo import Demo
 from bot.rehearsal.page import Page, PageStandIn
 from bot.rehearsal.registry import RegistryStandIn
@@ -31,6 +33,9 @@ USERS = {"U0ALICE": "alice", "U0BOB": "bob", "U0EVE": "eve"}
 # alice starts migrations and approves others' (so the two-person rule is what refuses her)
 REQUESTER, APPROVERS = "U0ALICE", ["U0ALICE", "U0BOB"]
 REGISTRIES = ("registry-source", "registry-target")
+# `via=aiven-mm2 target=aiven-target`: the same rehearsal through the Aiven API stand-in (its
+# flows become MM2 connectors on the sandbox's Connect worker)
+AIVEN_PROJECT, AIVEN_MM2, AIVEN_TOKEN_ENV = "rehearsal", "mm2-rehearsal", "KM_REHEARSAL_AIVEN_TOKEN"
 TIMING = """
 [timing]
 poll_interval_seconds = 1
@@ -56,7 +61,35 @@ class Rehearsal:
         self._stack = contextlib.ExitStack()
         self.url = ""
 
-    def _config(self, registries: dict[str, RegistryStandIn]) -> Path:
+    def _aiven(self, aiven: AivenStandIn) -> str:
+        """The Aiven target (the sandbox's target as Aiven service `target-kafka`; `localhost`
+        names it apart from `sandbox-target`) and the Aiven replicator, whose MM2 service the
+        bot creates."""
+        target = self.box.target
+        port = target.bootstrap_servers.rsplit(":", 1)[1]
+        return f"""
+[clusters.aiven-target]
+aiven_project = "{AIVEN_PROJECT}"
+aiven_service = "{AIVEN_TARGET}"
+aiven_token_env = "{AIVEN_TOKEN_ENV}"
+aiven_api_url = "{aiven.url}"
+bootstrap_servers = "localhost:{port}"
+security_protocol = "{target.security_protocol}"
+sasl_mechanism = "{target.sasl_mechanism}"
+sasl_username = "admin"
+sasl_password_env = "SANDBOX_TARGET_PASSWORD"
+
+[replicators.aiven-mm2]
+kind = "aiven"
+project = "{AIVEN_PROJECT}"
+service = "{AIVEN_MM2}"
+token_env = "{AIVEN_TOKEN_ENV}"
+api_url = "{aiven.url}"
+create_service = true
+plan = "startup-4"
+"""
+
+    def _config(self, registries: dict[str, RegistryStandIn], aiven: AivenStandIn) -> Path:
         """The sandbox's clusters and replicator, the registries, fast timing, the channel and
         the approvers; beside the sandbox's config, so its env_file (the passwords) is found."""
         base = self.box.config_file.read_text()
@@ -65,7 +98,7 @@ class Rehearsal:
             base += f'\n[schema_registries.{name}]\nurl = "{registries[side].url}"\n'
         slack = f'\n[slack]\nchannel = "{CHANNEL}"\napprovers = {APPROVERS!r}\n'.replace("'", '"')
         path = self.box.dir / f"rehearsal-{self.prefix}.toml"
-        path.write_text(base + TIMING + slack)
+        path.write_text(base + self._aiven(aiven) + TIMING + slack)
         return path
 
     def start(self) -> Rehearsal:
@@ -86,7 +119,13 @@ class Rehearsal:
         token = "xoxb-rehearsal-" + secrets.token_hex(12)
         self.standin = PageStandIn(token=token, channels=(CHANNEL,), users=USERS).start()
         stack.callback(self.standin.stop)
-        path = self._config(registries)
+        aiven_token = "aivenv1-rehearsal-" + secrets.token_hex(12)  # read from the environment
+        os.environ[AIVEN_TOKEN_ENV] = aiven_token
+        stack.callback(os.environ.pop, AIVEN_TOKEN_ENV, None)
+        self.aiven = AivenStandIn.on_sandbox(self.box, token=aiven_token, project=AIVEN_PROJECT)
+        self.aiven.start()
+        stack.callback(self.aiven.stop)
+        path = self._config(registries, self.aiven)
         self.demo = Demo(self.box, prefix=self.prefix, registry=registries["source"]).seed()
         stack.callback(self.demo.stop)
         if self.demo_clients:
