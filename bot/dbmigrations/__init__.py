@@ -25,6 +25,7 @@ from bot import models  # noqa: F401  (registers the tables)
 if TYPE_CHECKING:
     from alembic.config import Config
 
+log = logging.getLogger(__name__)
 SCRIPT_LOCATION = Path(__file__).parent
 BASELINE = "0001"
 # the newest revision: a new revision updates it (a unit test compares it with versions/)
@@ -69,8 +70,10 @@ def upgrade(connection: Connection) -> None:
         # up to date, the usual start: decided without loading Alembic and the revision files
         # (quick, and quiet: Alembic logs each run at INFO)
         return
-    # importing alembic registers its autogenerate plugins with an INFO line each: not news
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # importing alembic registers its autogenerate plugins with an INFO line each, and it
+    # says each revision it runs in several lines: one line of ours says what changed
+    for noisy in ("alembic.runtime.plugins", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from alembic import command
 
     config = alembic_config(connection)
@@ -79,6 +82,7 @@ def upgrade(connection: Connection) -> None:
         if present:
             _stamp_pre_alembic(config, present)
     command.upgrade(config, "head")
+    log.info("database schema at revision %s (was %s)", HEAD, ", ".join(sorted(current)) or "empty")
 
 
 def _current_heads(connection: Connection) -> set[str]:
