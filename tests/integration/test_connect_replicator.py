@@ -31,12 +31,25 @@ def test_ensure_is_idempotent_and_the_flow_can_pause_resume_delete(sandbox, uniq
     try:
         parts = replicator.ensure(flow)
         wait_for(lambda: replicator.status(flow).running, 90, "flow running")
-        before = {
-            p: replicator.client.get(f"/connectors/{p}/status").json()["tasks"] for p in parts
-        }
+
+        def tasks() -> dict:
+            return {
+                p: replicator.client.get(f"/connectors/{p}/status").json()["tasks"] for p in parts
+            }
+
+        seen: list[dict] = []
+
+        def settled() -> bool:  # every task started and running, twice alike
+            now = tasks()
+            running = all(t["state"] == "RUNNING" for ts in now.values() for t in ts)
+            same = bool(seen) and seen[-1] == now
+            seen.append(now)
+            return running and same
+
+        wait_for(settled, 60, "tasks settled", every=1)
+        before = seen[-1]
         assert replicator.ensure(flow) == parts  # same config: nothing put, nothing restarted
-        after = {p: replicator.client.get(f"/connectors/{p}/status").json()["tasks"] for p in parts}
-        assert before == after
+        assert before == tasks()
         wait_for(
             lambda: sum(o + 1 for o in replicator.replicated_offsets(flow).values()) == 100,
             90,
