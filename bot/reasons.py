@@ -66,6 +66,7 @@ _TRANSIENT_KAFKA = (
     "_ALL_BROKERS_DOWN",
     "_TIMED_OUT",
     "UNKNOWN_TOPIC_OR_PART",
+    "No leaders found",  # librdkafka's metadata right after a broker is back (_NOENT)
     "Connection refused",
     "cannot reach",
     "did not answer in time",

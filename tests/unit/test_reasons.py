@@ -42,6 +42,14 @@ def connect_refused() -> httpx.ConnectError:
             True,
         ),
         (
+            KafkaOpError(
+                "list offsets on source failed for t[0]: _NOENT: Failed to query partition "
+                "leaders: No leaders found"
+            ),
+            "list offsets on source failed",
+            True,
+        ),
+        (
             ReplicatorError("Kafka Connect at http://c:8083: GET /: cannot reach http://c:8083"),
             "Kafka Connect at http://c:8083",
             True,
