@@ -5,15 +5,17 @@ BIN := $(VENV)/bin
 
 .PHONY: install jars lint test test-unit run sandbox-up sandbox-down bench clean
 
-# what the bot needs to run (make run), then the tools of the tests and the linters (make test)
+# what the bot needs to run (make run): the bot and its rehearsal extra, the stand-ins of
+# rehearsal/ (a distribution of their own: `pip install .` gives the bot without them); then the
+# tools of the tests and the linters (make test)
 # --no-compile: bytecode is written on first import, for the modules used (10 s less here)
-$(BIN)/.runtime: pyproject.toml
+$(BIN)/.runtime: pyproject.toml rehearsal/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile -e .
+	$(BIN)/python -m pip install -q --no-compile -e '.[rehearsal]' -e ./rehearsal
 	touch $@
 
 $(BIN)/.installed: $(BIN)/.runtime
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,rehearsal]' -e ./rehearsal
 	touch $@
 
 install: $(BIN)/.installed
@@ -23,8 +25,8 @@ jars: $(BIN)/.runtime
 	$(BIN)/kafka-migrate sandbox fetch
 
 lint: install
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot rehearsal tests bench
+	$(BIN)/ruff format --check bot rehearsal tests bench
 
 # Everything: lint, unit tests and the integration tests on a real Kafka + MM2 sandbox.
 test: install jars lint

@@ -31,9 +31,8 @@ from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
-
-from bot.rehearsal.slack_api import SlackStandIn
-from bot.rehearsal.socket_mode import SocketModeStandIn
+from standins.slack_api import SlackStandIn
+from standins.socket_mode import SocketModeStandIn
 
 SECRET = "bench-signing-secret"
 CONFIG = """

@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from standins.slack_api import SlackStandIn
 
 from bot import config
 from bot import sandbox as sandbox_mod
@@ -46,7 +47,6 @@ from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start
 from bot.migration.notify import LogNotifier
 from bot.migration.store import Store
-from bot.rehearsal.slack_api import SlackStandIn
 
 POLL = 1  # the bot's poll_interval_seconds
 CHANNEL = "C0BENCH"

@@ -3,7 +3,8 @@
 - SLACK_BOT_TOKEN + SLACK_APP_TOKEN: Socket Mode (no public URL); /healthz and /metrics on $PORT.
 - SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET: HTTP on $PORT: /slack/events, /healthz, /metrics.
 - no Slack variables, a config file: headless (the log notifies); /healthz, /metrics on $PORT.
-- no Slack variables, no config file: a local rehearsal on the sandbox (bot/rehearsal/run.py).
+- no Slack variables, no config file: a local rehearsal on the sandbox, from the stand-ins'
+  distribution (rehearsal/, the `rehearsal` extra) found through its entry point.
 """
 
 from __future__ import annotations
@@ -28,9 +29,26 @@ def serve(config_arg: str | None, sandbox_dir: str) -> int:
     path = config.config_path(config_arg)
     if path.exists():
         return _headless(str(path))
-    from bot.rehearsal.run import rehearse  # the browser page, the Slack stand-in, the sandbox
+    return _rehearsal()(sandbox_dir)
 
-    return rehearse(sandbox_dir)
+
+REHEARSAL = "kafka_migrate.rehearsal"  # the entry point group the stand-ins' distribution fills
+
+
+def _rehearsal():
+    """The browser rehearsal (the page, the Slack stand-in, the sandbox), installed apart from
+    the bot: the bot names no module of it, only the entry point."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=REHEARSAL)
+    if not found:
+        raise UserError(
+            "no config file and no Slack credentials: that runs the local rehearsal, which is "
+            "not installed (pip install 'kafka-migrate[rehearsal]' with ./rehearsal, as "
+            "`make run` does); or give a config file (KAFKA_MIGRATE_CONFIG, --config) or "
+            "SLACK_BOT_TOKEN"
+        )
+    return next(iter(found)).load()
 
 
 def _wait_for_signal() -> None:

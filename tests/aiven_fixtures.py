@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 from aiven.client.client import AivenClient
-
-from bot.rehearsal.aiven_api import SOURCE, TARGET, AivenStandIn
-from bot.rehearsal.aiven_kafka import external_kafka_user_config
+from standins.aiven_api import SOURCE, TARGET, AivenStandIn
+from standins.aiven_kafka import external_kafka_user_config
 
 TOKEN = "aivenv1-test-token-7f3a9c"
 PROJECT = "migrations"

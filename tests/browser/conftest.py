@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from bot.rehearsal.run import Rehearsal
+from standins.run import Rehearsal
 
 
 def chromium() -> str | None:

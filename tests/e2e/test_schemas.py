@@ -12,8 +12,8 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from standins.registry import RegistryStandIn
 
-from bot.rehearsal.registry import RegistryStandIn
 from tests.e2e.harness import Workspace
 from tests.kafka_helpers import create_topic, produce
 

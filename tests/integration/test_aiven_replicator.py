@@ -1,6 +1,6 @@
 """The Aiven replicator through aiven-client against the Aiven API stand-in on the real sandbox:
 the stand-in runs each replication flow as MM2 connectors on the sandbox's Connect worker and
-applies native ACLs to the sandbox target (bot/rehearsal/aiven_api.py).
+applies native ACLs to the sandbox target (rehearsal/standins/aiven_api.py).
 
 The source joins through an external_kafka endpoint, the target as the Aiven Kafka service
 `kafka-target`. The stand-in's MM2 commits its offsets to the Connect worker's `connect-offsets`
@@ -14,10 +14,10 @@ import re
 
 import httpx
 import pytest
+from standins.aiven_api import AivenStandIn
 
 from bot.kafka.acls import Acl, AclPlan, describe_all
 from bot.kafka.cluster import Cluster, gather
-from bot.rehearsal.aiven_api import AivenStandIn
 from bot.replicators import aiven_acls
 from bot.replicators.aiven import AivenReplicator
 from bot.replicators.aiven_api import AivenApi

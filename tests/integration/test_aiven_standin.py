@@ -9,10 +9,10 @@ import re
 
 import httpx
 import pytest
+from standins.aiven_kafka import IDENTITY
 
 from bot.kafka.acls import Acl, describe_all
 from bot.kafka.cluster import Cluster
-from bot.rehearsal.aiven_kafka import IDENTITY
 from tests.aiven_fixtures import (
     PROJECT,
     SOURCE,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 
-from bot.rehearsal.run import AIVEN_TOKEN_ENV, Rehearsal
+from standins.run import AIVEN_TOKEN_ENV, Rehearsal
+
 from tests.waits import wait_for
 
 

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from standins.slack_api import SlackStandIn
+from standins.socket_mode import SocketModeStandIn
 
 from bot import config
-from bot.rehearsal.slack_api import SlackStandIn
-from bot.rehearsal.socket_mode import SocketModeStandIn
 from bot.service import Bot
 from tests.unit.conftest import CONFIG as UNIT_CONFIG
 from tests.waits import wait_for

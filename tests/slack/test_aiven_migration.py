@@ -12,12 +12,12 @@ import re
 from collections import Counter
 
 import pytest
+from standins.aiven_api import TARGET
+from standins.aiven_kafka import IDENTITY
 
 from bot import cli
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import committed_offsets
-from bot.rehearsal.aiven_api import TARGET
-from bot.rehearsal.aiven_kafka import IDENTITY
 from bot.replicators import aiven_links
 from bot.replicators.aiven_cluster import forget
 from bot.replicators.offsets import offsets_topic_offsets

@@ -9,9 +9,9 @@ import sys
 import time
 
 import pytest
+from standins.socket_mode import SocketModeStandIn
 from websockets.sync.client import connect
 
-from bot.rehearsal.socket_mode import SocketModeStandIn
 from tests.slack.conftest import CHANNEL, wait_for
 from tests.unit.conftest import migration
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from standins.aiven_openapi import check_request
 
 from bot.errors import UserError
-from bot.rehearsal.aiven_openapi import check_request
 from bot.replicators.aiven_flow import (
     GROUPS_LIMIT,
     NO_GROUP,

@@ -4,8 +4,8 @@ settings read from the API (secrets masked when printed)."""
 from __future__ import annotations
 
 import pytest
+from standins.aiven_api import AivenStandIn
 
-from bot.rehearsal.aiven_api import AivenStandIn
 from bot.replicators.aiven import AivenReplicator
 from bot.replicators.aiven_api import AivenApi
 from bot.replicators.aiven_cluster import AivenService, forget, register, service_client_config

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from standins.aiven_api import DROP, AivenStandIn
 
 from bot.kafka.acls import Acl, AclPlan
-from bot.rehearsal.aiven_api import DROP, AivenStandIn
 from bot.replicators.aiven import AivenReplicator
 from bot.replicators.aiven_acls import uncopyable
 from bot.replicators.aiven_api import AivenApi

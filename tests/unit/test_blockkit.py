@@ -4,8 +4,7 @@ it builds on slack_sdk.models' validation plus the rules slack_sdk lacks."""
 from __future__ import annotations
 
 import pytest
-
-from bot.rehearsal.blockkit import check_blocks, check_view, too_long
+from standins.blockkit import check_blocks, check_view, too_long
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "ok"}}
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import pytest
+from standins.blockkit import check_blocks
 
 from bot import cli_text
 from bot.migration.steps import INFO
@@ -21,7 +22,6 @@ from bot.migration.view import (
     StepLine,
     TopicLine,
 )
-from bot.rehearsal.blockkit import check_blocks
 from bot.slack import blocks
 
 HOSTILE = "<!channel> *bold* <https://evil.example|click> & `x`"

@@ -14,8 +14,7 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
-
-from bot.rehearsal.registry import CONTENT_TYPE, RegistryStandIn, avro_define, avro_problems
+from standins.registry import CONTENT_TYPE, RegistryStandIn, avro_define, avro_problems
 
 
 def record(*fields, name="Order", **extra):

@@ -12,9 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
-
-from bot.rehearsal.page import Page, PageStandIn, Refused
-from bot.rehearsal.render import blocks, mrkdwn
+from standins.page import Page, PageStandIn, Refused
+from standins.render import blocks, mrkdwn
 
 USERS = {"U0ALICE": "alice", "U0BOB": "bob"}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from standins.registry import RegistryStandIn
 
-from bot.rehearsal.registry import RegistryStandIn
 from bot.schemas.client import Registry, RegistryError
 from bot.schemas.migrate import apply_schemas, parity, plan_schemas, same_schemas, schema_ids
 

@@ -20,12 +20,12 @@ import threading
 from pathlib import Path
 
 from bot import config
-from bot.rehearsal.aiven_api import TARGET as AIVEN_TARGET
-from bot.rehearsal.aiven_api import AivenStandIn
-from bot.rehearsal.demo import Demo
-from bot.rehearsal.page import Page, PageStandIn
-from bot.rehearsal.registry import RegistryStandIn
 from bot.service import Bot
+from standins.aiven_api import TARGET as AIVEN_TARGET
+from standins.aiven_api import AivenStandIn
+from standins.demo import Demo
+from standins.page import Page, PageStandIn
+from standins.registry import RegistryStandIn
 
 log = logging.getLogger(__name__)
 CHANNEL, CHANNEL_NAME = "C0MIGRATE", "kafka-migrations"

@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
-from bot.rehearsal import render
-from bot.rehearsal.slack_api import BOT_USER, SlackStandIn
 from bot.slack.ids import COMMAND
+from standins import render
+from standins.slack_api import BOT_USER, SlackStandIn
 
 log = logging.getLogger(__name__)
 MAX_REQUEST = 64 * 1024
@@ -143,7 +143,7 @@ class Page:
         try:
             if path in STATIC and method == "GET":
                 name, kind = STATIC[path]
-                body = resources.files("bot.rehearsal").joinpath("page", name).read_bytes()
+                body = resources.files("standins").joinpath("page", name).read_bytes()
                 return _send(start_response, "200 OK", body, kind)
             if path == "/rehearsal/state" and method == "GET":
                 query = parse_qs(environ.get("QUERY_STRING", ""))

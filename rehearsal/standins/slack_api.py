@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from bot.rehearsal.blockkit import check_blocks, check_view, too_long
-from bot.rehearsal.socket_mode import SocketModeStandIn
+from standins.blockkit import check_blocks, check_view, too_long
+from standins.socket_mode import SocketModeStandIn
 
 BOT_USER = "U0BOT"
 TRIGGER_TTL = 3.0

@@ -1,7 +1,7 @@
 """A local stand-in of the Aiven API (the `/v1` paths the bot uses through aiven-client), for
 tests and rehearsals, backed by the real sandbox.
 
-One project (its state and answers: bot/rehearsal/aiven_project.py); the Kafka services it
+One project (its state and answers: rehearsal/standins/aiven_project.py); the Kafka services it
 hosts are sandbox clusters (name -> librdkafka settings); MirrorMaker 2 services run their
 replication flows as MM2 connectors on the sandbox's Connect worker (aiven_kafka.py). Every
 request is checked against Aiven's OpenAPI document and a field-name allow-list
@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from bot.kafka.cluster import KafkaOpError
-from bot.rehearsal.aiven_openapi import (
+from standins.aiven_openapi import (
     Refusal,
     ResponseMismatch,
     check_request,
@@ -54,7 +54,7 @@ from bot.rehearsal.aiven_openapi import (
     drop_nulls,
     validator,
 )
-from bot.rehearsal.aiven_project import AivenProject, redact
+from standins.aiven_project import AivenProject, redact
 
 DROP = "drop"  # fail(..., status=DROP): close the connection without answering
 SOURCE, TARGET = "source-kafka", "target-kafka"  # the sandbox's clusters, in on_sandbox

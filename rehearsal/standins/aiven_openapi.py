@@ -50,7 +50,7 @@ class ResponseMismatch(AssertionError):
 
 @functools.cache
 def document() -> dict[str, Any]:
-    raw = resources.files("bot.rehearsal").joinpath(DOCUMENT).read_bytes()
+    raw = resources.files("standins").joinpath(DOCUMENT).read_bytes()
     spec = json.loads(gzip.decompress(raw))
     spec.pop("security", None)
     for item in spec["paths"].values():

@@ -1,4 +1,4 @@
-"""The state of one Aiven project in the Aiven API stand-in (bot/rehearsal/aiven_api.py): its
+"""The state of one Aiven project in the Aiven API stand-in (rehearsal/standins/aiven_api.py): its
 services, integration endpoints, MM2 integrations, replication flows, native ACLs and topics,
 and the answer of each API operation, as Aiven gives it (404 naming what is missing, 409 on a
 second create). Flows, ACLs and topics act on the sandbox through aiven_kafka.
@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from bot.kafka.cluster import Cluster
-from bot.rehearsal import aiven_kafka
-from bot.rehearsal.aiven_openapi import Refusal
 from bot.replicators.connect import ConnectReplicator
+from standins import aiven_kafka
+from standins.aiven_openapi import Refusal
 
 MM2 = "kafka_mirrormaker"
 SECRET = re.compile(r"password|secret|token|key|jaas|certificate|_cert$", re.IGNORECASE)

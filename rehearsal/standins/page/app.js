@@ -38,7 +38,7 @@ function message(entry, inThread) {
   body.appendChild(head);
   if (entry.ephemeral) body.appendChild(el("div", "only-you", "Only visible to you"));
   const content = el("div", "content");
-  content.innerHTML = entry.html; // rendered and escaped by the server (bot/rehearsal/render.py)
+  content.innerHTML = entry.html; // rendered and escaped by the server (standins/standins/render.py)
   body.appendChild(content);
   if (!inThread && entry.replies) {
     const link = el("button", "replies", entry.replies + (entry.replies === 1 ? " reply" : " replies"));
