@@ -8,6 +8,11 @@ Run the fast tests alone with `pytest -m "not sandbox"`.
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -43,3 +48,46 @@ def sandbox(tmp_path_factory):
 def unique():
     """A short unique suffix for topic, group and connector names."""
     return uuid.uuid4().hex[:8]
+
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(*command: str) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else []
+    return subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server of its own (initdb/pg_ctl, as the postgres account), its URL."""
+    initdb = shutil.which("initdb") or str(BIN / "initdb")
+    if not Path(initdb).exists():
+        pytest.skip("no PostgreSQL server on this machine (initdb not found)")
+    root = Path(tempfile.mkdtemp(prefix="km-pg-"))  # the server runs as postgres: its own dir
+    account = pwd.getpwnam("postgres")
+    os.chown(root, account.pw_uid, account.pw_gid)
+    data = root / "data"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _as_postgres(initdb, "-D", str(data), "-U", "km", "--auth=trust", "-E", "UTF8")
+    assert done.returncode == 0, done.stderr
+    pg_ctl = shutil.which("pg_ctl") or str(BIN / "pg_ctl")
+    started = _as_postgres(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(data / "log"),
+        "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+        "start",
+    )
+    assert started.returncode == 0, started.stderr + started.stdout
+    try:
+        yield f"postgresql://km@127.0.0.1:{port}/postgres"
+    finally:
+        _as_postgres(pg_ctl, "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(root, ignore_errors=True)

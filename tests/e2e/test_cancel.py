@@ -10,8 +10,7 @@ import pytest
 from bot.kafka.acls import Acl, apply_acls, describe_all, plan_acls
 from bot.kafka.cluster import Cluster
 from tests.e2e.harness import Workspace
-from tests.integration.test_acls_fence import write
-from tests.kafka_helpers import commit, create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce, write
 from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox

@@ -16,8 +16,7 @@ import pytest
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from tests.e2e.harness import LiveConsumer, LiveProducer, Workspace
-from tests.integration.test_handover import read_from
-from tests.kafka_helpers import commit, create_topic
+from tests.kafka_helpers import commit, create_topic, read_from
 
 pytestmark = pytest.mark.sandbox
 

@@ -17,9 +17,8 @@ from sqlmodel import select
 from bot.db import open_database, session_scope
 from bot.models import Event, Lease
 from tests.e2e.harness import Workspace
-from tests.integration.test_postgres import postgres_url  # noqa: F401 - the fixture (by name)
 from tests.kafka_helpers import create_topic, produce
-from tests.unit.conftest import CONFIG
+from tests.support import CONFIG
 
 pytestmark = pytest.mark.sandbox
 

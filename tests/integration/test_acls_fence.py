@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError
 
 from bot.errors import UserError
 from bot.kafka.acls import (
@@ -17,7 +17,7 @@ from bot.kafka.acls import (
 from bot.kafka.cluster import Cluster, gather
 from bot.kafka.fence import ProducerWatch, apply_fence, plan_fence, remove_fence
 from bot.kafka.groups import end_offsets
-from tests.kafka_helpers import create_topic
+from tests.kafka_helpers import create_topic, write
 
 
 def grant(cluster: Cluster, acls: list[Acl]) -> None:
@@ -86,22 +86,6 @@ def test_acls_export_map_apply_idempotent_and_mm2_report(sandbox, unique):
 
     with pytest.raises(UserError, match="is not 'User:from=User:to'"):
         parse_principal_map("svc=User:a")
-
-
-def write(conf: dict, user: str, password: str, topic: str) -> KafkaError | None:
-    producer = Producer(
-        {
-            **conf,
-            "sasl.username": user,
-            "sasl.password": password,
-            "message.timeout.ms": 10000,
-            "enable.idempotence": False,
-        }
-    )
-    errors: list[KafkaError] = []
-    producer.produce(topic, b"v", on_delivery=lambda err, _m: err and errors.append(err))
-    producer.flush(15)
-    return errors[0] if errors else None
 
 
 def test_fence_denies_writers_but_the_listed_and_rollback_removes_it(sandbox, unique):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer
 
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
@@ -21,76 +19,8 @@ from bot.kafka.handover import (
 )
 from bot.kafka.progress import replication_progress
 from bot.replicators.offsets import connect_offsets
-from tests.kafka_helpers import commit, create_topic, produce
+from tests.kafka_helpers import commit, consume, create_topic, produce, read_from
 from tests.mm2 import Connectors, checkpoint_connector, source_connector, wait_for
-
-
-def consume(
-    conf: dict, topic: str, group: str, count: int, timeout: float = 60, settle: float = 0.0
-) -> list[bytes]:
-    """Consume as group `group` until `count` records (then `settle` more seconds); commit."""
-    consumer = Consumer(
-        {
-            **conf,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([topic])
-    values: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(values) < count and time.monotonic() < deadline:
-            for msg in consumer.consume(100, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                values.append(msg.value())
-        quiet_until = time.monotonic() + settle
-        while time.monotonic() < quiet_until:
-            for msg in consumer.consume(100, timeout=0.2):
-                assert msg.error() is None, msg.error()
-                values.append(msg.value())
-        if values:
-            consumer.commit(asynchronous=False)
-    finally:
-        consumer.close()
-    return values
-
-
-def read_from(conf: dict, starts: dict, until: dict | None = None) -> list[bytes]:
-    """Every record of the given partitions from the given offsets (to the end, or to `until`
-    exclusive), as a new reader sees them."""
-    consumer = Consumer(
-        {
-            **conf,
-            "group.id": "km-test-reader",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
-    values, done = [], set()
-    for tp, stop in (until or {}).items():
-        if stop <= starts[tp]:
-            done.add(tp)
-    deadline = time.monotonic() + 30
-    while len(done) < len(starts) and time.monotonic() < deadline:
-        for msg in consumer.consume(100, timeout=0.5):
-            tp = (msg.topic(), msg.partition())
-            if tp in done:
-                continue
-            if msg.error() is None:
-                if until and msg.offset() >= until[tp]:
-                    done.add(tp)
-                    continue
-                values.append(msg.value())
-                if until and msg.offset() == until[tp] - 1:
-                    done.add(tp)
-            elif msg.error().code() == KafkaError._PARTITION_EOF:
-                done.add(tp)
-    consumer.close()
-    return values
 
 
 def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, unique):

@@ -18,7 +18,7 @@ from standins.socket_mode import SocketModeStandIn
 
 from bot import config
 from bot.service import Bot
-from tests.unit.conftest import CONFIG as UNIT_CONFIG
+from tests.support import CONFIG as UNIT_CONFIG
 from tests.waits import wait_for
 
 SECRET = "standin-signing-secret"

@@ -6,7 +6,7 @@ import time
 
 from bot.migration.notify import Note, Notification
 from tests.slack.conftest import CHANNEL, wait_for
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def test_help_and_bad_input_are_answered_in_the_ack(slackbot):

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from bot.migration.notify import Note, Notification
 from bot.migration.steps import Step
 from tests.slack.conftest import CHANNEL, wait_for
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def open_gate(slackbot, requested_by="U0ALICE", mid="orders-abc"):

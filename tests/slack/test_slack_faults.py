@@ -21,7 +21,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.retrying import Backoff, Lanes, transient
 from tests.kafka_helpers import create_topic, produce
 from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def slack_error(status: int, error: str, **headers: str) -> SlackApiError:

@@ -13,7 +13,7 @@ from standins.socket_mode import SocketModeStandIn
 from websockets.sync.client import connect
 
 from tests.slack.conftest import CHANNEL, wait_for
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def answered(driver, text: str) -> int:

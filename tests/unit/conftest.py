@@ -8,24 +8,8 @@ from bot import config
 from bot.db import init_db, open_database
 from bot.migration.engine import Engine
 from bot.migration.notify import LogNotifier
-from bot.migration.steps import Status, Step
 from bot.migration.store import Store
-from bot.models import Migration
-
-CONFIG = """
-[clusters.src]
-bootstrap_servers = "127.0.0.1:1"
-[clusters.dst]
-bootstrap_servers = "127.0.0.1:2"
-[replicators.mm2]
-kind = "connect"
-url = "http://127.0.0.1:3"
-[slack]
-channel = "C1"
-approvers = ["U0BOB", "S0SRE"]
-[cli]
-approvers = ["carol"]
-"""
+from tests.support import CONFIG
 
 
 @pytest.fixture
@@ -40,20 +24,3 @@ def engine(tmp_path, store):
     path = tmp_path / "km.toml"
     path.write_text(CONFIG)
     return Engine(config.load(path), store, LogNotifier())
-
-
-def migration(mid: str = "orders-abc", topics=("orders", "payments"), **extra) -> Migration:
-    fields = dict(
-        id=mid,
-        name="orders",
-        source="src",
-        target="dst",
-        replicator="mm2",
-        topics="orders,payments",
-        step=Step.PREFLIGHT,
-        status=Status.ACTIVE,
-        requested_by="U0ALICE",
-        selected_topics=list(topics),
-    )
-    fields.update(extra)
-    return Migration(**fields)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import requests
 from aiven.client.client import Error
+from standins import aiven_openapi
 from standins.aiven_api import DROP
 
-from standins import aiven_openapi
 from tests.aiven_fixtures import (
     PROJECT,
     SOURCE,

@@ -15,7 +15,7 @@ from bot.migration.notify import LogNotifier
 from bot.migration.steps import Status
 from bot.replicators.aiven_preflight import Finding
 from bot.replicators.base import FlowSpec
-from tests.unit.conftest import CONFIG, migration
+from tests.support import CONFIG, migration
 from tests.unit.ports import MemoryReplicator
 
 

@@ -10,7 +10,7 @@ from bot import cli
 from bot.db import init_db, open_database
 from bot.migration.steps import Step
 from bot.migration.store import Store
-from tests.unit.conftest import CONFIG, migration
+from tests.support import CONFIG, migration
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.db import open_database
 from bot.migration.steps import Step
 from bot.migration.store import Store
 from tests.accounts import kafka_migrate_as, os_account, remove, shared_database, shared_dir
-from tests.unit.conftest import CONFIG, migration
+from tests.support import CONFIG, migration
 
 APPROVER = "km-test-bob"
 

@@ -10,6 +10,7 @@ from sqlmodel import select
 from bot.db import database_url, init_db, open_database, session_scope
 from bot.dbmigrations import HEAD
 from bot.models import Approval, Event, LagSample, Migration, StepRun
+from tests.support import migration
 
 
 @pytest.fixture
@@ -18,20 +19,6 @@ def db(tmp_path):
     init_db(db)
     init_db(db)  # idempotent
     return db
-
-
-def migration(**extra) -> Migration:
-    return Migration(
-        id="orders-7k2",
-        name="orders",
-        source="onprem",
-        target="aiven",
-        replicator="aiven-mm2",
-        topics="orders\\..*",
-        step="preflight",
-        requested_by="U0ALICE",
-        **extra,
-    )
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(db):
@@ -43,7 +30,7 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(db):
 
 def test_tables_round_trip(db):
     with session_scope(db) as session:
-        session.add(migration(selected_topics=["orders.eu", "orders.us"]))
+        session.add(migration("orders-7k2", topics=("orders.eu", "orders.us")))
         session.flush()
         session.add(StepRun(migration_id="orders-7k2", step="preflight", state="done"))
         session.add(
@@ -75,7 +62,7 @@ def test_tables_round_trip(db):
 
 def test_events_are_append_only(db):
     with session_scope(db) as session:
-        session.add(migration())
+        session.add(migration("orders-7k2"))
         session.flush()
         session.add(
             Event(

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel, select
 from bot import dbmigrations
 from bot.db import init_db, open_database, session_scope
 from bot.models import Approval, Event, GateMessage, Migration
-from tests.unit.conftest import migration as new_migration
+from tests.support import migration as new_migration
 
 OUR_TABLES = set(SQLModel.metadata.tables)  # every table the models define
 

@@ -16,7 +16,7 @@ from bot.migration.context import Result
 from bot.migration.engine import Engine
 from bot.migration.notify import LogNotifier, Note
 from bot.migration.steps import ORDER, Status, Step
-from tests.unit.conftest import CONFIG, migration
+from tests.support import CONFIG, migration
 from tests.unit.ports import MemoryCluster, MemoryReplicator, ScriptedRunbook, fence_step
 
 TIMING = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.jobs import runner
 from bot.migration.steps import Status
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def test_reconcile_schedules_active_migrations_and_drops_the_rest(engine, store):

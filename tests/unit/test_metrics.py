@@ -17,7 +17,7 @@ from bot.replicators.base import ReplicatorError
 from bot.schemas.client import RegistryError
 from bot.server import wsgi_app
 from bot.slack.retrying import Lanes
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -13,7 +13,7 @@ from bot import config
 from bot.errors import ConfigError
 from bot.migration.notify import LogNotifier
 from bot.service import Bot, cli_engine
-from tests.unit.conftest import CONFIG
+from tests.support import CONFIG
 
 
 @pytest.fixture

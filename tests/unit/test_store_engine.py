@@ -9,7 +9,7 @@ from bot.migration.approvals import Refused
 from bot.migration.steps import Status, Step
 from bot.migration.store import ConcurrentUpdate
 from bot.models import Approval, Migration
-from tests.unit.conftest import migration
+from tests.support import migration
 
 
 def test_conditional_update_refuses_a_stale_writer(store):
