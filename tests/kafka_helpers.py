@@ -15,7 +15,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from bot.kafka.cluster import KafkaOpError, NotYet, eventually
-from bot.kafka.groups import commit_offsets
+from bot.kafka.groups import commit_offsets, committed_offsets, end_offsets
 
 
 def create_topic(conf: dict, name: str, partitions: int = 1, config: dict | None = None) -> None:
@@ -189,3 +189,27 @@ def read_from(conf: dict, starts: dict, until: dict | None = None) -> list[bytes
                 done.add(tp)
     consumer.close()
     return values
+
+
+def group_committed(cluster, group: str, partitions: list[tuple[str, int]], timeout: float = 60):
+    """Wait until `group` has committed an offset on each of `partitions`; its offsets."""
+    from tests.waits import wait_for
+
+    def offsets():
+        got = committed_offsets(cluster, [group]).get(group, {})
+        return got if all(tp in got for tp in partitions) else None
+
+    return wait_for(offsets, timeout, f"{group} committed on {partitions}", every=0.2)
+
+
+def group_at_end(cluster, group: str, partitions: list[tuple[str, int]], timeout: float = 60):
+    """Wait until `group` has committed the end offset of each of `partitions` (a member that
+    commits after each batch has then received every record there is)."""
+    from tests.waits import wait_for
+
+    def at_end():
+        got = committed_offsets(cluster, [group]).get(group, {})
+        ends = end_offsets(cluster, partitions)
+        return all(got.get(tp) == end for tp, end in ends.items())
+
+    return wait_for(at_end, timeout, f"{group} at the end of {partitions}", every=0.2)

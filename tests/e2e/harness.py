@@ -72,6 +72,7 @@ class Workspace:
         self.env.pop("SLACK_BOT_TOKEN", None)
         self.serve_proc: subprocess.Popen | None = None
         self.serve_log = root / "serve.log"
+        self._store = None  # opened by peek()
 
     @staticmethod
     def actor(user: str) -> str:
@@ -95,11 +96,29 @@ class Workspace:
     def status(self, migration_id: str) -> dict:
         return json.loads(self.ok("status", migration_id, "--json"))
 
+    def peek(self, migration_id: str) -> dict:
+        """What `status ID --json` prints, read here from the same database and rendered by the
+        same code: waits poll this (a CLI process per poll would take a core from the brokers
+        and MirrorMaker 2); what people do still goes through the CLI."""
+        from bot.cli_text import as_json
+        from bot.db import open_database
+        from bot.migration.store import Store
+        from bot.migration.view import migration_view
+
+        if self._store is None:
+            self._store = Store(open_database(self.env["DATABASE_URL"]))
+        return json.loads(as_json(migration_view(self._store, migration_id)))
+
+    def lag_samples(self, migration_id: str) -> list:
+        """The lag samples the serve process recorded (one per catch_up tick), newest first."""
+        self.peek(migration_id)
+        return self._store.lag_samples(migration_id)
+
     def wait(self, migration_id: str, predicate, timeout: float = 120, what: str = "") -> dict:
         deadline = time.monotonic() + timeout
         status = None
         while time.monotonic() < deadline:
-            status = self.status(migration_id)
+            status = self.peek(migration_id)
             if predicate(status):
                 return status
             if status["status"] == "failed":
@@ -160,6 +179,8 @@ class Workspace:
                 self.serve_proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.serve_proc.kill()
+        if self._store is not None:
+            self._store.db.dispose()
         remove(self.root)
 
 

@@ -8,7 +8,6 @@ duplicate and no loss, checked by record content.
 from __future__ import annotations
 
 import socket
-import time
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from tests.e2e.harness import LiveConsumer, LiveProducer, Workspace
-from tests.kafka_helpers import commit, create_topic, read_from
+from tests.kafka_helpers import commit, create_topic, group_at_end, group_committed, read_from
 
 pytestmark = pytest.mark.sandbox
 
@@ -38,10 +37,10 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     consumer = LiveConsumer(src, topic, group)
     producer.start()
     consumer.start()
-    time.sleep(2)  # the group commits: preflight must find it
+    source = Cluster("source", src)
+    group_committed(source, group, [(topic, p) for p in range(3)])  # preflight must find it
     # a group that stopped part-way (no members): never waited for, handed over exactly
     analytics = f"analytics-{unique}"
-    source = Cluster("source", src)
     ends = end_offsets(source, [(topic, p) for p in range(3)])
     halves = {tp: end // 2 for tp, end in ends.items()}
     commit(source, analytics, halves)
@@ -102,10 +101,10 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     on_target.start()
     done = ws.wait(mid, lambda s: s["status"] == "complete", 120, "complete")
     on_target.stop()
-    deadline = time.monotonic() + 30
-    while len(moved.values) < len(on_target.acked) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
+    target = Cluster("target", tgt)
+    partitions = [(topic, p) for p in range(3)]
+    group_at_end(target, group, partitions)  # every record there is reached it: duplicates too
+    group_at_end(target, analytics, partitions)
     moved.stop()
     resumed.stop()
 

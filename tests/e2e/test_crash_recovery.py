@@ -4,7 +4,6 @@ effects and re-verifies the attestations instead of trusting what it stored."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 
 from tests.e2e.harness import LiveProducer, Workspace
 from tests.kafka_helpers import create_topic
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
 DRAIN_WINDOW = 6
@@ -39,8 +39,10 @@ def test_killed_engine_resumes_without_repeating_side_effects(sandbox, tmp_path,
         parts = connectors(sandbox, mid)
         assert len(parts) == 3
 
+        before = len(ws.lag_samples(mid))
         ws.serve()
-        time.sleep(4)  # several ticks of the new process while the producer still writes
+        # several ticks of the new process (each samples the lag) while the producer still writes
+        wait_for(lambda: len(ws.lag_samples(mid)) >= before + 3, 60, "three ticks after restart")
         assert ws.status(mid)["step"] == "catch_up"
         producer.stop()
         gate = ws.wait_gate(mid, "stop_producers", 120)
