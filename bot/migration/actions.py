@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
 from bot.kafka import fence as kfence
 from bot.kafka import topics as ktopics
@@ -21,7 +22,6 @@ from bot.migration import aiven_steps, checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
-from bot.replicators.aiven_acls import acl_applier, acl_dropper
 from bot.schemas import migrate as kschemas
 
 
