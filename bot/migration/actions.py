@@ -16,7 +16,7 @@ from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
 from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
-from bot.kafka.select import excluded_groups, remote_topic
+from bot.kafka.select import excluded_groups
 from bot.kafka.verify import verify as kverify
 from bot.migration import aiven_steps, checks
 from bot.migration.context import Context, Result
@@ -102,8 +102,7 @@ def create_topics(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
         allow_config_changes=bool(ctx.options.get("allow_config_changes")),
     )
     if plan.problems:
@@ -196,8 +195,7 @@ def migrate_acls(ctx: Context) -> Result:
         ctx.topics,
         ctx.migration.groups,
         principal_map=kacls.parse_principal_map(ctx.options.get("principals", "")),
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
     )
     _record_created(ctx, "created_acls", [list(vars(a).values()) for a in plan.missing])
     created = acl_applier(ctx.target)(ctx.target, plan)  # Aiven's ACL API on an Aiven target
@@ -367,9 +365,8 @@ def _handover_plans(ctx: Context):
         ctx.target,
         ctx.topics,
         ctx.migration.groups,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
-        checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
+        naming=ctx.flow.naming,
+        checkpoints=read_checkpoints(ctx.target, ctx.flow.naming),
         read_committed=ctx.flow.read_committed,
     )
 
@@ -398,10 +395,7 @@ def handover_offsets(ctx: Context) -> Result:
     written = committed_offsets(ctx.target, list(wanted))
     if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
         apply_handover(ctx.target, plans)
-    target_tps = [
-        (remote_topic(t, ctx.flow.replication_policy, ctx.flow.source_alias), p)
-        for t, p in checks.partitions(ctx)
-    ]
+    target_tps = [ctx.flow.naming.target_partition(tp) for tp in checks.partitions(ctx)]
     ctx.state["handover_ends"] = [
         [t, p, o] for (t, p), o in sorted(end_offsets(ctx.target, target_tps).items())
     ]
@@ -440,8 +434,7 @@ def verify(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
         read_committed=ctx.flow.read_committed,
         target_ends=handover or None,
     )

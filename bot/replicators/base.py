@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import ReplicatorError
 from bot.kafka.cluster import TP
+from bot.kafka.naming import TopicNaming
 
 if TYPE_CHECKING:
     from bot.aiven.service import AivenService
@@ -41,6 +42,11 @@ class FlowSpec:
     # the Aiven service each side is (it joins an Aiven MM2 service directly), or None
     source_aiven: AivenService | None = None
     target_aiven: AivenService | None = None
+
+    @property
+    def naming(self) -> TopicNaming:
+        """How MM2 names this flow's topics on the target."""
+        return TopicNaming(self.replication_policy, self.source_alias)
 
     def __repr__(self) -> str:  # never show the client settings (they hold passwords)
         return f"FlowSpec(name={self.name!r}, topics={self.topics!r})"
