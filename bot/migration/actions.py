@@ -7,6 +7,7 @@ regress (a verified condition broke: go back to an earlier step).
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 
 from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
@@ -453,18 +454,40 @@ def verify(ctx: Context) -> Result:
             + "; ".join(ctx.state["verify"]["differences"][:5])
         )
     total = sum(p.source_count for p in report.partitions)
-    decoded = _verify_schema_ids(ctx, handover)
-    if decoded and decoded.startswith("!"):
-        return Result.failed(decoded[1:])
+    schema_ids = _verify_schema_ids(ctx, handover)
+    if schema_ids and not schema_ids.ok:
+        return Result.failed(str(schema_ids))
     return Result.done(
         f"{len(report.partitions)} partition(s), {total:,} records: counts and last records match"
-        + (f"; {decoded}" if decoded else "")
+        + (f"; {schema_ids}" if schema_ids else "")
     )
 
 
-def _verify_schema_ids(ctx: Context, ends: dict) -> str | None:
-    """Sample the last records of each target partition: the schema ids they name resolve to
-    the same schema on both registries ('!' + reason when one does not)."""
+@dataclass(frozen=True)
+class SchemaIdSample:
+    """The schema ids named by the records sampled on the target, and those of them that
+    resolve to another schema on the target registry than on the source's."""
+
+    sampled: int  # records read
+    ids: list[int]
+    differ: list[str]  # one line per id that differs
+
+    @property
+    def ok(self) -> bool:
+        return not self.differ
+
+    def __str__(self) -> str:
+        if self.differ:
+            return "schema ids in target records resolve differently: " + "; ".join(self.differ[:5])
+        return (
+            f"{self.sampled} sampled record(s) name {len(self.ids)} schema id(s), each the same "
+            "schema there"
+        )
+
+
+def _verify_schema_ids(ctx: Context, ends: dict) -> SchemaIdSample | None:
+    """Sample the last records of each target partition: do the schema ids they name resolve
+    to the same schema on both registries? None: no registries named, or nothing to read."""
     if ctx.registries is None or not ends:
         return None
     ids: set[int] = set()
@@ -480,11 +503,9 @@ def _verify_schema_ids(ctx: Context, ends: dict) -> str | None:
         each=collect,
         read_committed=True,
     )
-    differ = kschemas.same_schemas(*ctx.registries, ids)
-    ctx.state["verify"]["schema_ids"] = {"sampled": seen[0], "ids": sorted(ids), "differ": differ}
-    if differ:
-        return "!schema ids in target records resolve differently: " + "; ".join(differ[:5])
-    return f"{seen[0]} sampled record(s) name {len(ids)} schema id(s), each the same schema there"
+    sample = SchemaIdSample(seen[0], sorted(ids), kschemas.same_schemas(*ctx.registries, ids))
+    ctx.state["verify"]["schema_ids"] = asdict(sample)
+    return sample
 
 
 def complete(ctx: Context) -> Result:
