@@ -41,7 +41,8 @@ from standins.slack_api import SlackStandIn
 
 from bot import config
 from bot import sandbox as sandbox_mod
-from bot.db import init_db, open_database
+from bot.db import open_database
+from bot.dbmigrations import init_db
 from bot.migration import view
 from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start

@@ -17,7 +17,7 @@ import time
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
@@ -33,6 +33,10 @@ from pydantic import (
 
 from bot.errors import ConfigError
 from bot.secrets import ClientConfig, SecretRef
+
+if TYPE_CHECKING:
+    from bot.aiven.api import AivenApi
+    from bot.aiven.service import AivenService
 
 AIVEN_CONFIG_TTL = 300.0  # seconds a service's connection settings read from the API are kept
 
@@ -69,7 +73,20 @@ def _env_name(value: str) -> str:
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
-class Cluster(_Model):
+class AivenServiceConfig(_Model):
+    """The Aiven for Apache Kafka service a cluster is: its topics, ACLs and MM2 integration
+    go through the Aiven API."""
+
+    project: str
+    service: str
+    api_url: str
+    token_env: str
+
+    def __str__(self) -> str:
+        return f"{self.project}/{self.service}"
+
+
+class ClusterConfig(_Model):
     # omitted for an Aiven service: read from the service through the API (with credentials)
     bootstrap_servers: str | None = Field(default=None, min_length=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -95,7 +112,7 @@ class Cluster(_Model):
         return value
 
     @model_validator(mode="after")
-    def _sasl_complete(self) -> Cluster:
+    def _sasl_complete(self) -> ClusterConfig:
         aiven = [self.aiven_project, self.aiven_service, self.aiven_token_env]
         if any(aiven) and not all(aiven):
             raise ValueError(
@@ -116,6 +133,18 @@ class Cluster(_Model):
             )
         return self
 
+    @property
+    def aiven(self) -> AivenServiceConfig | None:
+        """The Aiven service this cluster is, or None (any other Kafka)."""
+        if not (self.aiven_project and self.aiven_service and self.aiven_token_env):
+            return None
+        return AivenServiceConfig(
+            project=self.aiven_project,
+            service=self.aiven_service,
+            api_url=self.aiven_api_url,
+            token_env=self.aiven_token_env,
+        )
+
 
 class SchemaRegistry(_Model):
     url: HttpUrl
@@ -128,7 +157,7 @@ class SchemaRegistry(_Model):
     subjects: list[str] = Field(default_factory=list)
 
 
-class ConnectReplicator(_Model):
+class ConnectReplicatorConfig(_Model):
     kind: Literal["connect"]
     url: HttpUrl
     username: str | None = None
@@ -146,7 +175,7 @@ def _alias(value: str) -> str:
 Alias = Annotated[str, AfterValidator(_alias)]
 
 
-class AivenReplicator(_Model):
+class AivenReplicatorConfig(_Model):
     kind: Literal["aiven"]
     project: str = Field(min_length=1)
     service: str = Field(min_length=1)
@@ -161,7 +190,7 @@ class AivenReplicator(_Model):
     service_wait_seconds: int = Field(default=1200, ge=10)  # creating: until RUNNING
 
     @model_validator(mode="after")
-    def _creatable(self) -> AivenReplicator:
+    def _creatable(self) -> AivenReplicatorConfig:
         if self.create_service and not self.plan:
             raise ValueError('create_service = true needs plan (e.g. "startup-4")')
         if self.source_alias == self.target_alias:
@@ -169,7 +198,9 @@ class AivenReplicator(_Model):
         return self
 
 
-Replicator = Annotated[ConnectReplicator | AivenReplicator, Field(discriminator="kind")]
+ReplicatorConfig = Annotated[
+    ConnectReplicatorConfig | AivenReplicatorConfig, Field(discriminator="kind")
+]
 
 
 class Slack(_Model):
@@ -207,9 +238,9 @@ class Cli(_Model):
 
 class Config(_Model):
     env_file: str | None = None
-    clusters: dict[str, Cluster] = Field(default_factory=dict)
+    clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
     schema_registries: dict[str, SchemaRegistry] = Field(default_factory=dict)
-    replicators: dict[str, Replicator] = Field(default_factory=dict)
+    replicators: dict[str, ReplicatorConfig] = Field(default_factory=dict)
     slack: Slack | None = None
     timing: Timing = Timing()
     cli: Cli = Cli()
@@ -248,7 +279,7 @@ class Settings:
     def secret(self, env: str) -> SecretRef:
         return SecretRef(env, self._env_file)
 
-    def cluster(self, name: str) -> Cluster:
+    def cluster(self, name: str) -> ClusterConfig:
         try:
             return self.config.clusters[name]
         except KeyError:
@@ -269,13 +300,25 @@ class Settings:
         return self._reveal(env, key) if env else None
 
     def kafka_client_config(self, name: str) -> ClientConfig:
-        """The librdkafka settings for a named cluster, secrets resolved now, masked in repr."""
+        """The librdkafka settings for a named cluster, secrets resolved now, masked in repr.
+        An Aiven service without bootstrap_servers: its connection and credentials read from
+        the API (kept AIVEN_CONFIG_TTL seconds)."""
         cluster = self.cluster(name)
-        if cluster.aiven_service:
+        if cluster.bootstrap_servers is None and cluster.aiven:
             return self._aiven_client_config(name, cluster)
         return self._plain_client_config(name, cluster)
 
-    def _plain_client_config(self, name: str, cluster: Cluster) -> ClientConfig:
+    def aiven_service(self, name: str) -> AivenService | None:
+        """The Aiven service the named cluster is (its API client, project, service), or None."""
+        conf = self.cluster(name).aiven
+        if conf is None:
+            return None
+        from bot.aiven.service import AivenService
+
+        api = self.aiven_api(conf.api_url, conf.token_env)
+        return AivenService(api, conf.project, conf.service)
+
+    def _plain_client_config(self, name: str, cluster: ClusterConfig) -> ClientConfig:
         conf = ClientConfig(
             {
                 "bootstrap.servers": cluster.bootstrap_servers,
@@ -292,38 +335,27 @@ class Settings:
             conf["ssl.ca.location"] = cluster.ssl_ca_file
         return conf
 
-    def _aiven_client_config(self, name: str, cluster: Cluster) -> ClientConfig:
-        """An Aiven service: given settings, or its connection and credentials read from the
-        API (kept a few minutes); remembered as that service (bot.replicators.aiven_cluster)."""
-        from bot.replicators.aiven_cluster import AivenService, register, service_client_config
+    def _aiven_client_config(self, name: str, cluster: ClusterConfig) -> ClientConfig:
+        from bot.aiven.service import service_client_config
 
-        api = self.aiven_api(cluster.aiven_api_url, cluster.aiven_token_env)
-        service = AivenService(api, cluster.aiven_project, cluster.aiven_service)
-        if cluster.bootstrap_servers is not None:
-            conf = self._plain_client_config(name, cluster)
-        else:
-            cached = self._aiven_cache.get(name)
-            if cached and time.monotonic() - cached[0] < AIVEN_CONFIG_TTL:
-                return ClientConfig(cached[1])
-            password = (
-                self._reveal(cluster.sasl_password_env, f"clusters.{name}.sasl_password_env")
-                if cluster.sasl_password_env
-                else None
-            )
-            conf = service_client_config(
-                api,
-                service.project,
-                service.service,
-                username=cluster.sasl_username,
-                password=password,
-            )
-            self._aiven_cache[name] = (time.monotonic(), conf)
-        register(conf["bootstrap.servers"], service)
+        cached = self._aiven_cache.get(name)
+        if cached and time.monotonic() - cached[0] < AIVEN_CONFIG_TTL:
+            return ClientConfig(cached[1])
+        password = (
+            self._reveal(cluster.sasl_password_env, f"clusters.{name}.sasl_password_env")
+            if cluster.sasl_password_env
+            else None
+        )
+        svc = self.aiven_service(name)
+        conf = service_client_config(
+            svc.api, svc.project, svc.service, username=cluster.sasl_username, password=password
+        )
+        self._aiven_cache[name] = (time.monotonic(), conf)
         return ClientConfig(conf)
 
-    def aiven_api(self, url: str, token_env: str):
+    def aiven_api(self, url: str, token_env: str) -> AivenApi:
         """An Aiven API client authenticated with the token in `token_env`."""
-        from bot.replicators.aiven_api import aiven_api
+        from bot.aiven.api import aiven_api
 
         return aiven_api(url, token_env, lambda: self.secret(token_env).reveal())
 

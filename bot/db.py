@@ -2,42 +2,24 @@
 via DATABASE_URL. `open_database` gives the SQLAlchemy Engine, called `db` throughout (the
 bot's `Engine` is the migration engine).
 
-The schema is versioned with Alembic (bot/dbmigrations); `init_db` applies it on start.
-
-The `events` table is append-only: the database itself refuses UPDATE and DELETE on it.
+The schema (Alembic revisions, the append-only `events` table) is bot/dbmigrations: its
+`init_db` brings a database up to date on start.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from bot import dbmigrations, models  # noqa: F401  (models registers the tables)
+from bot import models  # noqa: F401  (models registers the tables)
 
 DEFAULT_URL = "sqlite:///kafka-migrate.db"
 BUSY_TIMEOUT_MS = 10_000
-
-_SQLITE_APPEND_ONLY = [
-    "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
-    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
-    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
-]
-_POSTGRES_APPEND_ONLY = [
-    "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'events are append-only'; END $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS events_append_only ON events",
-    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
-    "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
-]
 
 
 def database_url(url: str | None = None) -> str:
@@ -68,42 +50,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def init_db(db: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (bot/dbmigrations) and (re)create the
-    append-only guard on events (idempotent). A database created before Alembic (our tables,
-    no alembic_version) is stamped at the first revision, whose schema it has, and kept.
-
-    Two processes starting together (the bot and a CLI command) migrate one after the other:
-    PostgreSQL takes an advisory lock; SQLite runs it all in one BEGIN IMMEDIATE transaction
-    (its write lock; the other waits up to the busy timeout, then finds the schema current).
-    """
-    if db.dialect.name == "postgresql":
-        with db.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one migrator at a time
-            dbmigrations.upgrade(conn)
-            for statement in _POSTGRES_APPEND_ONLY:
-                conn.execute(text(statement))
-        return
-    if db.dialect.name != "sqlite":
-        with db.begin() as conn:
-            dbmigrations.upgrade(conn)
-        return
-    for attempt in range(20):
-        try:
-            with db.connect() as conn:
-                # pysqlite would run DDL outside any transaction: take the write lock first
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                dbmigrations.upgrade(conn)
-                for statement in _SQLITE_APPEND_ONLY:
-                    conn.execute(text(statement))
-                conn.commit()
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 19:
-                raise
-            time.sleep(random.uniform(0.005, 0.05))
 
 
 @contextmanager

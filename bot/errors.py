@@ -1,4 +1,6 @@
-"""The one exception type whose message is meant for users (Slack, CLI)."""
+"""The exception types more than one layer knows: `UserError`, the one whose message is meant
+for users (Slack, CLI), and `ReplicatorError`, a replicator or the Aiven API refusing or
+failing (bot.replicators and bot.aiven raise it, the engine tells passing faults by it)."""
 
 
 class UserError(Exception):
@@ -7,6 +9,15 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The configuration file is missing, malformed or incomplete."""
+
+
+class ReplicatorError(RuntimeError):
+    """The replicator refused or failed; the message names the call and its answer.
+    `retriable`: it may pass (the worker unreachable, restarting, rebalancing, a 5xx)."""
+
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable
 
 
 def shown(value: object, limit: int = 60) -> str:

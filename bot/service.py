@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # the CLI's verbs never load the scheduler
 
 def open_store(db_url: str | None = None) -> tuple[Store, str]:
     """The store on the database (DATABASE_URL by default), migrated to the newest schema."""
-    from bot.db import database_url, init_db, open_database
+    from bot.db import database_url, open_database
+    from bot.dbmigrations import init_db
 
     url = database_url(db_url)
     db = open_database(url)

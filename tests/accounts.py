@@ -62,7 +62,8 @@ def shared_dir(prefix: str) -> Path:
 def shared_database(path: Path) -> str:
     """A SQLite database with its tables, writable by every test account (SQLite creates files
     0644 whatever the umask, and its WAL files take the database file's mode)."""
-    from bot.db import init_db, open_database
+    from bot.db import open_database
+    from bot.dbmigrations import init_db
 
     db = open_database(f"sqlite:///{path}")
     init_db(db)

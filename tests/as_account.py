@@ -32,12 +32,13 @@ PRELOAD = (
 
 
 # the parts of the project the runbook verbs use (not `serve`, the Slack side, the sandbox)
-PACKAGES = ("bot.migration", "bot.kafka", "bot.replicators")
+PACKAGES = ("bot.migration", "bot.kafka", "bot.replicators", "bot.aiven")
 MODULES = (
     "bot.cli",
     "bot.cli_text",
     "bot.config",
     "bot.db",
+    "bot.dbmigrations",
     "bot.identity",
     "bot.models",
     "bot.secrets",

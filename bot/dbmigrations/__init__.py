@@ -1,6 +1,6 @@
 """Schema migrations (Alembic): `env.py` and the revisions in `versions/`.
 
-`bot.db.init_db` applies them on start (`upgrade head`) on SQLite and PostgreSQL. A database
+`init_db` applies them on start (`upgrade head`) on SQLite and PostgreSQL. A database
 created by a release before Alembic (our tables present, no revision recorded) is stamped at
 `BASELINE`, the first revision, which creates the schema those releases created.
 
@@ -13,11 +13,14 @@ $DATABASE_URL), review the generated file, set `HEAD` below to its revision id, 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from bot import models  # noqa: F401  (registers the tables)
@@ -44,6 +47,57 @@ BASELINE_TABLES = frozenset(
         "lag_samples",
     }
 )
+
+# the `events` table is append-only: the database itself refuses UPDATE and DELETE on it
+_SQLITE_APPEND_ONLY = [
+    "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+]
+_POSTGRES_APPEND_ONLY = [
+    "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'events are append-only'; END $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS events_append_only ON events",
+    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
+]
+
+
+def init_db(db: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (bot/dbmigrations) and (re)create the
+    append-only guard on events (idempotent). A database created before Alembic (our tables,
+    no alembic_version) is stamped at the first revision, whose schema it has, and kept.
+
+    Two processes starting together (the bot and a CLI command) migrate one after the other:
+    PostgreSQL takes an advisory lock; SQLite runs it all in one BEGIN IMMEDIATE transaction
+    (its write lock; the other waits up to the busy timeout, then finds the schema current).
+    """
+    if db.dialect.name == "postgresql":
+        with db.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(7262343)"))  # one migrator at a time
+            upgrade(conn)
+            for statement in _POSTGRES_APPEND_ONLY:
+                conn.execute(text(statement))
+        return
+    if db.dialect.name != "sqlite":
+        with db.begin() as conn:
+            upgrade(conn)
+        return
+    for attempt in range(20):
+        try:
+            with db.connect() as conn:
+                # pysqlite would run DDL outside any transaction: take the write lock first
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                upgrade(conn)
+                for statement in _SQLITE_APPEND_ONLY:
+                    conn.execute(text(statement))
+                conn.commit()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
 
 
 def include_name(name: str | None, type_: str, parent_names) -> bool:

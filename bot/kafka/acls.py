@@ -22,7 +22,7 @@ from confluent_kafka.admin import (
 
 from bot.errors import UserError
 from bot.kafka.cluster import TIMEOUT, Cluster, KafkaOpError, NotYet, eventually, gather
-from bot.kafka.select import remote_topic
+from bot.kafka.naming import IDENTITY_NAMING, TopicNaming
 
 
 # Kafka calls resource type 4 CLUSTER; confluent-kafka names it BROKER
@@ -166,12 +166,10 @@ def mm2_outcome(acl: Acl) -> str:
     return "copied"
 
 
-def target_acl(
-    acl: Acl, principal_map: dict[str, str], replication_policy: str, source_alias: str
-) -> Acl:
+def target_acl(acl: Acl, principal_map: dict[str, str], naming: TopicNaming) -> Acl:
     name = acl.name
     if acl.resource == "TOPIC" and name != "*":
-        name = remote_topic(name, replication_policy, source_alias)
+        name = naming.target_name(name)
     return replace(acl, name=name, principal=principal_map.get(acl.principal, acl.principal))
 
 
@@ -194,13 +192,10 @@ def plan_acls(
     groups: list[str],
     *,
     principal_map: dict[str, str] | None = None,
-    replication_policy: str = "identity",
-    source_alias: str = "source",
+    naming: TopicNaming = IDENTITY_NAMING,
 ) -> AclPlan:
     exported = relevant(describe_all(source), set(topics), set(groups))
-    planned = {
-        a: target_acl(a, principal_map or {}, replication_policy, source_alias) for a in exported
-    }
+    planned = {a: target_acl(a, principal_map or {}, naming) for a in exported}
     on_target = set(describe_all(target))
     wanted = sorted(set(planned.values()))
     return AclPlan(

@@ -9,12 +9,15 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from bot.secrets import ClientConfig
+
+if TYPE_CHECKING:
+    from bot.aiven.service import AivenService
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30.0  # seconds for one admin round
@@ -56,11 +59,15 @@ def retriable(exc: BaseException) -> bool:
 
 
 class Cluster:
-    """Admin and client access to one cluster. The config dict is never logged."""
+    """Admin and client access to one cluster. The config dict is never logged. `aiven`: the
+    Aiven service the cluster is (its ACLs go through Aiven's API), or None."""
 
-    def __init__(self, name: str, conf: Mapping[str, Any]):
+    def __init__(
+        self, name: str, conf: Mapping[str, Any], *, aiven: AivenService | None = None
+    ) -> None:
         self.name = name
         self._conf = ClientConfig(conf)
+        self.aiven = aiven
 
     @functools.cached_property
     def admin(self) -> AdminClient:
@@ -92,7 +99,7 @@ class Cluster:
 
     @classmethod
     def from_settings(cls, settings, name: str) -> Cluster:
-        return cls(name, settings.kafka_client_config(name))
+        return cls(name, settings.kafka_client_config(name), aiven=settings.aiven_service(name))
 
     def consumer(self, **extra: Any) -> Consumer:
         conf = {

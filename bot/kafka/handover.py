@@ -24,8 +24,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from bot.errors import UserError
 from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import commit_offsets, committed_offsets, describe_groups, end_offsets
+from bot.kafka.naming import IDENTITY_NAMING, TopicNaming
 from bot.kafka.records import read_ranges, scan_topic
-from bot.kafka.select import remote_topic
 
 EXACT, TRANSLATED, UNKNOWN = "exact", "translated", "unknown"
 COUNT_LIMIT = 10_000  # records read per partition to count what a group has left
@@ -83,7 +83,9 @@ def parse_checkpoint(key: bytes, value: bytes) -> Checkpoint:
     return Checkpoint(fields[0], fields[1], partition, upstream, downstream)
 
 
-def read_checkpoints(target: Cluster, source_alias: str) -> dict[tuple[str, str, int], Checkpoint]:
+def read_checkpoints(
+    target: Cluster, naming: TopicNaming
+) -> dict[tuple[str, str, int], Checkpoint]:
     """The latest checkpoint per (group, target topic, partition) on the target, if any."""
     latest: dict[tuple[str, str, int], Checkpoint] = {}
 
@@ -92,7 +94,7 @@ def read_checkpoints(target: Cluster, source_alias: str) -> dict[tuple[str, str,
             cp = parse_checkpoint(msg.key(), msg.value())
             latest[(cp.group, cp.topic, cp.partition)] = cp
 
-    scan_topic(target, f"{source_alias}.checkpoints.internal", keep)
+    scan_topic(target, naming.checkpoints_topic, keep)
     return latest
 
 
@@ -102,8 +104,7 @@ def plan_handover(
     topics: list[str],
     groups: list[str],
     *,
-    replication_policy: str = "identity",
-    source_alias: str = "source",
+    naming: TopicNaming = IDENTITY_NAMING,
     checkpoints: dict[tuple[str, str, int], Checkpoint] | None = None,
     read_committed: bool = True,
     count_limit: int = COUNT_LIMIT,
@@ -113,9 +114,7 @@ def plan_handover(
     committed = committed_offsets(source, groups)
     wanted = {tp for offs in committed.values() for tp in offs if tp[0] in selected}
     source_ends = end_offsets(source, wanted)
-    target_ends = end_offsets(
-        target, {(remote_topic(t, replication_policy, source_alias), p) for t, p in wanted}
-    )
+    target_ends = end_offsets(target, {naming.target_partition(tp) for tp in wanted})
     # what each group has left: the records MirrorMaker 2 copies (committed ones; markers and
     # aborted records are not copied) from its committed offset to the end, read once per
     # partition from the lowest such offset, to be counted and matched (groups further behind
@@ -139,7 +138,7 @@ def plan_handover(
         for tp, off in offs.items()
         if tp in tail_reads and off >= tails[tp][0]
     }
-    located = _locate_on_target(target, left, target_ends, replication_policy, source_alias)
+    located = _locate_on_target(target, left, target_ends, naming)
     checkpoints = checkpoints or {}
     plans = []
     for group in groups:
@@ -148,7 +147,7 @@ def plan_handover(
             if topic not in selected:
                 continue
             tp = (topic, partition)
-            target_topic = remote_topic(topic, replication_policy, source_alias)
+            target_topic = naming.target_name(topic)
             end = source_ends[tp]
             count, _first = left.get((group, tp), (None, None))
             behind = max(end - off, 0) if count is None else count
@@ -201,8 +200,7 @@ def _locate_on_target(
     target: Cluster,
     left: dict,
     target_ends: dict[TP, int],
-    replication_policy: str,
-    source_alias: str,
+    naming: TopicNaming,
 ) -> dict:
     """For a group part-way through a partition (with at most COUNT_LIMIT records left): once
     replication is complete and the source quiet, the target's last `count` records are the
@@ -213,7 +211,7 @@ def _locate_on_target(
     for (group, (topic, partition)), (count, first) in left.items():
         if not count or first is None:
             continue
-        target_tp = (remote_topic(topic, replication_policy, source_alias), partition)
+        target_tp = naming.target_partition((topic, partition))
         offset = target_ends[target_tp] - count
         if offset >= 0:
             wanted.setdefault(target_tp, []).append((group, (topic, partition), offset, first))

@@ -138,17 +138,3 @@ class TopicSelection:
                 + " selects no topic on the source"
             )
         return preview.selected
-
-
-POLICIES = ("identity", "default")
-
-
-def remote_topic(topic: str, replication_policy: str, source_alias: str) -> str:
-    """The target name MM2 gives a source topic: Identity keeps it, Default prefixes the alias."""
-    if replication_policy == "identity":
-        return topic
-    if replication_policy == "default":
-        return f"{source_alias}.{topic}"
-    raise UserError(
-        f"replication_policy: {replication_policy!r} is not one of {', '.join(POLICIES)}"
-    )

@@ -31,7 +31,7 @@ from bot.kafka.cluster import (
     gather,
     settle,
 )
-from bot.kafka.select import remote_topic
+from bot.kafka.naming import IDENTITY_NAMING, TopicNaming
 
 # replica-assignment-specific: meaningless on another cluster's broker ids
 SKIPPED_CONFIGS = {
@@ -122,8 +122,7 @@ def plan_topics(
     target: Cluster,
     topics: list[str],
     *,
-    replication_policy: str = "identity",
-    source_alias: str = "source",
+    naming: TopicNaming = IDENTITY_NAMING,
     allow_config_changes: bool = False,
 ) -> TopicPlan:
     src_meta = source.admin.list_topics(timeout=TIMEOUT)
@@ -132,7 +131,7 @@ def plan_topics(
         raise UserError(f"unknown topic(s) on {source.name}: {', '.join(unknown)}")
     src_configs = describe_topic_configs(source, topics)
     tgt_meta = target.admin.list_topics(timeout=TIMEOUT)
-    names = {t: remote_topic(t, replication_policy, source_alias) for t in topics}
+    names = {t: naming.target_name(t) for t in topics}
     existing = [names[t] for t in topics if names[t] in tgt_meta.topics]
     tgt_configs = describe_topic_configs(target, existing)
     rf, brokers = _replication_factor(target)

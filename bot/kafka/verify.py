@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import end_offsets, start_offsets
+from bot.kafka.naming import IDENTITY_NAMING, TopicNaming
 from bot.kafka.records import read_ranges
-from bot.kafka.select import remote_topic
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ def verify(
     target: Cluster,
     topics: list[str],
     *,
-    replication_policy: str = "identity",
-    source_alias: str = "source",
+    naming: TopicNaming = IDENTITY_NAMING,
     sample: int = 100,
     count_limit: int = 1_000_000,
     read_committed: bool = False,
@@ -61,7 +60,7 @@ def verify(
     point (the handover), when producers have written to the target since."""
     src_meta = source.admin.list_topics(timeout=30)
     pairs = [
-        ((t, p), (remote_topic(t, replication_policy, source_alias), p))
+        ((t, p), naming.target_partition((t, p)))
         for t in topics
         for p in src_meta.topics[t].partitions
     ]

@@ -7,7 +7,9 @@ regress (a verified condition broke: go back to an earlier step).
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 
+from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
 from bot.kafka import fence as kfence
 from bot.kafka import topics as ktopics
@@ -15,13 +17,12 @@ from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
 from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
-from bot.kafka.select import excluded_groups, remote_topic
+from bot.kafka.select import excluded_groups
 from bot.kafka.verify import verify as kverify
 from bot.migration import aiven_steps, checks
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
-from bot.replicators.aiven_acls import acl_applier, acl_dropper
 from bot.schemas import migrate as kschemas
 
 
@@ -102,8 +103,7 @@ def create_topics(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
         allow_config_changes=bool(ctx.options.get("allow_config_changes")),
     )
     if plan.problems:
@@ -196,8 +196,7 @@ def migrate_acls(ctx: Context) -> Result:
         ctx.topics,
         ctx.migration.groups,
         principal_map=kacls.parse_principal_map(ctx.options.get("principals", "")),
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
     )
     _record_created(ctx, "created_acls", [list(vars(a).values()) for a in plan.missing])
     created = acl_applier(ctx.target)(ctx.target, plan)  # Aiven's ACL API on an Aiven target
@@ -367,9 +366,8 @@ def _handover_plans(ctx: Context):
         ctx.target,
         ctx.topics,
         ctx.migration.groups,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
-        checkpoints=read_checkpoints(ctx.target, ctx.flow.source_alias),
+        naming=ctx.flow.naming,
+        checkpoints=read_checkpoints(ctx.target, ctx.flow.naming),
         read_committed=ctx.flow.read_committed,
     )
 
@@ -398,10 +396,7 @@ def handover_offsets(ctx: Context) -> Result:
     written = committed_offsets(ctx.target, list(wanted))
     if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
         apply_handover(ctx.target, plans)
-    target_tps = [
-        (remote_topic(t, ctx.flow.replication_policy, ctx.flow.source_alias), p)
-        for t, p in checks.partitions(ctx)
-    ]
+    target_tps = [ctx.flow.naming.target_partition(tp) for tp in checks.partitions(ctx)]
     ctx.state["handover_ends"] = [
         [t, p, o] for (t, p), o in sorted(end_offsets(ctx.target, target_tps).items())
     ]
@@ -440,8 +435,7 @@ def verify(ctx: Context) -> Result:
         ctx.source,
         ctx.target,
         ctx.topics,
-        replication_policy=ctx.flow.replication_policy,
-        source_alias=ctx.flow.source_alias,
+        naming=ctx.flow.naming,
         read_committed=ctx.flow.read_committed,
         target_ends=handover or None,
     )
@@ -460,18 +454,40 @@ def verify(ctx: Context) -> Result:
             + "; ".join(ctx.state["verify"]["differences"][:5])
         )
     total = sum(p.source_count for p in report.partitions)
-    decoded = _verify_schema_ids(ctx, handover)
-    if decoded and decoded.startswith("!"):
-        return Result.failed(decoded[1:])
+    schema_ids = _verify_schema_ids(ctx, handover)
+    if schema_ids and not schema_ids.ok:
+        return Result.failed(str(schema_ids))
     return Result.done(
         f"{len(report.partitions)} partition(s), {total:,} records: counts and last records match"
-        + (f"; {decoded}" if decoded else "")
+        + (f"; {schema_ids}" if schema_ids else "")
     )
 
 
-def _verify_schema_ids(ctx: Context, ends: dict) -> str | None:
-    """Sample the last records of each target partition: the schema ids they name resolve to
-    the same schema on both registries ('!' + reason when one does not)."""
+@dataclass(frozen=True)
+class SchemaIdSample:
+    """The schema ids named by the records sampled on the target, and those of them that
+    resolve to another schema on the target registry than on the source's."""
+
+    sampled: int  # records read
+    ids: list[int]
+    differ: list[str]  # one line per id that differs
+
+    @property
+    def ok(self) -> bool:
+        return not self.differ
+
+    def __str__(self) -> str:
+        if self.differ:
+            return "schema ids in target records resolve differently: " + "; ".join(self.differ[:5])
+        return (
+            f"{self.sampled} sampled record(s) name {len(self.ids)} schema id(s), each the same "
+            "schema there"
+        )
+
+
+def _verify_schema_ids(ctx: Context, ends: dict) -> SchemaIdSample | None:
+    """Sample the last records of each target partition: do the schema ids they name resolve
+    to the same schema on both registries? None: no registries named, or nothing to read."""
     if ctx.registries is None or not ends:
         return None
     ids: set[int] = set()
@@ -487,11 +503,9 @@ def _verify_schema_ids(ctx: Context, ends: dict) -> str | None:
         each=collect,
         read_committed=True,
     )
-    differ = kschemas.same_schemas(*ctx.registries, ids)
-    ctx.state["verify"]["schema_ids"] = {"sampled": seen[0], "ids": sorted(ids), "differ": differ}
-    if differ:
-        return "!schema ids in target records resolve differently: " + "; ".join(differ[:5])
-    return f"{seen[0]} sampled record(s) name {len(ids)} schema id(s), each the same schema there"
+    sample = SchemaIdSample(seen[0], sorted(ids), kschemas.same_schemas(*ctx.registries, ids))
+    ctx.state["verify"]["schema_ids"] = asdict(sample)
+    return sample
 
 
 def complete(ctx: Context) -> Result:

@@ -1,6 +1,7 @@
 """The runbook's Aiven parts, for a replicator that has them (bot.replicators.aiven): its
 preflight findings, and the MM2 service brought to RUNNING without blocking a tick.
-Other replicators have neither, and these change nothing for them."""
+Other replicators have neither (the Replicator base answers no findings and no service), and
+these change nothing for them."""
 
 from __future__ import annotations
 
@@ -21,13 +22,10 @@ class Findings:
 
 
 def preflight(ctx: Context) -> Findings:
-    find = getattr(ctx.replicator, "preflight_findings", None)
-    if find is None:
-        return Findings()
-    found = find(ctx.flow, schemas=ctx.registries is not None)
+    found = ctx.replicator.preflight_findings(ctx.flow, schemas=ctx.registries is not None)
     lines = [str(f) for f in found]
     problems = [f.text for f in found if not f.ok]
-    warnings = [f.text for f in found if f.ok and getattr(f, "warning", False)]
+    warnings = [f.text for f in found if f.ok and f.warning]
     problem = None
     if problems:
         problem = Result.failed(
@@ -40,10 +38,9 @@ def preflight(ctx: Context) -> Findings:
 def prepare(ctx: Context) -> Result | None:
     """None when the MM2 service is RUNNING (or there is no such service to wait for); else
     the step waits and says in which state the service is."""
-    prepare_service = getattr(ctx.replicator, "prepare", None)
-    if prepare_service is None:
+    svc = ctx.replicator.prepare(wait=False)
+    if svc is None:
         return None
-    svc = prepare_service(wait=False)
     state = svc.get("state")
     if state == "RUNNING":
         ctx.state["mm2_service"] = ctx.replicator.where

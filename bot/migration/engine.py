@@ -98,6 +98,8 @@ class Engine:
             source_alias=conf.source_alias,
             target_alias=conf.target_alias,
             replication_policy=m.replication_policy,
+            source_aiven=self.settings.aiven_service(m.source),
+            target_aiven=self.settings.aiven_service(m.target),
         )
 
     def approval_rule(self) -> approvals.ApprovalRule:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import UserError
 from bot.kafka.acls import parse_principal_map
+from bot.kafka.naming import TopicNaming
 from bot.kafka.select import TopicSelection, group_patterns
 from bot.migration import approvals, compensation
 from bot.migration.grammar import StartRequest
@@ -125,8 +126,7 @@ class Verbs:
             self.engine.cluster(req.source),
             self.engine.cluster(req.target),
             topics,
-            replication_policy=req.replication_policy,
-            source_alias=conf.source_alias,
+            naming=TopicNaming(req.replication_policy, conf.source_alias),
             allow_config_changes=req.options["allow_config_changes"],
         )
         preview = selection.preview(self._reach(req.source, "source"))

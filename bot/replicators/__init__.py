@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 
 
@@ -26,11 +24,6 @@ def from_settings(settings, name: str) -> Replicator:
     if conf.kind == "aiven":
         from bot.replicators.aiven import AivenReplicator
 
-        for cluster in settings.config.clusters:  # which clusters are Aiven services
-            if settings.config.clusters[cluster].aiven_service:
-                # an error here is said again when that cluster is used
-                with contextlib.suppress(Exception):
-                    settings.kafka_client_config(cluster)
         return AivenReplicator(
             settings.aiven_api(conf.api_url, conf.token_env),
             conf.project,

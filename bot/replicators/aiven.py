@@ -8,7 +8,7 @@ restarted bot reuses what exists):
    `cluster_alias`, waited for until `running` (its `errors` shown as Aiven gives them);
 3. the MM2 service's user_config: consumer groups and checkpoints (per service, not per flow);
 4. the replication flow between the two ALIASES, created or updated, then read back.
-Writes to one MM2 service hold its lock (bot.replicators.aiven_api.service_lock).
+Writes to one MM2 service hold its lock (bot.aiven.api.service_lock).
 """
 
 from __future__ import annotations
@@ -20,21 +20,22 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from bot.aiven.api import AivenApi, Conflict, NotFound, service_lock
 from bot.errors import UserError
 from bot.kafka.cluster import TP, Cluster
 from bot.reasons import reason
-from bot.replicators.aiven_api import AivenApi, Conflict, NotFound, service_lock
 from bot.replicators.aiven_flow import (
     flow_body,
     flow_differences,
     mm2_user_config,
 )
 from bot.replicators.aiven_links import MM2, POLL, Links, alias_of, integration_state
-from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.aiven_preflight import preflight
+from bot.replicators.base import Finding, FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 from bot.replicators.offsets import offsets_topic_offsets
 
 
-class AivenReplicator:
+class AivenReplicator(Replicator):
     def __init__(
         self,
         api: AivenApi,
@@ -95,10 +96,8 @@ class AivenReplicator:
             raise ReplicatorError(f"{self.where} is a {svc.get('service_type')} service, not {MM2}")
         return svc
 
-    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list:
+    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
         """Preflight's findings on Aiven, one a line (bot.replicators.aiven_preflight)."""
-        from bot.replicators.aiven_preflight import preflight
-
         return preflight(self, flow, schemas=schemas)
 
     def prepare(self, progress=None, *, wait: bool = True) -> dict[str, Any]:
@@ -252,8 +251,11 @@ class AivenReplicator:
         svc = self.mm2_service() or self.prepare()
         self.links.fresh = set()
         with self._lock():
-            for conf, alias in ((flow.source, flow.source_alias), (flow.target, flow.target_alias)):
-                self.links.integration(self.links.source_of(conf, alias), alias)
+            for conf, alias, svc_of in (
+                (flow.source, flow.source_alias, flow.source_aiven),
+                (flow.target, flow.target_alias, flow.target_aiven),
+            ):
+                self.links.integration(self.links.source_of(conf, alias, svc_of), alias)
         self.links.wait([flow.source_alias, flow.target_alias])
         with self._lock():
             self._service_settings(flow, svc)

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.replicators.aiven_api import AivenApi, Conflict
-from bot.replicators.aiven_cluster import service_of
+from bot.aiven.api import AivenApi, Conflict
+from bot.aiven.service import AivenService
 from bot.replicators.aiven_flow import endpoint_config, endpoint_name
 from bot.replicators.base import ReplicatorError
 
@@ -61,9 +61,11 @@ class Links:
         self.sleep = sleep
         self.fresh: set[str] = set()
 
-    def source_of(self, conf: Mapping[str, Any], alias: str) -> dict[str, str]:
-        """How the cluster joins: {"source_service": name} or {"source_endpoint_id": id}."""
-        svc = service_of(conf)
+    def source_of(
+        self, conf: Mapping[str, Any], alias: str, svc: AivenService | None
+    ) -> dict[str, str]:
+        """How the cluster joins: {"source_service": name} when it is Aiven service `svc`,
+        else {"source_endpoint_id": id} of its external_kafka endpoint."""
         if svc is not None:
             if svc.project != self.project:
                 raise ReplicatorError(

@@ -8,26 +8,31 @@ itself with its configs, so auto-creation is never relied on).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, Protocol
 
-from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_cluster import service_of
+from bot.aiven.api import AivenApi
+from bot.aiven.service import AivenService
 from bot.replicators.aiven_flow import groups_expression
-from bot.replicators.base import FlowSpec, ReplicatorError
+from bot.replicators.base import Finding, FlowSpec, ReplicatorError
+
+__all__ = ["Finding", "preflight"]
 
 
-@dataclass(frozen=True)
-class Finding:
-    ok: bool  # False: the migration cannot start until this is fixed
-    text: str
-    warning: bool = False
+class MM2Service(Protocol):
+    """What preflight reads of the Aiven replicator (bot.replicators.aiven.AivenReplicator)."""
 
-    def __str__(self) -> str:
-        mark = "ok" if self.ok and not self.warning else ("warning" if self.ok else "problem")
-        return f"{mark}: {self.text}"
+    api: AivenApi
+    project: str
+    plan: str | None
+    cloud: str | None
+
+    @property
+    def where(self) -> str: ...
+
+    def mm2_service(self) -> dict[str, Any] | None: ...
 
 
-def preflight(rep: AivenReplicator, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
+def preflight(rep: MM2Service, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
     """Every finding, problems included (nothing raised for what the API answered, except a
     fault that may pass)."""
     found: list[Finding] = []
@@ -45,8 +50,10 @@ def preflight(rep: AivenReplicator, flow: FlowSpec, *, schemas: bool = False) ->
         found.append(Finding(True, f"consumer groups as Aiven's groups setting: {groups}"))
     except Exception as exc:  # noqa: BLE001 - UserError: the selection does not fit
         found.append(Finding(False, str(exc)))
-    for side, conf, registry in (("source", flow.source, False), ("target", flow.target, schemas)):
-        svc = service_of(conf)
+    for side, svc, registry in (
+        ("source", flow.source_aiven, False),
+        ("target", flow.target_aiven, schemas),
+    ):
         if svc is None:
             if side == "target":
                 found.append(Finding(True, "target is not an Aiven service: joined as external"))
@@ -62,7 +69,7 @@ def _unless_passing(exc: ReplicatorError) -> None:
         raise exc
 
 
-def _mm2(rep: AivenReplicator) -> Finding:
+def _mm2(rep: MM2Service) -> Finding:
     try:
         svc = rep.mm2_service()
     except ReplicatorError as exc:
@@ -85,7 +92,7 @@ def _mm2(rep: AivenReplicator) -> Finding:
     return Finding(True, f"{rep.where} is RUNNING")
 
 
-def _kafka(rep: AivenReplicator, side: str, svc, registry: bool) -> list[Finding]:
+def _kafka(rep: MM2Service, side: str, svc: AivenService, registry: bool) -> list[Finding]:
     try:
         info = svc.api.call(f"read {side} service {svc}", "get_service", svc.project, svc.service)
     except ReplicatorError as exc:

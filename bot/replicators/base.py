@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
+from bot.errors import ReplicatorError
 from bot.kafka.cluster import TP
+from bot.kafka.naming import TopicNaming
 
+if TYPE_CHECKING:
+    from bot.aiven.service import AivenService
 
-class ReplicatorError(RuntimeError):
-    """The replicator refused or failed; the message names the call and its answer.
-    `retriable`: it may pass (the worker unreachable, restarting, rebalancing, a 5xx)."""
-
-    def __init__(self, message: str, retriable: bool = False):
-        super().__init__(message)
-        self.retriable = retriable
+__all__ = ["Finding", "FlowSpec", "Replicator", "ReplicatorError", "ReplicatorStatus"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,14 @@ class FlowSpec:
     offset_lag_max: int = 100
     emit_heartbeats: bool = True
     read_committed: bool = True  # copy committed records only (no aborted transactions)
+    # the Aiven service each side is (it joins an Aiven MM2 service directly), or None
+    source_aiven: AivenService | None = None
+    target_aiven: AivenService | None = None
+
+    @property
+    def naming(self) -> TopicNaming:
+        """How MM2 names this flow's topics on the target."""
+        return TopicNaming(self.replication_policy, self.source_alias)
 
     def __repr__(self) -> str:  # never show the client settings (they hold passwords)
         return f"FlowSpec(name={self.name!r}, topics={self.topics!r})"
@@ -52,23 +59,65 @@ class ReplicatorStatus:
     errors: list[str] = field(default_factory=list)
 
 
-class Replicator(Protocol):
+@dataclass(frozen=True)
+class Finding:
+    """One preflight check of a replicator, as a line: what was checked and what was found."""
+
+    ok: bool  # False: the migration cannot start until this is fixed
+    text: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        mark = "ok" if self.ok and not self.warning else ("warning" if self.ok else "problem")
+        return f"{mark}: {self.text}"
+
+
+class Replicator(ABC):
+    """What the runbook asks of a replicator. The optional hooks at the end do nothing here;
+    a replicator with a service of its own (Aiven) overrides them."""
+
+    @abstractmethod
     def check(self) -> None:
         """Raise when the replicator cannot be reached (asked before a migration starts)."""
 
+    @abstractmethod
     def ensure(self, flow: FlowSpec) -> list[str]:
         """Create or update the flow; changes nothing when it already matches. Returns its parts."""
 
+    @abstractmethod
     def status(self, flow: FlowSpec) -> ReplicatorStatus: ...
 
+    @abstractmethod
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
         """The source offset OF the last replicated record, per source partition."""
 
+    @abstractmethod
     def restart(self, flow: FlowSpec) -> None:
         """Restart what failed (connectors, tasks), for a retry."""
 
+    @abstractmethod
     def pause(self, flow: FlowSpec) -> None: ...
 
+    @abstractmethod
     def resume(self, flow: FlowSpec) -> None: ...
 
+    @abstractmethod
     def delete(self, flow: FlowSpec) -> None: ...
+
+    # optional hooks ------------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """The replicator as named in messages."""
+        return repr(self)
+
+    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
+        """The replicator's own preflight checks (none here)."""
+        return []
+
+    def prepare(
+        self, progress: Callable[[str], None] | None = None, *, wait: bool = True
+    ) -> Mapping[str, Any] | None:
+        """The replicator's own service brought up (created when missing and allowed), waited
+        for until it runs unless `wait` is False: the service as it is then, its `state`
+        included. None: the replicator has no service of its own to wait for."""
+        return None

@@ -14,7 +14,7 @@ import httpx
 
 from bot.kafka.cluster import TP
 from bot.reasons import reason, transient
-from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 from bot.replicators.offsets import connect_offsets
 
 POLICIES = {
@@ -122,7 +122,7 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
     return configs
 
 
-class ConnectReplicator:
+class ConnectReplicator(Replicator):
     def __init__(
         self,
         url: str,

@@ -16,12 +16,12 @@ import httpx
 import pytest
 from standins.aiven_api import AivenStandIn
 
+from bot.aiven import acls as aiven_acls
+from bot.aiven.api import AivenApi
+from bot.aiven.service import AivenService
 from bot.kafka.acls import Acl, AclPlan, describe_all
 from bot.kafka.cluster import Cluster, gather
-from bot.replicators import aiven_acls
 from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_api import AivenApi
-from bot.replicators.aiven_cluster import AivenService, forget, register
 from bot.replicators.base import FlowSpec, ReplicatorError
 from tests.kafka_helpers import create_topic, produce, read_partitions
 from tests.waits import wait_for
@@ -46,11 +46,8 @@ def standin(sandbox):
 @pytest.fixture
 def api(standin, sandbox, caplog, capsys):
     client = AivenApi(standin.url, "AIVEN_SANDBOX_TOKEN", lambda: TOKEN)
-    target = sandbox.target.client_config()["bootstrap.servers"]
-    register(target, AivenService(client, PROJECT, "kafka-target"))
     caplog.set_level(logging.DEBUG)
     yield client
-    forget(target)
     out = capsys.readouterr()
     assert TOKEN not in caplog.text + out.out + out.err
     assert not standin.problems, standin.problems
@@ -70,7 +67,12 @@ def replicator(standin, unique: str, api, wait: float = 60) -> tuple[AivenReplic
     return rep, src, dst
 
 
-def flow_of(sandbox, unique, topics, src, dst, **kw) -> FlowSpec:
+def kafka_target(api) -> AivenService:
+    """The sandbox target, as the stand-in's Aiven Kafka service `kafka-target`."""
+    return AivenService(api, PROJECT, "kafka-target")
+
+
+def flow_of(sandbox, api, unique, topics, src, dst, **kw) -> FlowSpec:
     return FlowSpec(
         name=f"km-{unique}",
         source=sandbox.source.client_config(),
@@ -81,6 +83,7 @@ def flow_of(sandbox, unique, topics, src, dst, **kw) -> FlowSpec:
         target_alias=dst,
         offset_syncs_location="target",
         replication_factor=1,
+        target_aiven=kafka_target(api),
         **kw,
     )
 
@@ -104,7 +107,7 @@ def test_ensure_twice_replicates_updates_in_place_pauses_resumes_deletes(
         create_topic(tgt_conf, name, 2)  # the bot creates the topics first, with their configs
     produce(src_conf, topic, [(None, f"r{i}".encode(), [], i % 2) for i in range(100)])
     rep, src, dst = replicator(standin, unique, api)
-    flow = flow_of(sandbox, unique, [topic], src, dst)
+    flow = flow_of(sandbox, api, unique, [topic], src, dst)
     prefix = standin.connector_prefix(rep.service, src, dst)
     try:
         parts = rep.ensure(flow)
@@ -137,7 +140,7 @@ def test_ensure_twice_replicates_updates_in_place_pauses_resumes_deletes(
 
         # a changed topic selection: the flow is updated in place (one PUT, no POST)
         mark = len(standin.requests)
-        wider = flow_of(sandbox, unique, [topic, second], src, dst)
+        wider = flow_of(sandbox, api, unique, [topic, second], src, dst)
         rep.ensure(wider)
         flow_writes = [w for w in writes(standin, mark) if "replication-flows" in w[1]]
         assert [m for m, _ in flow_writes] == ["PUT"]
@@ -163,7 +166,7 @@ def test_a_refused_login_fails_the_integration_with_aivens_error_until_fixed(
     rep, src, dst = replicator(standin, unique, api, wait=5)  # a new integration may start failed
     good = sandbox.source.client_config()
     bad = {**good, "sasl.password": "wrong-password-shown-nowhere"}
-    flow = flow_of(sandbox, unique, [f"fix-{unique}"], src, dst)
+    flow = flow_of(sandbox, api, unique, [f"fix-{unique}"], src, dst)
     broken = FlowSpec(**{**vars(flow), "source": bad})
     with pytest.raises(ReplicatorError) as caught:
         rep.ensure(broken)
@@ -183,7 +186,7 @@ def test_a_refused_login_fails_the_integration_with_aivens_error_until_fixed(
 
 def test_a_5xx_during_ensure_is_degraded_and_the_rerun_completes(standin, sandbox, api, unique):
     rep, src, dst = replicator(standin, unique, api)
-    flow = flow_of(sandbox, unique, [f"none-{unique}"], src, dst)
+    flow = flow_of(sandbox, api, unique, [f"none-{unique}"], src, dst)
     standin.fail("POST", "/mirrormaker/replication-flows$", 503)
     try:
         with pytest.raises(ReplicatorError, match="Aiven answered 503") as caught:
@@ -196,11 +199,11 @@ def test_a_5xx_during_ensure_is_degraded_and_the_rerun_completes(standin, sandbo
 
 
 def test_acls_go_through_aivens_native_acl_api_once(standin, sandbox, api, unique):
-    svc = AivenService(api, PROJECT, "kafka-target")
+    svc = kafka_target(api)
     acl = Acl("TOPIC", f"acl-{unique}", "LITERAL", f"User:app-{unique}", "*", "READ", "ALLOW")
     group = Acl("GROUP", f"g-{unique}", "PREFIXED", f"User:app-{unique}", "*", "READ", "ALLOW")
     plan = AclPlan([acl, group], {acl: acl, group: group})
-    target = Cluster("target", sandbox.target.client_config())
+    target = Cluster("target", sandbox.target.client_config(), aiven=svc)
     assert set(aiven_acls.acl_applier(target)(target, plan)) == {acl, group}
     assert aiven_acls.apply(svc, plan) == []  # present: nothing added twice
     adds = [r for r in standin.requests if r.method == "POST" and r.path.endswith("/kafka/acl")]
@@ -218,7 +221,7 @@ def test_the_acl_step_and_its_undo_use_aivens_api_on_an_aiven_target(standin, sa
     from bot.models import Migration
 
     source = Cluster("source", sandbox.source.client_config())
-    target = Cluster("target", sandbox.target.client_config())
+    target = Cluster("target", sandbox.target.client_config(), aiven=kafka_target(api))
     topic, app = f"acl-step-{unique}", f"User:app-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)
     read = Acl("TOPIC", topic, "LITERAL", app, "*", "READ", "ALLOW")
@@ -234,7 +237,7 @@ def test_the_acl_step_and_its_undo_use_aivens_api_on_an_aiven_target(standin, sa
         requested_by="test",
         selected_topics=[topic],
     )
-    flow = flow_of(sandbox, unique, [topic], "source", "target")
+    flow = flow_of(sandbox, api, unique, [topic], "source", "target")
     ctx = Context(migration, source, target, None, flow, None, None, 0.0)
     result = actions.migrate_acls(ctx)
     assert "1 created" in result.message, result.message

@@ -17,6 +17,7 @@ from bot.kafka.handover import (
     plan_handover,
     read_checkpoints,
 )
+from bot.kafka.naming import TopicNaming
 from bot.kafka.progress import replication_progress
 from bot.replicators.offsets import connect_offsets
 from tests.kafka_helpers import commit, consume, create_topic, produce, read_from
@@ -47,7 +48,7 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
         # MM2 keeps sparse offset syncs, so it may translate only some partitions (pitfall 1)
         checkpoints = wait_for(
             lambda: (
-                (cps := read_checkpoints(target, "source"))
+                (cps := read_checkpoints(target, TopicNaming()))
                 and any((lagging, topic, p) in cps for p in (0, 1))
                 and cps
             ),

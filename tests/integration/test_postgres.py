@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from bot.db import database_url, init_db, open_database, session_scope
+from bot.db import database_url, open_database, session_scope
+from bot.dbmigrations import init_db
 from bot.errors import UserError
 from bot.migration.steps import Status
 from bot.migration.store import ConcurrentUpdate, Store

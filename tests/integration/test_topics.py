@@ -6,6 +6,7 @@ import pytest
 
 from bot.errors import UserError
 from bot.kafka.cluster import Cluster
+from bot.kafka.naming import TopicNaming
 from bot.kafka.topics import apply_topics, describe_topic_configs, plan_topics, validate_plan
 from tests.kafka_helpers import create_topic
 
@@ -115,7 +116,7 @@ def test_unknown_topic_and_default_policy_names(clusters, unique):
         plan_topics(source, target, [f"nope-{unique}"])
     topic = f"renamed-{unique}"
     create_topic(source.client_config, topic, 1)
-    plan = plan_topics(source, target, [topic], replication_policy="default", source_alias="onprem")
+    plan = plan_topics(source, target, [topic], naming=TopicNaming("default", "onprem"))
     assert plan.items[0].target == f"onprem.{topic}"
     apply_topics(target, plan)
     assert f"onprem.{topic}" in target.admin.list_topics(timeout=10).topics

@@ -19,7 +19,6 @@ from bot import cli
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import committed_offsets
 from bot.replicators import aiven_links
-from bot.replicators.aiven_cluster import forget
 from bot.replicators.offsets import offsets_topic_offsets
 from tests.aiven_fixtures import PROJECT, TOKEN, aiven_fixture  # noqa: F401 - the fixture
 from tests.e2e.harness import LiveConsumer
@@ -70,8 +69,7 @@ create_service = true
 plan = "startup-4"
 """
     )
-    yield path
-    forget(target.bootstrap_servers)  # the sandbox target is no Aiven service for other tests
+    return path
 
 
 @pytest.fixture

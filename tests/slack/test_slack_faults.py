@@ -11,7 +11,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.db import init_db, open_database
+from bot.db import open_database
+from bot.dbmigrations import init_db
 from bot.migration.notify import Note, Notification
 from bot.migration.steps import Step
 from bot.migration.store import Store

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import config
-from bot.db import init_db, open_database
+from bot.db import open_database
+from bot.dbmigrations import init_db
 from bot.migration.engine import Engine
 from bot.migration.notify import LogNotifier
 from bot.migration.store import Store

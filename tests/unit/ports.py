@@ -19,7 +19,7 @@ from bot.migration import actions
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import GATES, Kind, Step
-from bot.replicators.base import FlowSpec, ReplicatorError, ReplicatorStatus
+from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 
 REAL = {Step.START_REPLICATION: actions.start_replication, Step.COMPLETE: actions.complete}
 
@@ -36,7 +36,7 @@ class MemoryCluster:
             raise TimeoutError(f"{self.name}: timed out")
 
 
-class MemoryReplicator:
+class MemoryReplicator(Replicator):
     def __init__(self):
         self.flows: dict[str, str] = {}  # flow name -> connector state
         self.trace = ""

@@ -11,7 +11,6 @@ from bot import config
 from bot.errors import ConfigError
 from bot.replicators import from_settings
 from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_cluster import forget, service_of
 
 TOKEN = "aivenv1-token-Zq9-do-not-show"
 
@@ -126,9 +125,6 @@ def test_from_settings_builds_the_aiven_replicator_and_knows_aiven_clusters(tmp_
     assert isinstance(replicator, AivenReplicator)
     assert (replicator.project, replicator.service) == ("acme", "mm2")
     assert TOKEN not in repr(replicator) and "AIVEN_TOKEN" in repr(replicator.api)
-    try:
-        target = service_of(settings.kafka_client_config("target"))
-        assert target is not None and str(target) == "acme/kafka-target"
-        assert service_of(settings.kafka_client_config("onprem")) is None
-    finally:
-        forget("kafka-target.aiven:12345")
+    target = settings.aiven_service("target")
+    assert target is not None and str(target) == "acme/kafka-target"
+    assert settings.aiven_service("onprem") is None

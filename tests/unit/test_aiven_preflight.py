@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from standins.aiven_api import AivenStandIn
 
+from bot.aiven.api import AivenApi
+from bot.aiven.service import AivenService, service_client_config
 from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_api import AivenApi
-from bot.replicators.aiven_cluster import AivenService, forget, register, service_client_config
 from bot.replicators.aiven_preflight import preflight
 from bot.replicators.base import FlowSpec, ReplicatorError
 
@@ -31,19 +31,20 @@ def standin():
 
 @pytest.fixture
 def api(standin):
-    client = AivenApi(standin.url, "AIVEN_PF_TOKEN", lambda: TOKEN)
-    register(TARGET["bootstrap.servers"], AivenService(client, "acme", "kafka-target"))
-    yield client
-    forget(TARGET["bootstrap.servers"])
+    return AivenApi(standin.url, "AIVEN_PF_TOKEN", lambda: TOKEN)
 
 
-def flow(**kw) -> FlowSpec:
-    return FlowSpec("km-1", {"bootstrap.servers": "src:9092"}, TARGET, ["orders"], **kw)
+def flow(api: AivenApi | None = None, **kw) -> FlowSpec:
+    """A flow to TARGET, which is the Aiven service acme/kafka-target when `api` is given."""
+    target = AivenService(api, "acme", "kafka-target") if api else None
+    return FlowSpec(
+        "km-1", {"bootstrap.servers": "src:9092"}, TARGET, ["orders"], target_aiven=target, **kw
+    )
 
 
 def test_every_check_is_a_line_and_problems_say_what_to_fix(standin, api, unique):
     rep = AivenReplicator(api, "acme", f"mm2-{unique}", create_service=True, plan="startup-4")
-    findings = rep.preflight_findings(flow(groups=["g1"]), schemas=True)
+    findings = rep.preflight_findings(flow(api, groups=["g1"]), schemas=True)
     lines = [str(f) for f in findings]
     assert lines[0] == "ok: token in AIVEN_PF_TOKEN accepted; project acme found"
     assert lines[1].startswith(f"warning: MM2 service acme/mm2-{unique} does not exist; it will")
@@ -59,7 +60,7 @@ def test_every_check_is_a_line_and_problems_say_what_to_fix(standin, api, unique
 
 def test_a_missing_mm2_service_that_may_not_be_created_is_a_problem(api, unique):
     rep = AivenReplicator(api, "acme", f"nope-{unique}")
-    findings = preflight(rep, flow(groups=[f"g{i:03d}-{i * 31}" for i in range(60)]))
+    findings = preflight(rep, flow(api, groups=[f"g{i:03d}-{i * 31}" for i in range(60)]))
     problems = [str(f) for f in findings if not f.ok]
     assert any("does not exist (404)" in p for p in problems)
     assert any("Aiven allows 128" in p for p in problems)
@@ -73,20 +74,20 @@ def test_an_mm2_service_at_work_is_waited_for_and_one_powered_off_is_a_problem(
     standin.services[f"busy-{unique}"].ready_at = float("inf")  # REBUILDING until further notice
     assert (
         f"warning: MM2 service acme/busy-{unique} is REBUILDING; prepare_target waits until RUNNING"
-        in {str(f) for f in preflight(rep, flow())}
+        in {str(f) for f in preflight(rep, flow(api))}
     )
     rep.mm2_service = lambda: {"state": "POWEROFF"}
     assert (
         f"problem: MM2 service acme/busy-{unique} is POWEROFF: power it on "
         "(avn service update --power-on)"
-    ) in {str(f) for f in preflight(rep, flow())}
+    ) in {str(f) for f in preflight(rep, flow(api))}
 
 
 def test_a_fault_that_may_pass_is_raised_to_hold_the_step_not_a_finding(standin, api):
     api.sleep = lambda _s: None  # the retries of a read, without their pauses
     standin.fail("GET", "/project/acme$", 503, times=4)
     with pytest.raises(ReplicatorError, match="Aiven answered 503") as caught:
-        preflight(AivenReplicator(api, "acme", "mm2"), flow())
+        preflight(AivenReplicator(api, "acme", "mm2"), flow(api))
     assert caught.value.retriable
 
 
@@ -99,10 +100,10 @@ def test_a_rejected_token_is_the_only_finding(standin):
 
 def test_status_before_the_service_exists_says_it_will_be_created(api, unique):
     rep = AivenReplicator(api, "acme", f"later-{unique}", create_service=True, plan="p")
-    status = rep.status(flow())
+    status = rep.status(flow(api))
     assert not status.running and status.parts[f"MM2 service acme/later-{unique}"] == "TO CREATE"
     with pytest.raises(ReplicatorError, match="does not exist"):
-        AivenReplicator(api, "acme", f"later-{unique}").status(flow())
+        AivenReplicator(api, "acme", f"later-{unique}").status(flow(api))
 
 
 class FakeApi:

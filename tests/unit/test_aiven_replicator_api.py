@@ -9,10 +9,10 @@ import logging
 import pytest
 from standins.aiven_api import DROP, AivenStandIn
 
+from bot.aiven.acls import uncopyable
+from bot.aiven.api import AivenApi
 from bot.kafka.acls import Acl, AclPlan
 from bot.replicators.aiven import AivenReplicator
-from bot.replicators.aiven_acls import uncopyable
-from bot.replicators.aiven_api import AivenApi
 from bot.replicators.base import FlowSpec, ReplicatorError
 
 TOKEN = "aivenv1-standin-Tok3n-never-shown"

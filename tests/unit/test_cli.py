@@ -7,7 +7,8 @@ import json
 import pytest
 
 from bot import cli
-from bot.db import init_db, open_database
+from bot.db import open_database
+from bot.dbmigrations import init_db
 from bot.migration.steps import Step
 from bot.migration.store import Store
 from tests.support import CONFIG, migration

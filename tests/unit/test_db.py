@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot.db import database_url, init_db, open_database, session_scope
-from bot.dbmigrations import HEAD
+from bot.db import database_url, open_database, session_scope
+from bot.dbmigrations import HEAD, init_db
 from bot.models import Approval, Event, LagSample, Migration, StepRun
 from tests.support import migration
 

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from bot import dbmigrations
-from bot.db import init_db, open_database, session_scope
+from bot.db import open_database, session_scope
+from bot.dbmigrations import init_db
 from bot.models import Approval, Event, GateMessage, Migration
 from tests.support import migration as new_migration
 

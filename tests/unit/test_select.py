@@ -6,7 +6,8 @@ import pytest
 
 from bot.errors import UserError, shown
 from bot.kafka.javaregex import RegexError, compile_java
-from bot.kafka.select import TopicSelection, is_internal, remote_topic, split_list
+from bot.kafka.naming import TopicNaming
+from bot.kafka.select import TopicSelection, is_internal, split_list
 
 TOPICS = [
     "orders.eu",
@@ -121,7 +122,7 @@ def test_invalid_item_in_a_list_is_named():
 def test_internal_flags_and_remote_names():
     assert is_internal("__consumer_offsets") and is_internal("source.checkpoints.internal")
     assert not is_internal("orders.eu")
-    assert remote_topic("orders", "identity", "onprem") == "orders"
-    assert remote_topic("orders", "default", "onprem") == "onprem.orders"
+    assert TopicNaming("identity", "onprem").target_name("orders") == "orders"
+    assert TopicNaming("default", "onprem").target_name("orders") == "onprem.orders"
     with pytest.raises(UserError, match="not one of identity, default"):
-        remote_topic("orders", "prefix", "onprem")
+        TopicNaming("prefix", "onprem").target_name("orders")

@@ -1,21 +1,20 @@
-"""Clusters that are Aiven for Apache Kafka services: which ones, and how the bot connects.
+"""An Aiven for Apache Kafka service as a cluster of a migration: which one, and how the bot
+connects to it.
 
-`register` is called by the configuration for every cluster naming an Aiven service, keyed by
-its bootstrap servers; the replicator and the ACL step ask `service_of(client settings)` whether
-a side of a migration is such a service (its integration then names the service, its ACLs go
-through Aiven's Kafka-native ACL API). `service_client_config` reads a service's connection
+A configured cluster names its service (bot.config: `ClusterConfig.aiven`); `Settings`
+builds the `AivenService` (the API client, project, service) for it, and the cluster's client
+(bot.kafka.cluster.Cluster.aiven) and the replication flow (FlowSpec.source_aiven /
+target_aiven) carry it: its MM2 integration names the service, its ACLs go through Aiven's
+Kafka-native ACL API (bot.aiven.acls). `service_client_config` reads a service's connection
 and credentials through the API when the configuration gives no bootstrap servers.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bot.replicators.aiven_api import AivenApi
-from bot.replicators.base import ReplicatorError
+from bot.aiven.api import AivenApi
+from bot.errors import ReplicatorError
 from bot.secrets import ClientConfig
 
 
@@ -27,30 +26,6 @@ class AivenService:
 
     def __str__(self) -> str:
         return f"{self.project}/{self.service}"
-
-
-_known: dict[str, AivenService] = {}
-_guard = threading.Lock()
-
-
-def _key(bootstrap: str) -> str:
-    return ",".join(sorted(s.strip().lower() for s in bootstrap.split(",") if s.strip()))
-
-
-def register(bootstrap: str, service: AivenService) -> None:
-    with _guard:
-        _known[_key(bootstrap)] = service
-
-
-def forget(bootstrap: str) -> None:
-    with _guard:
-        _known.pop(_key(bootstrap), None)
-
-
-def service_of(conf: Mapping[str, Any]) -> AivenService | None:
-    """The Aiven service these client settings connect to, if the configuration says so."""
-    with _guard:
-        return _known.get(_key(str(conf.get("bootstrap.servers", ""))))
 
 
 def service_client_config(

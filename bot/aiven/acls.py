@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bot.aiven.api import Conflict
+from bot.aiven.service import AivenService
 from bot.errors import UserError
 from bot.kafka.acls import Acl, AclPlan
-from bot.replicators.aiven_api import Conflict
-from bot.replicators.aiven_cluster import AivenService, service_of
 
 RESOURCES = {
     "TOPIC": "Topic",
@@ -155,7 +155,7 @@ def acl_applier(target) -> Callable[[Any, AclPlan], list[Acl]]:
     Aiven service, else Kafka admin."""
     from bot.kafka.acls import apply_acls
 
-    svc = service_of(getattr(target, "client_config", None) or {})
+    svc = target.aiven
     if svc is None:
         return apply_acls
     return lambda _cluster, plan: apply(svc, plan)
@@ -166,7 +166,7 @@ def acl_dropper(target) -> Callable[[Any, list[Acl], str], Any]:
     is an Aiven service, else Kafka admin. Same signature as bot.kafka.acls.delete_acls."""
     from bot.kafka.acls import delete_acls
 
-    svc = service_of(getattr(target, "client_config", None) or {})
+    svc = target.aiven
     if svc is None:
         return delete_acls
     return lambda _cluster, acls, _what="": delete(svc, acls)

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from aiven.client.client import AivenClient, Error, ResponseError, RetrySpec
 
-from bot.replicators.base import ReplicatorError
+from bot.errors import ReplicatorError
 
 log = logging.getLogger(__name__)
 
