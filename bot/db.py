@@ -1,6 +1,6 @@
 """Storage: the database (SQLAlchemy through SQLModel): SQLite with WAL by default, PostgreSQL
-via DATABASE_URL. `open_database` gives the SQLAlchemy Engine, called `db` throughout (the
-bot's `Engine` is the migration engine).
+via DATABASE_URL. `open_database` gives SQLAlchemy's engine, typed `Database` and called `db`
+throughout (`Engine` is only the migration engine, bot/migration/engine.py).
 
 The schema is versioned with Alembic (bot/dbmigrations); `init_db` applies it on start.
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Database  # SQLAlchemy's: `db` throughout
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
@@ -49,7 +49,7 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def open_database(url: str | None = None) -> Engine:
+def open_database(url: str | None = None) -> Database:
     url = database_url(url)
     if url.startswith("sqlite"):
         db = create_engine(
@@ -70,7 +70,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def init_db(db: Engine) -> None:
+def init_db(db: Database) -> None:
     """Bring the schema to the newest Alembic revision (bot/dbmigrations) and (re)create the
     append-only guard on events (idempotent). A database created before Alembic (our tables,
     no alembic_version) is stamped at the first revision, whose schema it has, and kept.
@@ -107,7 +107,7 @@ def init_db(db: Engine) -> None:
 
 
 @contextmanager
-def session_scope(db: Engine) -> Iterator[Session]:
+def session_scope(db: Database) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     with Session(db, expire_on_commit=False) as session:
         try:

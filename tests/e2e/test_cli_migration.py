@@ -121,10 +121,10 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     assert {s["step"]: s["state"] for s in done["steps"]}["verify"] == "done"
     report = ws.ok("report", mid)
     assert "MirrorMaker 2 connectors deleted" in report
-    assert "stop_producers approved by cli:km-bob via cli" in report
-    assert "repoint_clients approved by cli:km-bob via cli" in report
+    assert "stop_producers approved by cli:km-bob from cli" in report
+    assert "repoint_clients approved by cli:km-bob from cli" in report
     host = socket.gethostname()
-    assert f"cli:km-bob (on {host}): stop_producers approved by cli:km-bob via cli" in report
+    assert f"cli:km-bob (on {host}): stop_producers approved by cli:km-bob from cli" in report
     assert f"cli:km-alice (on {host}): migration {mid} created" in report
     assert f"cli:km-carol (on {host}): cli:km-carol may not approve" in report
     with httpx.Client(base_url=sandbox.connect_url) as connect:
