@@ -30,6 +30,7 @@ from enum import StrEnum
 
 from bot.errors import UserError
 from bot.migration.steps import Status
+from bot.models import Migration
 
 
 class Refused(UserError):
@@ -111,7 +112,7 @@ def allowed(verb: Verb, status: Status) -> bool:
     return status in TRANSITIONS[verb].sources
 
 
-def check(m, verb: Verb) -> Transition:
+def check(m: Migration, verb: Verb) -> Transition:
     """The transition `verb` makes from the migration's status, or Refused with the reason."""
     transition = TRANSITIONS[verb]
     status = Status(m.status)
@@ -121,7 +122,7 @@ def check(m, verb: Verb) -> Transition:
     return transition
 
 
-def move(m, verb: Verb, reason: str | None = None) -> None:
+def move(m: Migration, verb: Verb, reason: str | None = None) -> None:
     """Change the migration's status as `verb` does (its reason with it), or raise Refused.
     The caller saves it (a conditional update: a racing writer is refused there)."""
     transition = check(m, verb)
