@@ -192,7 +192,7 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
     if len(figures) < 2:
         raise SystemExit(f"a watcher failed: only {figures} seen")
     at = {k: v - started for k, v in figures.items()}
-    at["gate"] = store.get(m.id).state["gate"]["opened_at"] - started
+    at["gate"] = store.get(m.id).state.gate.opened_at - started
 
     def since(when) -> float:  # stored times are UTC; SQLite gives them back naive
         return when.replace(tzinfo=UTC).timestamp() - started

@@ -55,18 +55,17 @@ def _runbook(args: argparse.Namespace) -> int:
         _show(engine.report(args.id), args.json, cli_text.report)
         return 0
     if verb in ("approve", "reject"):
-        print(
-            engine.verbs.decide(
-                args.id,
-                actor=cli_actor(),
-                version=args.version,
-                via="cli",
-                origin=cli_origin(),
-                approve=verb == "approve",
-                step=args.step,
-                reason=args.reason,
-            )
+        decision = engine.verbs.decide(
+            args.id,
+            actor=cli_actor(),
+            version=args.version,
+            interface="cli",
+            origin=cli_origin(),
+            approve=verb == "approve",
+            step=args.step,
+            reason=args.reason,
         )
+        print(decision.text)
         return 0
     actions = {
         "pause": engine.verbs.pause,
@@ -80,14 +79,17 @@ def _runbook(args: argparse.Namespace) -> int:
             raise UserError(
                 f"cancelling {args.id} will: " + "; ".join(undo) + ". Nothing was done: add --yes"
             )
+        engine.check_operator(args.id, cli_actor())
         m = engine.verbs.cancel(args.id, cli_actor(), origin=cli_origin(), cleanup=cleanup)
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
         return 0
     if verb in actions:
+        engine.check_operator(args.id, cli_actor())
         m = actions[verb](args.id, cli_actor(), origin=cli_origin())
         print(f"{m.id}: {m.status} at {m.step} (version {m.version})")
         return 0
     if verb == "skip":
+        engine.check_operator(args.id, cli_actor())
         m = engine.verbs.skip(args.id, cli_actor(), args.reason or "", origin=cli_origin())
         print(f"{m.id}: now at {m.step} (version {m.version})")
         return 0

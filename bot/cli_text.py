@@ -34,8 +34,8 @@ def status(v: MigrationView) -> str:
         took = f" {step.seconds:.0f}s" if step.seconds is not None else ""
         by = f" by {step.actor}" if step.actor and step.actor != "bot" else ""
         lines.append(f"  {MARKS.get(step.state, '[?]')} {step.step}{took}{by}")
-    if v.note:
-        lines.append(f"now: {v.step}: {v.note}")
+    if v.waiting_for:
+        lines.append(f"now: {v.step}: {v.waiting_for}")
     if v.reason:
         lines.append(f"reason: {v.reason}")
     if v.replication_lag is not None:
@@ -56,7 +56,7 @@ def status(v: MigrationView) -> str:
 def report(r: Report) -> str:
     lines = [status(r.migration), "approvals:"]
     lines += [
-        f"  {a.at} {a.step} {a.decision} by {a.actor} via {a.via} (version {a.version})"
+        f"  {a.at} {a.step} {a.decision} by {a.actor} from {a.interface} (version {a.version})"
         for a in r.approvals
     ] or ["  none"]
     lines.append(f"handover: {r.handover_text()}")

@@ -1,6 +1,6 @@
 """Storage: the database (SQLAlchemy through SQLModel): SQLite with WAL by default, PostgreSQL
-via DATABASE_URL. `open_database` gives the SQLAlchemy Engine, called `db` throughout (the
-bot's `Engine` is the migration engine).
+via DATABASE_URL. `open_database` gives SQLAlchemy's engine, typed `Database` and called `db`
+throughout (`Engine` is only the migration engine, bot/migration/engine.py).
 
 The schema (Alembic revisions, the append-only `events` table) is bot/dbmigrations: its
 `init_db` brings a database up to date on start.
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Database  # SQLAlchemy's: `db` throughout
 from sqlmodel import Session, create_engine
 
 from bot import models  # noqa: F401  (models registers the tables)
@@ -31,7 +31,7 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def open_database(url: str | None = None) -> Engine:
+def open_database(url: str | None = None) -> Database:
     url = database_url(url)
     if url.startswith("sqlite"):
         db = create_engine(
@@ -53,7 +53,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 @contextmanager
-def session_scope(db: Engine) -> Iterator[Session]:
+def session_scope(db: Database) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     with Session(db, expire_on_commit=False) as session:
         try:

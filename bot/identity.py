@@ -27,4 +27,9 @@ def cli_actor() -> str:
 
 def cli_origin() -> dict[str, Any]:
     """What the audit trail records about a CLI action besides the actor."""
-    return {"via": "cli", "account": account(), "uid": os.geteuid(), "host": socket.gethostname()}
+    return {
+        "interface": "cli",
+        "account": account(),
+        "uid": os.geteuid(),
+        "host": socket.gethostname(),
+    }

@@ -127,9 +127,8 @@ class MigrationCollector:
             since = _seconds_since(runs[-1].started_at, now) if runs else None
             if since is not None:
                 in_step.add_metric(values, since)
-            gate = (m.state or {}).get("gate") or {}
-            if gate.get("step") == m.step and isinstance(gate.get("opened_at"), int | float):
-                gate_wait.add_metric(values, max(0.0, now - gate["opened_at"]))
+            if gate := m.state.round_at(m.step):
+                gate_wait.add_metric(values, max(0.0, now - gate.opened_at))
         yield from (info, replication, consumer, in_step, gate_wait)
 
 

@@ -9,12 +9,46 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from bot.migration.state import MigrationState
+from bot.migration.steps import Status, Step
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class EnumText(TypeDecorator):
+    """A StrEnum stored as its text (the column stays VARCHAR): read back as the enum."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int):
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.enum(value)
+
+
+class StateJSON(TypeDecorator):
+    """The working state: stored as the JSON it always was, read back as MigrationState."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.dump() if isinstance(value, MigrationState) else value
+
+    def process_result_value(self, value, dialect):
+        return MigrationState.load(value)
 
 
 class Migration(SQLModel, table=True):
@@ -28,8 +62,10 @@ class Migration(SQLModel, table=True):
     topics: str  # allow list, MM2 syntax (comma-separated Java regexes)
     exclude: str = ""
     replication_policy: str = Field(default="identity", max_length=16)
-    status: str = Field(default="active", max_length=16, index=True)
-    step: str = Field(max_length=40)  # the current step's name
+    status: Status = Field(
+        default=Status.ACTIVE, sa_column=Column(EnumText(Status, 16), index=True, nullable=False)
+    )
+    step: Step = Field(sa_column=Column(EnumText(Step, 40), nullable=False))  # the current step
     version: int = Field(default=1)  # optimistic concurrency: every change bumps it
     requested_by: str = Field(max_length=100)
     channel: str | None = Field(default=None, max_length=40)
@@ -37,10 +73,10 @@ class Migration(SQLModel, table=True):
     selected_topics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     groups: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    # engine working data (gate round, snapshots, plans): references to re-verify, not proofs
-    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # working data (gate round, snapshots, side effects): references to re-verify, not proofs
+    state: MigrationState = Field(default_factory=MigrationState, sa_column=Column(StateJSON))
     reason: str | None = None  # why it is paused / failed / cancelled
-    note: str | None = None  # what the current step waits for (live; not an event)
+    waiting_for: str | None = None  # what the current step waits for (live; not an event)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -81,7 +117,7 @@ class Approval(SQLModel, table=True):
     step: str = Field(max_length=40)
     decision: str = Field(max_length=16)  # approved / rejected
     actor: str = Field(max_length=100)
-    via: str = Field(max_length=16)  # slack / cli
+    interface: str = Field(max_length=16)  # where it was decided: slack / cli
     version: int  # the migration version the approver was shown
     reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

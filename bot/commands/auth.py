@@ -1,15 +1,8 @@
-"""Who may operate a migration (pause, resume, retry, cancel): its requester or an approver."""
+"""Who may operate a migration (pause, resume, retry, cancel): the domain's rule
+(approvals.check_operator: its requester or an approver), with the Slack user's groups."""
 
 from __future__ import annotations
 
-from bot.errors import UserError
-
 
 def check_operator(services, migration_id: str, user: str) -> None:
-    m = services.engine.store.get(migration_id)
-    rule = services.engine.approval_rule()
-    if user == m.requested_by or rule.is_approver(user, services.directory.groups_of(user)):
-        return
-    raise UserError(
-        f"{user} may not operate {migration_id}: only its requester and the approvers may"
-    )
+    services.engine.check_operator(migration_id, user, services.directory.groups_of(user))

@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot.commands.auth import check_operator
 from bot.errors import UserError
-from bot.migration.notify import Note, Notification
+from bot.migration.notify import Notification, NotificationKind
 from bot.slack import blocks
 from bot.slack.ids import Action
 from bot.slack.payloads import read_value
@@ -39,7 +39,9 @@ def register(app: App, services) -> None:
                     "this button does not belong to the message it was clicked on: nothing was done"
                 )
             if current.version != version:
-                services.notifier.notify(Notification(Note.CARD_CHANGED, migration_id, "stale"))
+                services.notifier.notify(
+                    Notification(NotificationKind.CARD_CHANGED, migration_id, "stale")
+                )
                 raise UserError(
                     f"this card showed version {version}; {migration_id} is at "
                     f"version {current.version} now ({current.status} at "

@@ -37,11 +37,11 @@ def register(app: App, services) -> None:
                 if mine:
                     raise UserError(f"{user} already {mine[0].decision} {value.s} at this version")
                 raise UserError(f"this request is closed ({message.closed}): nothing was done")
-            engine.verbs.decide(
+            decision = engine.verbs.decide(
                 value.m,
                 actor=user,
                 version=value.v,
-                via="slack",
+                interface="slack",
                 approve=approve,
                 step=value.s,
                 actor_groups=services.directory.groups_of(user),
@@ -53,13 +53,9 @@ def register(app: App, services) -> None:
                 replace_original=False,
             )
             return
-        approved = [
-            a for a in engine.store.approvals(value.m, value.s, value.v) if a.decision == "approved"
-        ]
-        required = engine.approval_rule().required
-        if approve and len(approved) < required:
+        if decision.approved and not decision.passed:
             respond(
-                text=f"Approval recorded ({len(approved)} of {required}).",
+                text=f"Approval recorded ({len(decision.approvals)} of {decision.required}).",
                 response_type="ephemeral",
                 replace_original=False,
             )

@@ -1,5 +1,7 @@
-"""Scheduled jobs: APScheduler 3.x with its job store in the bot's database.
+"""Scheduled jobs: APScheduler 3.x with its jobs in memory (MemoryJobStore): the leader
+rebuilds them from the stored migrations (`reconcile`), so nothing of the scheduler is stored.
 
-Jobs are module-level functions taking ids only (APScheduler pickles references to them); they
-reach the engine of this process through `bind`.
+Jobs are module-level functions taking ids only (what APScheduler asks of jobs, so that a
+persistent job store could pickle their references); they reach the engine of this process
+through `bind`.
 """

@@ -18,7 +18,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 
 from bot import logs, metrics
 from bot.migration.pace import poll_interval
-from bot.migration.steps import INFO, Status, Step
+from bot.migration.steps import INFO, Status
 
 log = logging.getLogger(__name__)
 _engine = None  # the Engine of this process (set by bind)
@@ -63,7 +63,7 @@ def _reschedule(m) -> None:
     samples = _engine.store.lag_samples(m.id, 1)
     lag = samples[-1].replication_lag if samples else None
     base = _engine.settings.config.timing.poll_interval_seconds
-    wanted = poll_interval(base, lag, INFO[Step(m.step)].kind)
+    wanted = poll_interval(base, lag, INFO[m.step].kind)
     job = _scheduler.get_job(tick_id(m.id)) if _scheduler else None
     if job is not None and job.trigger.interval.total_seconds() != wanted:
         _scheduler.reschedule_job(job.id, trigger="interval", seconds=wanted)

@@ -36,13 +36,13 @@ def preflight(ctx: Context) -> Result:
     if aiven.problem:
         return aiven.problem
     status = ctx.replicator.status(ctx.flow)  # reachable (parts may not exist yet)
-    ctx.state["partitions"] = [[t, p] for t in ctx.topics for p in range(names[t])]
+    ctx.state.partitions = [[t, p] for t in ctx.topics for p in range(names[t])]
     ends = checks.source_ends(ctx)
     if not ctx.migration.groups:
         readers = sorted(checks.consumers(ctx).groups)
         left_out = excluded_groups(readers, ctx.options.get("groups_exclude", ""))
         ctx.migration.groups = [g for g in readers if g not in left_out]
-        ctx.state["groups_excluded"] = left_out
+        ctx.state.groups_excluded = left_out
     warnings = list(aiven.warnings)
     sinks = [g for g in ctx.migration.groups if g.startswith("connect-")]
     if sinks:
@@ -52,14 +52,14 @@ def preflight(ctx: Context) -> Result:
         )
     if src.authorizer and tgt.authorizer is False:
         warnings.append("the source enforces ACLs, the target has no authorizer")
-    ctx.state["preflight"] = {
+    ctx.state.preflight = {
         "source": {"kafka": src.kafka_version, "brokers": len(src.brokers)},
         "target": {"kafka": tgt.kafka_version, "brokers": len(tgt.brokers)},
         "replicator": status.parts,
         "warnings": warnings,
         **({"aiven": aiven.lines} if aiven.lines else {}),
     }
-    left_out = ctx.state.get("groups_excluded") or []
+    left_out = ctx.state.groups_excluded or []
     excluded = (
         f"; left out on request ({ctx.options.get('groups_exclude_reason')}): "
         + ", ".join(left_out)
@@ -92,7 +92,7 @@ def prepare_target(ctx: Context) -> Result:
 def _record_created(ctx: Context, key: str, items: list) -> None:
     """What this migration is about to create on the target (a cleanup=target deletes exactly
     that), added to what earlier runs of the step recorded."""
-    known = ctx.state.get(key) or []
+    known = getattr(ctx.state, key) or []
     new = [i for i in items if i not in known]
     if new:
         ctx.record_side_effect(key, known + new)
@@ -156,10 +156,10 @@ def schema_parity(ctx: Context):
         target,
         plan,
         lambda created: ctx.record_side_effect("created_schemas", created),
-        ctx.state.get("created_schemas"),
+        ctx.state.created_schemas,
     )
     broken = kschemas.parity(source, target, plan)
-    ctx.state["schemas"] = {
+    ctx.state.schemas = {
         "subjects": plan.subjects,
         "summary": plan.summary(),
         "imported": applied.imported,
@@ -220,7 +220,7 @@ SAMPLE = 20  # records read at the end of each target partition to check their s
 
 
 def start_replication(ctx: Context) -> Result:
-    if "replication" not in ctx.state:  # cancel deletes it, even if we die while creating it
+    if ctx.state.replication is None:  # cancel deletes it, even if we die while creating it
         ctx.record_side_effect("replication", ctx.flow.name)
     parts = ctx.replicator.ensure(ctx.flow)
     status = ctx.replicator.status(ctx.flow)
@@ -264,7 +264,7 @@ def stop_producers_condition(ctx: Context) -> Result | None:
 
 
 def producers_stopped(ctx: Context) -> Result:
-    if ctx.options.get("fence") and "fence" not in ctx.state:
+    if ctx.options.get("fence") and ctx.state.fence is None:
         fence = kfence.plan_fence(ctx.source, ctx.topics, ctx.options.get("fence_allow", []))
         ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
         kfence.apply_fence(ctx.source, fence)
@@ -277,7 +277,7 @@ def producers_stopped(ctx: Context) -> Result:
         return Result.waiting(
             f"no write for {state.quiet_for_s:.0f}s of {ctx.timing.quiet_window_seconds}s{moved}"
         )
-    ctx.state["quiet_offsets"] = [[t, p, off] for (t, p), off in sorted(ends.items())]
+    ctx.state.quiet_offsets = [[t, p, off] for (t, p), off in sorted(ends.items())]
     return Result.done(
         f"no write on {len(ends)} partition(s) for {ctx.timing.quiet_window_seconds}s"
     )
@@ -397,14 +397,14 @@ def handover_offsets(ctx: Context) -> Result:
     if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
         apply_handover(ctx.target, plans)
     target_tps = [ctx.flow.naming.target_partition(tp) for tp in checks.partitions(ctx)]
-    ctx.state["handover_ends"] = [
+    ctx.state.handover_ends = [
         [t, p, o] for (t, p), o in sorted(end_offsets(ctx.target, target_tps).items())
     ]
     kinds: dict[str, int] = {}
     for plan in plans:
         for kind, n in plan.kinds.items():
             kinds[kind] = kinds.get(kind, 0) + n
-    ctx.state["handover"] = {p.group: p.kinds for p in plans}
+    ctx.state.handover = {p.group: p.kinds for p in plans}
     return Result.done(
         f"offsets written for {len(plans)} group(s): "
         + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
@@ -421,7 +421,7 @@ def consumers_on_target(ctx: Context) -> Result:
 
 
 def producers_on_target(ctx: Context) -> Result:
-    reference = {(t, int(p)): o for t, p, o in ctx.state.get("handover_ends", [])}
+    reference = {(t, int(p)): o for t, p, o in ctx.state.handover_ends or []}
     now = end_offsets(ctx.target, list(reference))
     grown = [tp for tp, off in now.items() if off > reference[tp]]
     if not grown:
@@ -430,7 +430,7 @@ def producers_on_target(ctx: Context) -> Result:
 
 
 def verify(ctx: Context) -> Result:
-    handover = {(t, int(p)): o for t, p, o in ctx.state.get("handover_ends", [])}
+    handover = {(t, int(p)): o for t, p, o in ctx.state.handover_ends or []}
     report = kverify(
         ctx.source,
         ctx.target,
@@ -439,7 +439,7 @@ def verify(ctx: Context) -> Result:
         read_committed=ctx.flow.read_committed,
         target_ends=handover or None,
     )
-    ctx.state["verify"] = {
+    ctx.state.verify = {
         "partitions": len(report.partitions),
         "differences": [
             f"{d.topic}[{d.partition}]: source "
@@ -451,7 +451,7 @@ def verify(ctx: Context) -> Result:
     if not report.ok:
         return Result.failed(
             f"{len(report.differences)} partition(s) differ: "
-            + "; ".join(ctx.state["verify"]["differences"][:5])
+            + "; ".join(ctx.state.verify["differences"][:5])
         )
     total = sum(p.source_count for p in report.partitions)
     schema_ids = _verify_schema_ids(ctx, handover)
@@ -504,7 +504,7 @@ def _verify_schema_ids(ctx: Context, ends: dict) -> SchemaIdSample | None:
         read_committed=True,
     )
     sample = SchemaIdSample(seen[0], sorted(ids), kschemas.same_schemas(*ctx.registries, ids))
-    ctx.state["verify"]["schema_ids"] = asdict(sample)
+    ctx.state.verify["schema_ids"] = asdict(sample)
     return sample
 
 
@@ -514,7 +514,7 @@ def complete(ctx: Context) -> Result:
         "migration complete; MirrorMaker 2 connectors deleted"
         + (
             "; the source write fence stays in place (producers belong on the target now)"
-            if "fence" in ctx.state
+            if ctx.state.fence is not None
             else ""
         )
     )
@@ -556,4 +556,4 @@ GATE_CONDITIONS = {
     Step.REPOINT_CLIENTS: repoint_condition,
 }
 
-RUNBOOK = Runbook(ACTIONS, GATE_CONDITIONS, repoint_preview, unfence, drop_topics, drop_acls)
+KAFKA_RUNBOOK = Runbook(ACTIONS, GATE_CONDITIONS, repoint_preview, unfence, drop_topics, drop_acls)

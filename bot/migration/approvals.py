@@ -4,19 +4,18 @@ An approval names the gate step and the state version the approver was shown. It
 when the gate is not open (its condition does not hold yet), when the version moved on (stale),
 when the actor is not an approver (user id, member of an approver user group, or a listed CLI
 user), when the actor requested the migration (two-person rule), or when the actor already
-approved this gate.
+approved this gate. Who may operate a migration (pause, resume, retry, cancel, skip) is decided
+here too, for Slack and the CLI alike: its requester or an approver.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import UserError
-from bot.migration.steps import GATES
+from bot.migration.lifecycle import Refused
+from bot.migration.steps import GATES, Step
 
-
-class Refused(UserError):
-    """An approval or rejection that is not allowed; the message says why."""
+__all__ = ["ApprovalRule", "Decision", "Refused", "check", "check_operator", "rule_of"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,49 @@ class ApprovalRule:
 
     def is_approver(self, actor: str, actor_groups: frozenset[str] = frozenset()) -> bool:
         return actor in self.approvers or bool(actor_groups & self.approvers)
+
+
+def rule_of(config) -> ApprovalRule:
+    """The rule a configuration sets: Slack approvers (users, user groups) and the CLI's
+    (`cli:<os account>`), the two-person rule and how many approvals a gate needs."""
+    slack = config.slack
+    cli = {f"cli:{u}" for u in config.cli.approvers}
+    return ApprovalRule(
+        approvers=frozenset(set(slack.approvers if slack else []) | cli),
+        two_person_rule=slack.two_person_rule if slack else True,
+        required=slack.required_approvals if slack else 1,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `decide` recorded: who decided which gate round, and where the gate stands now."""
+
+    migration_id: str
+    step: Step
+    version: int  # the gate round's (the version the decider was shown)
+    actor: str
+    approved: bool  # False: rejected (the migration is paused)
+    approvals: tuple[str, ...]  # who approved this round so far, this decision included
+    required: int
+    passed: bool  # enough approvals: the mover passes the gate at its next tick
+    text: str  # said to the decider
+
+
+def check_operator(
+    rule: ApprovalRule,
+    *,
+    migration_id: str,
+    requested_by: str,
+    actor: str,
+    actor_groups: frozenset[str] = frozenset(),
+) -> None:
+    """Raise Refused unless `actor` may operate the migration: its requester or an approver."""
+    if actor == requested_by or rule.is_approver(actor, actor_groups):
+        return
+    raise Refused(
+        f"{actor} may not operate {migration_id}: only its requester and the approvers may"
+    )
 
 
 def check(
@@ -66,7 +108,3 @@ def check(
         raise Refused(f"{actor} requested this migration and cannot approve it (two-person rule)")
     if actor in already:
         raise Refused(f"{actor} already {what}d {step} at this version")
-
-
-def gate_passed(rule: ApprovalRule, approvers: set[str]) -> bool:
-    return len(approvers) >= rule.required

@@ -14,7 +14,7 @@ from bot.migration.context import Context
 
 
 def partitions(ctx: Context) -> list[TP]:
-    return [(t, int(p)) for t, p in ctx.state.get("partitions", [])]
+    return [(t, int(p)) for t, p in ctx.state.partitions or []]
 
 
 def replication(ctx: Context) -> Progress:
@@ -28,7 +28,7 @@ def consumers(ctx: Context) -> LagSnapshot:
     """Consumer lag in records the groups would still receive (markers and aborted records
     are not lag: see visible_lags)."""
     # after preflight, exactly the groups it chose (none at all is a valid answer)
-    groups = ctx.migration.groups if "preflight" in ctx.state else None
+    groups = ctx.migration.groups if ctx.state.preflight is not None else None
     snapshot = lag_snapshot(ctx.source, topics=ctx.topics, groups=groups)
     return visible_lags(ctx.source, snapshot, read_committed=ctx.flow.read_committed)
 
@@ -39,7 +39,7 @@ def source_ends(ctx: Context) -> dict[TP, int]:
 
 def moved_since_quiet(ctx: Context) -> list[TP]:
     """Partitions written since producers were attested stopped (empty: still quiet)."""
-    reference = {(t, int(p)): off for t, p, off in ctx.state.get("quiet_offsets", [])}
+    reference = {(t, int(p)): off for t, p, off in ctx.state.quiet_offsets or []}
     now = source_ends(ctx)
     return sorted(tp for tp, off in now.items() if reference.get(tp) != off)
 

@@ -8,10 +8,12 @@ pointed at the target: from handover_offsets on, it is refused.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.errors import UserError
+from bot.migration.clients import Clients
+from bot.migration.ports import Runbook
+from bot.migration.state import MigrationState
 from bot.migration.steps import ORDER, Step
+from bot.models import Migration
 from bot.reasons import reason
 
 CLEANUPS = {"target"}
@@ -38,30 +40,30 @@ def check_cleanup(step: str, cleanup: str | None) -> None:
         return
     if cleanup not in CLEANUPS:
         raise UserError(f"cleanup={cleanup[:40]!r} is not known: the only cleanup is target")
-    if ORDER.index(Step(step)) > ORDER.index(LAST_CLEANUP_STEP):
+    if ORDER.index(step) > ORDER.index(LAST_CLEANUP_STEP):
         raise UserError(
             f"cleanup=target is refused at {step}: the repoint was approved, clients may "
             "already read or write the target topics; cancel without it keeps them"
         )
 
 
-def undo_plan(state: dict[str, Any], cleanup: str | None = None) -> list[str]:
+def undo_plan(state: MigrationState, cleanup: str | None = None) -> list[str]:
     """What a cancel would take back, from the side effects recorded in the state."""
     plan = []
-    if state.get("replication"):
+    if state.replication:
         plan.append("delete the MirrorMaker 2 connectors")
-    if state.get("fence"):
+    if state.fence:
         plan.append(
-            f"remove the write fence ({len(state['fence'])} DENY binding(s)): producers may "
+            f"remove the write fence ({len(state.fence)} DENY binding(s)): producers may "
             "write to the source again"
         )
-    topics, acls = state.get("created_topics") or [], state.get("created_acls") or []
+    topics, acls = state.created_topics or [], state.created_acls or []
     if cleanup == "target":
         if acls:
             plan.append(f"delete the {len(acls)} ACL binding(s) it created on the target")
-        if state.get("created_schemas"):
+        if state.created_schemas:
             plan.append(
-                f"delete the {len(state['created_schemas'])} schema version(s) it registered "
+                f"delete the {len(state.created_schemas)} schema version(s) it registered "
                 "on the target registry"
             )
         if topics:
@@ -75,30 +77,31 @@ def undo_plan(state: dict[str, Any], cleanup: str | None = None) -> list[str]:
     return plan + ["keep the target's topics and ACLs" + kept]
 
 
-def undo(engine, m, cleanup: str | None = None) -> list[str]:
+def undo(clients: Clients, runbook: Runbook, m: Migration, cleanup: str | None = None) -> list[str]:
     """Take the side effects back, in an order that leaves nothing half-done behind: the flow
     first (nothing copies any more), then the fence, then the target's ACLs and topics. When a
     part fails, nothing is cancelled and the UserError says what was already undone."""
     check_cleanup(m.step, cleanup)
-    runbook, state, undone = engine.runbook, m.state, []
+    state, undone = m.state, []
+    target = cleanup == "target"
     try:
-        if state.get("replication"):
-            engine.replicator(m.replicator).delete(engine.flow(m))
+        if state.replication:
+            clients.replicator(m.replicator).delete(clients.flow(m))
             undone.append("MirrorMaker 2 connectors deleted")
-        if state.get("fence"):
-            runbook.unfence(engine.cluster(m.source), state["fence"])
-            undone.append(f"write fence removed ({len(state['fence'])} DENY binding(s))")
-        if cleanup == "target" and state.get("created_acls"):
-            runbook.drop_acls(engine.cluster(m.target), state["created_acls"])
-            undone.append(f"{len(state['created_acls'])} target ACL binding(s) deleted")
-        if cleanup == "target" and state.get("created_topics"):
-            runbook.drop_topics(engine.cluster(m.target), state["created_topics"])
-            undone.append(f"{len(state['created_topics'])} target topic(s) deleted")
-        if cleanup == "target" and state.get("created_schemas"):
-            target_registry = engine.registries(m.options)[1]
-            for subject, version, _id in reversed(state["created_schemas"]):
+        if state.fence:
+            runbook.unfence(clients.cluster(m.source), state.fence)
+            undone.append(f"write fence removed ({len(state.fence)} DENY binding(s))")
+        if target and state.created_acls:
+            runbook.drop_acls(clients.cluster(m.target), state.created_acls)
+            undone.append(f"{len(state.created_acls)} target ACL binding(s) deleted")
+        if target and state.created_topics:
+            runbook.drop_topics(clients.cluster(m.target), state.created_topics)
+            undone.append(f"{len(state.created_topics)} target topic(s) deleted")
+        if target and state.created_schemas:
+            target_registry = clients.registries(m.options)[1]
+            for subject, version, _id in reversed(state.created_schemas):
                 target_registry.delete_version(subject, int(version))
-            undone.append(f"{len(state['created_schemas'])} target schema version(s) deleted")
+            undone.append(f"{len(state.created_schemas)} target schema version(s) deleted")
     except Exception as exc:  # noqa: BLE001 - said to the user as a reason
         raise UserError(
             f"cannot cancel {m.id} yet: undoing its side effects failed ({reason(exc)}); "

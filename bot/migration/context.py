@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.fence import ProducerWatch
+from bot.migration.state import MigrationState
 from bot.models import Migration
 from bot.replicators.base import FlowSpec, Replicator
 
@@ -84,7 +85,7 @@ class Context:
     def record_side_effect(self, key: str, value: Any) -> None:
         """Write down a side effect BEFORE applying it (the fence, the connectors), so that a
         cancel or a restart finds it even if this process dies right after applying it."""
-        self.state[key] = value
+        self.state[key] = value  # a known key (MigrationState), typed on assignment
         version = self.persist(key, value)
         if version is not None:
             self.migration.version = version
@@ -94,7 +95,7 @@ class Context:
         return list(self.migration.selected_topics)
 
     @property
-    def state(self) -> dict[str, Any]:
+    def state(self) -> MigrationState:
         return self.migration.state
 
     @property

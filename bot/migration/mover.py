@@ -8,38 +8,65 @@ the only code that moves a migration forward; people act through verbs.py.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from bot import logs, metrics
 from bot.errors import UserError
-from bot.migration import approvals, compensation
+from bot.migration import compensation, lifecycle
+from bot.migration.approvals import ApprovalRule
+from bot.migration.clients import Clients
 from bot.migration.context import Context, Observations, Outcome, Result
-from bot.migration.notify import Note
+from bot.migration.journal import Journal
+from bot.migration.lifecycle import Verb
+from bot.migration.notify import NotificationKind as Kinds
 from bot.migration.pace import stalled
+from bot.migration.ports import Runbook
+from bot.migration.state import GateRound
 from bot.migration.steps import INFO, ORDER, Kind, Status, Step, next_step, rollback_hint
 from bot.migration.store import ConcurrentUpdate
 from bot.models import EventKind, Migration
 from bot.reasons import reason, transient
 
-if TYPE_CHECKING:
-    from bot.migration.engine import Engine
-
 log = logging.getLogger(__name__)
 
 
 class Mover:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.store = engine.store
-        self.settings = engine.settings
+    def __init__(
+        self,
+        journal: Journal,
+        clients: Clients,
+        runbook: Runbook,
+        rule: ApprovalRule,
+        timing,  # config.Timing
+        clock: Callable[[], float],
+        observed: dict[str, Observations],
+    ):
+        """`observed`: what this process observed per migration (kept across ticks)."""
+        self.journal, self.store = journal, journal.store
+        self.clients, self.runbook, self.rule = clients, runbook, rule
+        self.timing, self.clock, self.observed = timing, clock, observed
+
+    def context(self, m: Migration) -> Context:
+        return Context(
+            m,
+            self.clients.cluster(m.source),
+            self.clients.cluster(m.target),
+            self.clients.replicator(m.replicator),
+            self.clients.flow(m),
+            self.timing,
+            self.observed.setdefault(m.id, Observations()),
+            self.clock(),
+            lambda key, value: self.store.record_state(m.id, key, value),
+            self.clients.registries(m.options),
+        )
 
     def tick(self, migration_id: str) -> Migration:
         m = self.store.get(migration_id)
         for _ in range(len(ORDER)):
             if m.status != Status.ACTIVE:
                 return m
-            ctx = self.engine.context(m)
-            step = Step(m.step)
+            ctx = self.context(m)
+            step = m.step
             logs.set_step(step)
             self.store.run_step(m.id, step, actor="bot")
             self._reverify(ctx)
@@ -47,7 +74,7 @@ class Mover:
                 result = (
                     self._gate(ctx)
                     if INFO[step].kind == Kind.GATE
-                    else self.engine.runbook.actions[step](ctx)
+                    else self.runbook.actions[step](ctx)
                 )
                 ctx.observed.degraded_since = None
             except Exception as exc:  # noqa: BLE001 - reported as a reason, or held as degraded
@@ -69,7 +96,9 @@ class Mover:
         if latest.status != Status.CANCELLED:
             return False
         try:
-            undone = compensation.undo(self.engine, latest, latest.state.get("cancel_cleanup"))
+            undone = compensation.undo(
+                self.clients, self.runbook, latest, latest.state.cancel_cleanup
+            )
         except UserError as exc:
             log.error("%s: cancelled while %s ran; undoing again failed: %s", latest.id, step, exc)
             undone = [f"failed: {exc}"]
@@ -96,11 +125,11 @@ class Mover:
         # fresh clients next time: a cached client may hold metadata the fault made stale (after
         # a broker is back, its cached leader epochs are refused as FENCED_LEADER_EPOCH)
         for name in (ctx.migration.source, ctx.migration.target):
-            self.engine.forget_cluster(name)
+            self.clients.forget_cluster(name)
         if observed.degraded_since is None:
             observed.degraded_since = ctx.now
         held = ctx.now - observed.degraded_since
-        patience = self.settings.config.timing.fault_patience_seconds
+        patience = self.timing.fault_patience_seconds
         if held >= patience:
             return Result.failed(f"gave up after {held:.0f}s of: {text}")
         log.warning("%s: %s degraded for %.0fs: %s", ctx.migration.id, step, held, text)
@@ -108,7 +137,7 @@ class Mover:
 
     def _reverify(self, ctx: Context) -> None:
         """After a restart (or resume), say once that attestations are checked again live."""
-        step = Step(ctx.migration.step)
+        step = ctx.migration.step
         if ctx.observed.reverified or ORDER.index(step) <= ORDER.index(Step.PRODUCERS_STOPPED):
             ctx.observed.reverified = True
             return
@@ -128,34 +157,35 @@ class Mover:
         if result.lag is not None or result.consumer_lag is not None:
             self.store.add_lag(m.id, result.lag, result.consumer_lag, None)
         if result.outcome == Outcome.WAITING:
-            if result.message != m.note:
-                self.store.set_note(m.id, result.message)
-                m.note = result.message
-                self.engine.note(m, Note.CARD_CHANGED, result.message)
+            if result.message != m.waiting_for:
+                self.store.set_waiting_for(m.id, result.message)
+                m.waiting_for = result.message
+                self.journal.announce(m, Kinds.CARD_CHANGED, result.message)
             if step == Step.CATCH_UP:
                 self._watch_stall(m, result)
             return False
         if result.outcome == Outcome.FAILED:
             log.error("%s: step %s failed: %s", m.id, step, result.message)
             self.store.finish_step(m.id, step, "failed", actor="bot", reason=result.message)
-            m.status, m.reason = Status.FAILED, result.message
-            self.engine.save(m, version, "bot", EventKind.FAILED, f"{step} failed", result.message)
-            self.engine.note(
-                m, Note.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}"
+            lifecycle.move(m, Verb.FAIL, result.message)
+            self.journal.save(m, version, "bot", EventKind.FAILED, f"{step} failed", result.message)
+            self.journal.announce(
+                m, Kinds.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}"
             )
             return False
         if result.outcome == Outcome.REGRESS:
             self.store.finish_step(m.id, step, "regressed", actor="bot", reason=result.message)
-            closed = INFO[step].kind == Kind.GATE or m.state.get("gate")
-            m.state.pop("gate", None)
+            closed = INFO[step].kind == Kind.GATE or m.state.gate
+            lifecycle.move(m, Verb.REGRESS)
+            m.state.gate = None
             m.step = Step(result.to_step)
-            self.engine.save(
+            self.journal.save(
                 m, version, "bot", EventKind.REGRESSED, f"back to {m.step}", result.message
             )
             if closed:
-                self.engine.note(
+                self.journal.announce(
                     m,
-                    Note.GATE_CLOSED,
+                    Kinds.GATE_CLOSED,
                     f"{result.message}: back to {m.step}; any approval must be given again",
                 )
             return True
@@ -169,14 +199,12 @@ class Mover:
             reason=None,
             detail={"message": result.message, **result.detail},
         )
-        m.state.pop("gate", None)
-        m.note = None
+        m.state.gate = None
+        m.waiting_for = None
         following = next_step(step)
-        if following is None:
-            m.status = Status.COMPLETE
-        else:
-            m.step = following
-        self.engine.save(
+        lifecycle.move(m, Verb.COMPLETE if following is None else Verb.ADVANCE)
+        m.step = following or m.step
+        self.journal.save(
             m,
             version,
             "bot",
@@ -185,41 +213,36 @@ class Mover:
             step=step,
             **result.detail,
         )
-        self.store.set_note(m.id, "")
-        self.engine.note(m, Note.STEP_DONE, f"{step} done: {result.message}", actor=actor)
+        self.store.set_waiting_for(m.id, "")
+        self.journal.announce(m, Kinds.STEP_DONE, f"{step} done: {result.message}", actor=actor)
         if step == Step.DRAIN:
-            self.engine.note(
+            self.journal.announce(
                 m,
-                Note.LAG_ZERO,
+                Kinds.LAG_ZERO,
                 "lag reached zero: consumers read everything and MirrorMaker 2 copied every record",
             )
         if step == Step.CATCH_UP:
-            self.engine.note(m, Note.LAG_ZERO, f"replication caught up: {result.message}")
+            self.journal.announce(m, Kinds.LAG_ZERO, f"replication caught up: {result.message}")
         if m.status == Status.COMPLETE:
-            self.engine.note(m, Note.COMPLETED, f"{m.id} complete")
+            self.journal.announce(m, Kinds.COMPLETED, f"{m.id} complete")
         return True
 
     def _actor_of(self, m: Migration, step: Step) -> str:
-        if INFO[step].kind != Kind.GATE:
+        gate = m.state.round_at(step)
+        if INFO[step].kind != Kind.GATE or gate is None:
             return "bot"
-        gate = m.state.get("gate") or {}
-        names = [
-            a.actor
-            for a in self.store.approvals(m.id, step, gate.get("version"))
-            if a.decision == "approved"
-        ]
-        return ", ".join(names) or "bot"
+        return ", ".join(gate.whose(self.store.approvals(m.id, step, gate.version))) or "bot"
 
     def _watch_stall(self, m: Migration, result: Result) -> None:
-        observed = self.engine.observed.setdefault(m.id, Observations())
+        observed = self.observed.setdefault(m.id, Observations())
         observed.copied = (observed.copied + [result.detail.get("copied", 0)])[-100:]
-        polls = self.settings.config.timing.stall_polls
+        polls = self.timing.stall_polls
         if stalled(observed.copied, result.lag or 0, polls):
             if not observed.stall_reported:
                 observed.stall_reported = True
-                self.engine.note(
+                self.journal.announce(
                     m,
-                    Note.STALL,
+                    Kinds.STALL,
                     f"MirrorMaker 2 copied nothing for {polls} polls while "
                     f"{result.lag:,} records wait: check the replicator",
                 )
@@ -227,16 +250,16 @@ class Mover:
             observed.stall_reported = False
 
     def _gate(self, ctx: Context) -> Result:
-        m, step = ctx.migration, Step(ctx.migration.step)
+        m, step = ctx.migration, ctx.migration.step
         ctx.observed.figures = {}
-        broken = self.engine.runbook.conditions[step](ctx)
+        broken = self.runbook.conditions[step](ctx)
         if broken is not None:
             return broken
         if "replication_lag" in ctx.observed.figures:  # the live figure beside the decided one
             self.store.add_lag(m.id, ctx.observed.figures["replication_lag"], None, None)
-        gate = m.state.get("gate")
-        expiry = self.settings.config.timing.gate_expiry_seconds
-        if gate and gate.get("step") == step and ctx.now - gate["opened_at"] > expiry:
+        gate = m.state.round_at(step)
+        expiry = self.timing.gate_expiry_seconds
+        if gate and gate.expired(ctx.now, expiry):
             self.store.event(
                 m.id,
                 actor="bot",
@@ -245,41 +268,38 @@ class Mover:
                 message=f"{step} approval request expired after {expiry}s",
             )
             gate = None
-        if not gate or gate.get("step") != step:
+        if gate is None:
             return self._open_gate(ctx)
-        names = {
-            a.actor
-            for a in self.store.approvals(m.id, step, gate["version"])
-            if a.decision == "approved"
-        }
-        rule = self.engine.approval_rule()
-        if approvals.gate_passed(rule, names):
+        decided = self.store.approvals(m.id, step, gate.version)
+        names = gate.whose(decided)
+        if gate.passed(decided, self.rule.required):
             return Result.done(f"approved by {', '.join(sorted(names))}")
         return Result.waiting(
-            f"waiting for approval ({len(names)} of {rule.required}) at version {gate['version']}"
+            f"waiting for approval ({len(names)} of {self.rule.required}) at version {gate.version}"
         )
 
     def _open_gate(self, ctx: Context) -> Result:
-        m, step = ctx.migration, Step(ctx.migration.step)
+        m, step = ctx.migration, ctx.migration.step
         version = m.version
         extra = {}
         if step == Step.REPOINT_CLIENTS:
-            extra["preview"] = self.engine.runbook.preview(ctx)
-        m.state["gate"] = {
-            "step": step,
-            "opened_at": ctx.now,
-            "version": version + 1,
-            "decided": {**ctx.observed.figures, "at": ctx.observed.figures.get("at", ctx.now)},
+            extra["preview"] = self.runbook.preview(ctx)
+        lifecycle.move(m, Verb.OPEN_GATE)
+        m.state.gate = GateRound(
+            step=step,
+            opened_at=ctx.now,
+            version=version + 1,
+            decided={**ctx.observed.figures, "at": ctx.observed.figures.get("at", ctx.now)},
             **extra,
-        }
-        m.note = f"waiting for approval at version {version + 1}"
-        self.store.set_note(m.id, m.note)
-        self.engine.save(m, version, "bot", EventKind.GATE_OPENED, f"{step} open for approval")
-        self.engine.note(
+        )
+        m.waiting_for = f"waiting for approval at version {version + 1}"
+        self.store.set_waiting_for(m.id, m.waiting_for)
+        self.journal.save(m, version, "bot", EventKind.GATE_OPENED, f"{step} open for approval")
+        self.journal.announce(
             m,
-            Note.GATE_OPENED,
+            Kinds.GATE_OPENED,
             rollback_hint(step),  # the request itself (title, version, approvers) is rendered
             version=m.version,
             **extra,
         )
-        return Result.waiting(m.note)
+        return Result.waiting(m.waiting_for)

@@ -1,4 +1,5 @@
-"""Notifications are domain events sent through a port; Slack implements it, the CLI logs."""
+"""Notifications are domain events sent through a port (the mover and the verbs `announce`
+them, journal.py); Slack implements it, the CLI logs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 
-class Note(StrEnum):
+class NotificationKind(StrEnum):
     CARD_CHANGED = "card_changed"
     STEP_DONE = "step_done"
     GATE_OPENED = "gate_opened"
@@ -21,7 +22,7 @@ class Note(StrEnum):
 
 @dataclass(frozen=True)
 class Notification:
-    kind: Note
+    kind: NotificationKind
     migration_id: str
     text: str
     step: str | None = None
@@ -29,7 +30,7 @@ class Notification:
 
 
 class Notifier(Protocol):
-    def notify(self, note: Notification) -> None: ...
+    def notify(self, notification: Notification) -> None: ...
 
 
 class LogNotifier:
@@ -39,7 +40,9 @@ class LogNotifier:
         self.log = logger or logging.getLogger("kafka_migrate.notify")
         self.sent: list[Notification] = []
 
-    def notify(self, note: Notification) -> None:
-        self.sent.append(note)
-        if note.kind != Note.CARD_CHANGED:
-            self.log.info("[%s] %s: %s", note.migration_id, note.kind, note.text)
+    def notify(self, notification: Notification) -> None:
+        self.sent.append(notification)
+        if notification.kind != NotificationKind.CARD_CHANGED:
+            self.log.info(
+                "[%s] %s: %s", notification.migration_id, notification.kind, notification.text
+            )

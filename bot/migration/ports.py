@@ -2,7 +2,7 @@
 
 - Kafka: `Runbook` below, the steps' work on the clusters (actions, the conditions an open gate
   keeps checking, the repoint preview, and the undo of what a cancel takes back). The real one
-  is `bot.migration.actions.RUNBOOK`; a fast test gives the engine its own.
+  is `bot.migration.actions.KAFKA_RUNBOOK`; a fast test gives the engine its own.
 - Replicator: `bot.replicators.base.Replicator` (MirrorMaker 2 on Kafka Connect).
 - Notifier: `bot.migration.notify.Notifier` (Slack, or the log).
 

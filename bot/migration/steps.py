@@ -51,7 +51,7 @@ class StepInfo:
     skippable: bool = False
 
 
-RUNBOOK: tuple[StepInfo, ...] = (
+STEPS: tuple[StepInfo, ...] = (
     StepInfo(Step.PREFLIGHT, Kind.AUTO, "Check clusters, replicator and topic selection"),
     StepInfo(Step.PREPARE_TARGET, Kind.AUTO, "Prepare the target"),
     StepInfo(Step.CREATE_TOPICS, Kind.AUTO, "Create topics with the same partitions and configs"),
@@ -77,9 +77,9 @@ RUNBOOK: tuple[StepInfo, ...] = (
     StepInfo(Step.VERIFY, Kind.AUTO, "Verify counts and records", skippable=True),
     StepInfo(Step.COMPLETE, Kind.AUTO, "Report"),
 )
-INFO = {info.step: info for info in RUNBOOK}
-ORDER = [info.step for info in RUNBOOK]
-GATES = [info.step for info in RUNBOOK if info.kind == Kind.GATE]
+INFO = {info.step: info for info in STEPS}
+ORDER = [info.step for info in STEPS]
+GATES = [info.step for info in STEPS if info.kind == Kind.GATE]
 
 
 def next_step(step: Step) -> Step | None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Database  # SQLAlchemy's: `db` throughout
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
 
@@ -52,7 +52,7 @@ def new_id(name: str) -> str:
 
 
 class Store:
-    def __init__(self, db: Engine):
+    def __init__(self, db: Database):
         self.db = db
 
     # migrations ---------------------------------------------------------------------------
@@ -158,10 +158,14 @@ class Store:
         migration.version = expected_version + 1
         return migration
 
-    def set_note(self, migration_id: str, note: str) -> None:
+    def set_waiting_for(self, migration_id: str, waiting_for: str) -> None:
         """What the current step waits for: progress, not a state change (no version bump)."""
         with session_scope(self.db) as session:
-            session.exec(update(Migration).where(Migration.id == migration_id).values(note=note))
+            session.exec(
+                update(Migration)
+                .where(Migration.id == migration_id)
+                .values(waiting_for=waiting_for)
+            )
 
     def record_state(self, migration_id: str, key: str, value: Any) -> int:
         """Put one key of the migration's working state now: a side effect about to be applied
@@ -176,7 +180,7 @@ class Store:
             session.exec(
                 update(Migration)
                 .where(Migration.id == migration_id)
-                .values(state={**(m.state or {}), key: value}, version=version)
+                .values(state={**m.state.dump(), key: value}, version=version)
             )
         return version
 
@@ -372,7 +376,7 @@ class Store:
                         kind=approval.decision,
                         step=approval.step,
                         message=f"{approval.step} {approval.decision} by "
-                        f"{approval.actor} via {approval.via}",
+                        f"{approval.actor} from {approval.interface}",
                         reason=approval.reason,
                         data={"version": approval.version, **(origin or {})},
                     )

@@ -1,43 +1,56 @@
 """What people do to a migration (start, approve or reject, pause, resume, retry, cancel,
-skip): each checked, recorded in the audit trail, or refused with the reason."""
+skip): each checked against the lifecycle (lifecycle.py), recorded in the audit trail, or
+refused with the reason, and the refusal recorded too."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
+from bot.config import Settings
 from bot.errors import UserError
 from bot.kafka.acls import parse_principal_map
 from bot.kafka.naming import TopicNaming
 from bot.kafka.select import TopicSelection, group_patterns
-from bot.migration import approvals, compensation
+from bot.migration import approvals, compensation, lifecycle
+from bot.migration.approvals import ApprovalRule, Decision
+from bot.migration.clients import Clients
+from bot.migration.context import Observations
 from bot.migration.grammar import StartRequest
-from bot.migration.notify import Note
-from bot.migration.steps import GATES, INFO, Status, Step, next_step, rollback_hint
+from bot.migration.journal import Journal
+from bot.migration.lifecycle import Refused, Verb
+from bot.migration.notify import NotificationKind
+from bot.migration.ports import Runbook
+from bot.migration.state import MigrationState
+from bot.migration.steps import GATES, INFO, Step, next_step, rollback_hint
 from bot.migration.store import ConcurrentUpdate, new_id
 from bot.migration.view import Plan, TopicLine
 from bot.models import Approval, EventKind, Migration
 from bot.reasons import reason
 from bot.schemas.client import RegistryError
 
-if TYPE_CHECKING:
-    from bot.migration.engine import Engine
-
-VERB_OF = {
-    EventKind.PAUSED: "pause",
-    EventKind.RESUMED: "resume",
-    EventKind.RETRIED: "retry",
-    EventKind.CANCELLED: "cancel",
-}
+CARD_CHANGED = NotificationKind.CARD_CHANGED
 
 
 class Verbs:
-    """The verbs of people, on the engine's clusters, replicators and store (the mover, which
-    moves the runbook, is mover.py)."""
+    """The verbs of people, on the migration's clients, the store and the notifier (the mover,
+    which moves the runbook, is mover.py)."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.store = engine.store
-        self.settings = engine.settings
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        clients: Clients,
+        runbook: Runbook,
+        rule: ApprovalRule,
+        observed: dict[str, Observations],
+    ):
+        """`observed`: what the mover observed per migration (a resume forgets it)."""
+        self.settings = settings
+        self.journal, self.store = journal, journal.store
+        self.clients, self.runbook, self.rule = clients, runbook, rule
+        self.observed = observed
 
     def _request(self, req: StartRequest) -> tuple[TopicSelection, list[str]]:
         """Check, before anything starts, what a step would refuse later: names in the config,
@@ -45,7 +58,7 @@ class Verbs:
         reachable. Refusals are UserErrors that say what to fix."""
         self.settings.cluster(req.source)
         self.settings.cluster(req.target)
-        replicator = self.engine.replicator(req.via)
+        replicator = self.clients.replicator(req.via)
         self._refuse_shared_flow(req.via)
         self._check_registries(req.options)
         selection = TopicSelection(req.topics, req.exclude)
@@ -97,22 +110,22 @@ class Verbs:
             raise UserError("source_registry and target_registry name the same registry")
         for role, name in zip(("source", "target"), named, strict=True):
             try:
-                self.engine.registry(name).check()
+                self.clients.registry(name).check()
             except RegistryError as exc:
-                self.engine.forget_registry(name)
+                self.clients.forget_registry(name)
                 raise UserError(f"the {role} schema registry {name}: {exc}") from None
 
     def _reach(self, name: str, role: str) -> list[str]:
         """The cluster's topic names; an unreachable cluster's client is dropped, not kept
         retrying (and logging) in the background."""
-        cluster = self.engine.cluster(name)
+        cluster = self.clients.cluster(name)
         why = cluster.unreachable()
         try:
             if why is None:
                 return list(cluster.admin.list_topics(timeout=15).topics)
         except Exception as exc:  # noqa: BLE001 - said to the user as a reason
             why = reason(exc)
-        self.engine.forget_cluster(name)
+        self.clients.forget_cluster(name)
         raise UserError(f"the {role} cluster {name}: {why}")
 
     def plan(self, req: StartRequest) -> Plan:
@@ -123,15 +136,15 @@ class Verbs:
         selection, topics = self._request(req)
         conf = self.settings.config.replicators[req.via]
         topic_plan = plan_topics(
-            self.engine.cluster(req.source),
-            self.engine.cluster(req.target),
+            self.clients.cluster(req.source),
+            self.clients.cluster(req.target),
             topics,
             naming=TopicNaming(req.replication_policy, conf.source_alias),
             allow_config_changes=req.options["allow_config_changes"],
         )
         preview = selection.preview(self._reach(req.source, "source"))
         schema_plan = None
-        if registries := self.engine.registries(req.options):
+        if registries := self.clients.registries(req.options):
             source = registries[0]
             schema_plan = plan_schemas(
                 *registries, topics, strategy=source.subject_strategy, extra=source.extra_subjects
@@ -177,18 +190,48 @@ class Verbs:
             topics=req.topics,
             exclude=req.exclude,
             replication_policy=req.replication_policy,
-            status=Status.PAUSED if hold else Status.ACTIVE,
+            status=lifecycle.initial(hold),
             reason=hold,
             step=Step.PREFLIGHT,
             requested_by=actor,
             channel=channel,
             selected_topics=topics,
             options=req.options,
-            state={},
+            state=MigrationState(),
         )
         self.store.create(m, actor, origin)
-        self.engine.note(m, Note.CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
+        self.journal.announce(m, CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
         return m
+
+    @contextmanager
+    def _audited(
+        self,
+        m: Migration,
+        actor: str,
+        verb: Verb,
+        message: str,
+        step: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Iterator[None]:
+        """A refusal inside is recorded in the audit trail (who, which verb, why), then raised."""
+        try:
+            yield
+        except Refused as exc:
+            self.store.event(
+                m.id,
+                actor=actor,
+                kind=EventKind.REFUSED,
+                step=(step or m.step)[:40],
+                message=message,
+                reason=str(exc),
+                data={"verb": str(verb), **(data or {})},
+            )
+            raise
+
+    def _refusing(
+        self, m: Migration, actor: str, verb: Verb, origin: dict[str, Any] | None
+    ) -> AbstractContextManager[None]:
+        return self._audited(m, actor, verb, f"{actor} may not {verb} {m.id}", data=origin)
 
     def decide(
         self,
@@ -196,74 +239,65 @@ class Verbs:
         *,
         actor: str,
         version: int,
-        via: str,
+        interface: str,
         approve: bool = True,
         step: str | None = None,
         actor_groups: frozenset[str] = frozenset(),
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
-    ) -> str:
+    ) -> Decision:
         """Record an approval or a rejection; a refused one is recorded too, with its reason."""
         m = self.store.get(migration_id)
-        what = "approve" if approve else "reject"
-        try:
+        verb = Verb.APPROVE if approve else Verb.REJECT
+        gate = step or m.step
+        with self._audited(
+            m,
+            actor,
+            verb,
+            f"{actor} may not {verb} {gate} at version {version}",
+            step=gate,
+            data={"interface": interface, **(origin or {})},
+        ):
             return self._decide(
-                m, actor, version, via, approve, step, actor_groups, reason, origin or {}
+                m, actor, version, interface, verb, step, actor_groups, reason, origin or {}
             )
-        except approvals.Refused as exc:
-            self.store.event(
-                m.id,
-                actor=actor,
-                kind=EventKind.REFUSED,
-                step=(step or m.step)[:40],
-                message=f"{actor} may not {what} {step or m.step} at version {version}",
-                reason=str(exc),
-                data={"via": via, **(origin or {})},
-            )
-            raise
 
     def _decide(
         self,
         m: Migration,
         actor: str,
         version: int,
-        via: str,
-        approve: bool,
+        interface: str,
+        verb: Verb,
         step: str | None,
         actor_groups: frozenset[str],
         reason: str | None,
         origin: dict[str, Any],
-    ) -> str:
-        if step is None and Step(m.step) not in GATES:
-            raise approvals.Refused(
+    ) -> Decision:
+        if step is None and m.step not in GATES:
+            raise Refused(
                 f"nothing to approve now: {m.id} is at {m.step}"
-                + (f" ({m.note})" if m.note else "")
+                + (f" ({m.waiting_for})" if m.waiting_for else "")
             )
         step = step or m.step
-        if m.status != Status.ACTIVE:
-            raise approvals.Refused(
-                f"{m.id} is {m.status}"
-                + (f" ({m.reason})" if m.reason else "")
-                + ": nothing to approve"
-            )
-        gate = m.state.get("gate") or {}
-        open_version = gate.get("version") if gate.get("step") == m.step else None
-        already = {a.actor for a in self.store.approvals(m.id, step, version)}
+        lifecycle.check(m, verb)
+        approve = verb == Verb.APPROVE
         approvals.check(
-            self.engine.approval_rule(),
+            self.rule,
             actor=actor,
             actor_groups=actor_groups,
             requested_by=m.requested_by,
             step=step,
             current_step=m.step,
-            waiting_for=m.note or "",
+            waiting_for=m.waiting_for or "",
             version=version,
             current_version=m.version,
-            already=frozenset(already),
+            already=frozenset(a.actor for a in self.store.approvals(m.id, step, version)),
             approve=approve,
         )
-        if open_version != m.version:
-            raise approvals.Refused(f"{step} is not open for approval yet: {m.note or 'checking'}")
+        gate = m.state.round_at(m.step, m.version)
+        if gate is None:
+            raise Refused(f"{step} is not open for approval yet: {m.waiting_for or 'checking'}")
         decision = "approved" if approve else "rejected"
         recorded = self.store.add_approval(
             Approval(
@@ -271,39 +305,48 @@ class Verbs:
                 step=step,
                 decision=decision,
                 actor=actor,
-                via=via,
+                interface=interface,
                 version=version,
                 reason=reason,
             ),
             origin,
         )
         if not recorded:
-            raise approvals.Refused(f"{actor} already decided {step} at version {version}")
+            raise Refused(f"{actor} already decided {step} at version {version}")
         if not approve:
-            m.status, m.reason = (
-                Status.PAUSED,
-                f"{step} rejected by {actor}" + (f": {reason}" if reason else ""),
+            lifecycle.move(
+                m, verb, f"{step} rejected by {actor}" + (f": {reason}" if reason else "")
             )
-            self.engine.save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
-        self.engine.note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
-        return f"{step} {decision} by {actor} (version {version})"
+            self.journal.save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
+        self.journal.announce(m, CARD_CHANGED, f"{step} {decision} by {actor}")
+        whose = gate.whose(self.store.approvals(m.id, step, version))
+        return Decision(
+            migration_id=m.id,
+            step=Step(step),
+            version=version,
+            actor=actor,
+            approved=approve,
+            approvals=whose,
+            required=self.rule.required,
+            passed=approve and len(whose) >= self.rule.required,
+            text=f"{step} {decision} by {actor} (version {version})",
+        )
 
     def _transition(
         self,
         migration_id: str,
         actor: str,
-        allowed: tuple[Status, ...],
-        to: Status,
+        verb: Verb,
         kind: EventKind,
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
     ) -> Migration:
         m = self.store.get(migration_id)
-        if m.status not in allowed:
-            raise UserError(f"{m.id} is {m.status}: cannot {VERB_OF[kind]} it")
+        with self._refusing(m, actor, verb, origin):
+            lifecycle.check(m, verb)
         version = m.version
-        m.status, m.reason = to, reason
-        return self.engine.save(
+        lifecycle.move(m, verb, reason)
+        return self.journal.save(
             m, version, actor, kind, reason or f"{kind} by {actor}", **(origin or {})
         )
 
@@ -314,38 +357,30 @@ class Verbs:
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
     ) -> Migration:
-        return self._transition(
-            migration_id,
-            actor,
-            (Status.ACTIVE,),
-            Status.PAUSED,
-            EventKind.PAUSED,
-            reason or f"paused by {actor}",
-            origin,
-        )
+        why = reason or f"paused by {actor}"
+        return self._transition(migration_id, actor, Verb.PAUSE, EventKind.PAUSED, why, origin)
 
     def resume(
         self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
     ) -> Migration:
-        m = self._transition(
-            migration_id, actor, (Status.PAUSED,), Status.ACTIVE, EventKind.RESUMED, origin=origin
-        )
-        self.engine.observed.pop(m.id, None)  # re-verify everything after a pause
+        m = self._transition(migration_id, actor, Verb.RESUME, EventKind.RESUMED, origin=origin)
+        self.observed.pop(m.id, None)  # re-verify everything after a pause
         return m
 
     def retry(
         self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
     ) -> Migration:
         m = self.store.get(migration_id)
-        if m.status == Status.FAILED and m.state.get("replication"):
+        with self._refusing(m, actor, Verb.RETRY, origin):
+            lifecycle.check(m, Verb.RETRY)
+        if m.state.replication:
+            flow, replicator = self.clients.flow(m), self.clients.replicator(m.replicator)
             try:  # a failed connector or task is restarted, a deleted one created again
-                self.engine.replicator(m.replicator).ensure(self.engine.flow(m))
-                self.engine.replicator(m.replicator).restart(self.engine.flow(m))
+                replicator.ensure(flow)
+                replicator.restart(flow)
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 raise UserError(f"cannot restart the replication: {reason(exc)}") from None
-        return self._transition(
-            migration_id, actor, (Status.FAILED,), Status.ACTIVE, EventKind.RETRIED, origin=origin
-        )
+        return self._transition(migration_id, actor, Verb.RETRY, EventKind.RETRIED, origin=origin)
 
     def cancel(
         self,
@@ -362,23 +397,24 @@ class Verbs:
         undone: list[str] = []
         for _attempt in range(5):
             m = self.store.get(migration_id)
-            if m.status not in (Status.ACTIVE, Status.PAUSED, Status.FAILED):
-                raise UserError(f"{m.id} is {m.status}: cannot cancel it")
-            undone += [u for u in compensation.undo(self.engine, m, cleanup) if u not in undone]
+            with self._refusing(m, actor, Verb.CANCEL, origin):
+                lifecycle.check(m, Verb.CANCEL)
+            done = compensation.undo(self.clients, self.runbook, m, cleanup)
+            undone += [u for u in done if u not in undone]
             why = reason or f"cancelled by {actor}"
-            m.status, m.reason = (
-                Status.CANCELLED,
-                why + ("; undone: " + ", ".join(undone) if undone else ""),
+            lifecycle.move(
+                m, Verb.CANCEL, why + ("; undone: " + ", ".join(undone) if undone else "")
             )
             if cleanup:
-                m.state["cancel_cleanup"] = cleanup
+                m.state.cancel_cleanup = cleanup
             try:
-                m = self.engine.save(
+                m = self.journal.save(
                     m, m.version, actor, EventKind.CANCELLED, m.reason, **(origin or {})
                 )
             except ConcurrentUpdate:
                 continue
-            self.engine.note(m, Note.CARD_CHANGED, f"cancelled by {actor}. {rollback_hint(m.step)}")
+            hint = rollback_hint(m.step)
+            self.journal.announce(m, CARD_CHANGED, f"cancelled by {actor}. {hint}")
             return m
         raise UserError(f"{migration_id} kept changing while it was cancelled: try again")
 
@@ -391,20 +427,25 @@ class Verbs:
     def skip(
         self, migration_id: str, actor: str, reason: str, origin: dict[str, Any] | None = None
     ) -> Migration:
+        """Pass over the current step, if it is skippable, with a reason for the audit trail;
+        an active or failed migration only (lifecycle.py says why)."""
         m = self.store.get(migration_id)
-        if not INFO[Step(m.step)].skippable:
-            raise UserError(
-                f"{m.step} cannot be skipped (only "
-                + ", ".join(i.step for i in INFO.values() if i.skippable)
-                + ")"
-            )
+        with self._refusing(m, actor, Verb.SKIP, origin):
+            lifecycle.check(m, Verb.SKIP)
+            if not INFO[m.step].skippable:
+                raise Refused(
+                    f"{m.step} cannot be skipped (only "
+                    + ", ".join(i.step for i in INFO.values() if i.skippable)
+                    + ")"
+                )
         if not reason.strip():
             raise UserError("skip needs a reason; it goes into the audit trail")
         version = m.version
         self.store.finish_step(m.id, m.step, "skipped", actor=actor, reason=reason)
         skipped = m.step
-        m.step, m.status, m.reason = next_step(Step(m.step)), Status.ACTIVE, None
-        return self.engine.save(
+        lifecycle.move(m, Verb.SKIP)
+        m.step = next_step(skipped)
+        return self.journal.save(
             m,
             version,
             actor,

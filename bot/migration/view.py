@@ -54,7 +54,7 @@ class MigrationView:
     status: str
     step: str
     version: int
-    note: str | None
+    waiting_for: str | None
     reason: str | None
     source: str
     target: str
@@ -104,7 +104,7 @@ class ApprovalLine:
     step: str
     decision: str
     actor: str
-    via: str
+    interface: str  # where it was decided: slack / cli
     version: int
     at: str  # ISO 8601
 
@@ -229,14 +229,14 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
                 reason=run.reason if run else None,
             )
         )
-    gate = m.state.get("gate")
+    gate = m.state.gate
     return MigrationView(
         id=m.id,
         name=m.name,
         status=str(m.status),
         step=str(m.step),
         version=m.version,
-        note=m.note,
+        waiting_for=m.waiting_for,
         reason=m.reason,
         source=m.source,
         target=m.target,
@@ -250,11 +250,11 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
         consumer_lag=consumer[-1] if consumer else None,
         eta_seconds=eta_seconds(points),
         gate=Gate(
-            step=gate["step"],
-            version=gate["version"],
-            opened_at=gate["opened_at"],
-            decided=gate.get("decided") or {},
-            preview=gate.get("preview"),
+            step=str(gate.step),
+            version=gate.version,
+            opened_at=gate.opened_at,
+            decided=gate.decided,
+            preview=gate.preview,
         )
         if gate
         else None,
@@ -287,7 +287,7 @@ def report(store: Store, migration_id: str) -> Report:
                 step=a.step,
                 decision=a.decision,
                 actor=a.actor,
-                via=a.via,
+                interface=a.interface,
                 version=a.version,
                 at=a.created_at.isoformat(),
             )
@@ -305,9 +305,9 @@ def report(store: Store, migration_id: str) -> Report:
             )
             for e in store.events(m.id)
         ),
-        handover=m.state.get("handover"),
-        verify=m.state.get("verify"),
-        schemas=m.state.get("schemas"),
+        handover=m.state.handover,
+        verify=m.state.verify,
+        schemas=m.state.schemas,
         lag_samples=tuple(
             (s.at.isoformat(), s.replication_lag) for s in store.lag_samples(m.id, 1000)
         ),

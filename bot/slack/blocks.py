@@ -111,7 +111,11 @@ def card(view: MigrationView) -> list:
         SectionBlock(text=MarkdownTextObject(text=clip(_checklist(view)))),
     ]
     # why it stopped comes first: a failed card says why
-    now = (view.note or view.reason) if view.status == "active" else (view.reason or view.note)
+    now = (
+        (view.waiting_for or view.reason)
+        if view.status == "active"
+        else (view.reason or view.waiting_for)
+    )
     context = [MarkdownTextObject(text=clip(escape(view.rollback), 2000))]
     if now:
         label = "Now" if view.status == "active" else view.status.capitalize()
@@ -268,7 +272,8 @@ def report_text(r: Report) -> str:
     v = r.migration
     approvals = (
         "\n".join(
-            f"• {a.step} {a.decision} by {mention(a.actor)} via {a.via} (version {a.version})"
+            f"• {a.step} {a.decision} by {mention(a.actor)} from {a.interface} "
+            f"(version {a.version})"
             for a in r.approvals
         )
         or "• none"

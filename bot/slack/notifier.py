@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.migration import view
-from bot.migration.notify import Note, Notification
+from bot.migration.notify import Notification, NotificationKind
 from bot.migration.steps import GATES, INFO, Status, Step
 from bot.migration.store import Store
 from bot.models import GateMessage
@@ -69,9 +69,13 @@ class SlackNotifier:
         self._thread.start()
 
     # the port ------------------------------------------------------------------------------
-    def notify(self, note: Notification) -> None:
+    def notify(self, notification: Notification) -> None:
         self._inbox.put(
-            Work(note.migration_id, f"{note.kind} for {note.migration_id}", self._sends(note))
+            Work(
+                notification.migration_id,
+                f"{notification.kind} for {notification.migration_id}",
+                self._sends(notification),
+            )
         )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -169,21 +173,15 @@ class SlackNotifier:
     def _follow_gates(self, migration_id: str) -> list[Send]:
         """Gate requests whose gate is no longer open lose their buttons and say why."""
         m = self.store.get(migration_id)
-        gate = m.state.get("gate") or {}
         closing = []
         for message in self.store.open_gate_messages(migration_id):
-            still_open = (
-                m.status == Status.ACTIVE
-                and m.step == message.step
-                and gate.get("step") == message.step
-                and gate.get("version") == message.version
-            )
-            if still_open:
-                continue
+            at_step = m.step == message.step
+            if m.status == Status.ACTIVE and at_step and m.state.round_at(m.step, message.version):
+                continue  # still open
             if m.status in (Status.CANCELLED, Status.COMPLETE, Status.FAILED, Status.PAUSED):
                 why = f"the migration is {m.status}" + (f" ({m.reason})" if m.reason else "")
-            elif m.step == message.step and gate.get("version"):
-                why = f"expired; a new request (version {gate['version']}) replaces it"
+            elif at_step and (gate := m.state.round_at(m.step)):
+                why = f"expired; a new request (version {gate.version}) replaces it"
             else:
                 why = f"the migration moved to {m.step}"
             closing += self._close(
@@ -277,36 +275,41 @@ class SlackNotifier:
             content=lag_chart(samples, title),
         )
 
-    def _sends(self, note: Notification) -> list[Send]:
+    def _sends(self, notification: Notification) -> list[Send]:
         """What a notification asks of Slack, as sends done in order, each once; nothing is read
         before its turn."""
-        mid, said = note.migration_id, blocks.escape(note.text)
-        if note.kind == Note.CARD_CHANGED:
+        mid, said = notification.migration_id, blocks.escape(notification.text)
+        if notification.kind == NotificationKind.CARD_CHANGED:
             return [partial(self._card, mid)]
-        if note.kind == Note.GATE_OPENED:
-            return [partial(self._post_gate_request, mid, note.text)]
-        if note.kind == Note.GATE_CLOSED:
+        if notification.kind == NotificationKind.GATE_OPENED:
+            return [partial(self._post_gate_request, mid, notification.text)]
+        if notification.kind == NotificationKind.GATE_CLOSED:
             return [
-                partial(self._gate_closed, mid, note.text),
+                partial(self._gate_closed, mid, notification.text),
                 partial(self._thread_say, mid, f":leftwards_arrow_with_hook: {said}"),
             ]
-        if note.kind == Note.STEP_DONE:
+        if notification.kind == NotificationKind.STEP_DONE:
             sends = [partial(self._thread_say, mid, f":white_check_mark: {said}")]
-            if note.step in GATES and note.data.get("actor"):
-                sends.insert(0, partial(self._gate_approved, mid, note.step, note.data["actor"]))
+            if notification.step in GATES and notification.data.get("actor"):
+                sends.insert(
+                    0,
+                    partial(
+                        self._gate_approved, mid, notification.step, notification.data["actor"]
+                    ),
+                )
             return sends
-        if note.kind == Note.LAG_ZERO:
+        if notification.kind == NotificationKind.LAG_ZERO:
             return [
                 partial(self._channel_say, mid, f":checkered_flag: {blocks.code(mid)}: {said}"),
-                partial(self._chart, mid, f"{mid}: {note.text[:60]}"),
+                partial(self._chart, mid, f"{mid}: {notification.text[:60]}"),
             ]
-        if note.kind in (Note.STALL, Note.FAILURE):
-            mark = ":warning:" if note.kind == Note.STALL else ":x:"
+        if notification.kind in (NotificationKind.STALL, NotificationKind.FAILURE):
+            mark = ":warning:" if notification.kind == NotificationKind.STALL else ":x:"
             return [
                 partial(self._channel_say, mid, f"{mark} {blocks.code(mid)}: {said}"),
                 partial(self._thread_say, mid, f"{mark} {said}"),
             ]
-        if note.kind == Note.COMPLETED:
+        if notification.kind == NotificationKind.COMPLETED:
             return self._report(mid)
         return []
 

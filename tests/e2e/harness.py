@@ -126,7 +126,7 @@ class Workspace:
             time.sleep(0.3)
         raise AssertionError(
             f"{what or 'condition'} not reached in {timeout}s: step "
-            f"{status and status['step']}, note {status and status['note']}\n"
+            f"{status and status['step']}, note {status and status['waiting_for']}\n"
             + self.serve_log.read_text()[-3000:]
         )
 

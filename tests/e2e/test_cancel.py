@@ -125,3 +125,41 @@ def test_cancel_cleanup_target_deletes_only_the_topics_and_acls_the_migration_cr
         assert "1 target topic(s) deleted" in reason and "1 target ACL binding(s) deleted" in reason
     finally:
         ws.stop_serve()
+
+
+def test_skip_after_cancel_is_refused_and_the_migration_stays_cancelled(sandbox, unique):
+    """The regression of issue 19: skip on a cancelled migration at a skippable step made it
+    active again, its topic locks released and its connectors deleted."""
+    src = sandbox.source.client_config()
+    topic, group = f"skipped-{unique}", f"readers-{unique}"
+    create_topic(src, topic, 1)
+    produce(src, topic, [(None, b"r", [])])
+    commit(Cluster("source", src), group, {(topic, 0): 1})  # read everything; never on the target
+    ws = Workspace(sandbox, quiet=1, drain=1, ready=0)
+    ws.serve()
+    try:
+        mid = ws.start(
+            f"skipped source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
+        )
+        for gate in ("stop_producers", "repoint_clients"):
+            shown = ws.wait_gate(mid, gate, 120)
+            ws.ok("approve", mid, "--version", str(shown["version"]), user="bob")
+        said = f"start these consumers on the target: {group}"
+        ws.wait(mid, lambda s: said in (s["waiting_for"] or ""), 120, "consumers_on_target")
+        assert "cancelled" in ws.ok("cancel", mid, "--yes", user="alice")
+        assert connectors(sandbox, mid) == []
+
+        refused = ws.cli("skip", mid, "--reason", "retired group", user="alice")
+        assert refused.returncode == 2
+        assert f"{mid} is cancelled" in refused.stderr and "nothing to skip" in refused.stderr
+        status = ws.status(mid)
+        assert (status["status"], status["step"]) == ("cancelled", "consumers_on_target")
+        assert connectors(sandbox, mid) == []  # nothing recreated
+        assert f"{ws.actor('alice')} may not skip {mid}" in ws.ok("report", mid)  # audited
+        # the topic is free: another migration may take it
+        other = ws.start(
+            f"again source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
+        )
+        ws.ok("cancel", other, "--yes", user="alice")
+    finally:
+        ws.stop_serve()

@@ -34,7 +34,7 @@ def test_killed_engine_resumes_without_repeating_side_effects(sandbox, tmp_path,
         mid = ws.start(
             f"crash source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
         )
-        ws.wait(mid, lambda s: s["step"] == "catch_up" and s["note"], 120, "catch_up")
+        ws.wait(mid, lambda s: s["step"] == "catch_up" and s["waiting_for"], 120, "catch_up")
         ws.kill_serve()
         parts = connectors(sandbox, mid)
         assert len(parts) == 3

@@ -20,8 +20,10 @@ SAID = ("timed out", "did not answer in time", "cannot reach")
 
 
 def degraded(ws: Workspace, mid: str, timeout: float = 90) -> dict:
-    held = ws.wait(mid, lambda s: (s["note"] or "").startswith("degraded for"), timeout, "degraded")
-    assert held["status"] == "active" and any(words in held["note"] for words in SAID), held
+    held = ws.wait(
+        mid, lambda s: (s["waiting_for"] or "").startswith("degraded for"), timeout, "degraded"
+    )
+    assert held["status"] == "active" and any(words in held["waiting_for"] for words in SAID), held
     return held
 
 
@@ -30,7 +32,9 @@ def finish(ws: Workspace, sandbox, mid: str, topic: str) -> dict:
     for gate in ("stop_producers", "repoint_clients"):
         ws.wait(  # a fault that passes may hold the gate "degraded" a moment after the thaw
             mid,
-            lambda s, g=gate: s["step"] == g and (s["note"] or "").startswith("waiting for appr"),
+            lambda s, g=gate: (
+                s["step"] == g and (s["waiting_for"] or "").startswith("waiting for appr")
+            ),
             240,
             f"{gate} waiting for approval",
         )
@@ -106,7 +110,7 @@ def test_the_connect_worker_stopped_and_restarted_during_catch_up_then_it_comple
         sandbox_mod.stop_connect(sandbox)
         try:
             held = degraded(ws, mid)
-            assert "Kafka Connect" in held["note"], held["note"]
+            assert "Kafka Connect" in held["waiting_for"], held["waiting_for"]
             time.sleep(10)
             assert ws.status(mid)["status"] == "active"
         finally:

@@ -244,6 +244,6 @@ def test_the_acl_step_and_its_undo_use_aivens_api_on_an_aiven_target(standin, sa
     adds = [r for r in standin.requests if r.method == "POST" and r.path.endswith("/kafka/acl")]
     assert [r.body["resource_name"] for r in adds if unique in r.body["resource_name"]] == [topic]
     assert read in set(describe_all(target))
-    actions.drop_acls(target, ctx.state["created_acls"])
+    actions.drop_acls(target, ctx.state.created_acls)
     deletes = [r for r in standin.requests if r.method == "DELETE" and "/kafka/acl/" in r.path]
     assert deletes and read not in set(describe_all(target))

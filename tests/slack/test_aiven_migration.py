@@ -240,7 +240,7 @@ def test_a_bot_restarted_at_catch_up_creates_nothing_twice(
         wait_for(
             lambda: (
                 store.get(mid).step == "catch_up"
-                and (store.get(mid).note or "").startswith("replication lag 1,500")
+                and (store.get(mid).waiting_for or "").startswith("replication lag 1,500")
             ),
             60,
             "catch_up waiting",
@@ -371,7 +371,7 @@ def test_a_409_is_reused_and_a_5xx_holds_the_step_degraded_then_it_goes_on(
         store = driver.bot.store
 
         def degraded(step: str):
-            note = store.get(mid).note or ""
+            note = store.get(mid).waiting_for or ""
             return store.get(mid).step == step and "degraded" in note and said in note
 
         wait_for(lambda: degraded("preflight"), 60, "preflight degraded")

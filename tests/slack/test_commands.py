@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.migration.notify import Note, Notification
+from bot.migration.notify import Notification, NotificationKind
 from tests.slack.conftest import CHANNEL, wait_for
 from tests.support import migration
 
@@ -235,7 +235,7 @@ def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):
     said = answer(slackbot, "topic(s) it created")
     assert "delete the 1 topic(s) it created on the target: orders" in said
     assert f"cancel {m.id} cleanup=target yes" in said and store.get(m.id).status == "active"
-    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "shown"))
+    slackbot.bot.notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "shown"))
     assert slackbot.bot.notifier.wait_idle(10)
     card = slackbot.standin.messages[store.get(m.id).card_ts]
     cancel = next(

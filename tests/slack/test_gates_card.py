@@ -7,7 +7,7 @@ import copy
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.migration.notify import Note, Notification
+from bot.migration.notify import Notification, NotificationKind
 from bot.migration.steps import Step
 from tests.slack.conftest import CHANNEL, wait_for
 from tests.support import migration
@@ -22,7 +22,7 @@ def open_gate(slackbot, requested_by="U0ALICE", mid="orders-abc"):
     m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 2}}
     store.save(m, 1, actor="bot", kind="gate_opened", message="stop_producers open")
     slackbot.bot.notifier.notify(
-        Notification(Note.GATE_OPENED, m.id, "stop the producers", "stop_producers")
+        Notification(NotificationKind.GATE_OPENED, m.id, "stop the producers", "stop_producers")
     )
 
     def gate_message():
@@ -100,7 +100,7 @@ def test_card_is_posted_once_updated_coalesced_and_summarised(slackbot):
     m = slackbot.bot.store.create(migration(topics=topics), "U0ALICE")
     notifier = slackbot.bot.notifier
     for i in range(30):
-        notifier.notify(Notification(Note.CARD_CHANGED, m.id, f"change {i}"))
+        notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, f"change {i}"))
     assert notifier.wait_idle(10)
     posts = [
         c
@@ -117,7 +117,7 @@ def test_card_is_posted_once_updated_coalesced_and_summarised(slackbot):
 def test_card_buttons_check_the_operator_and_the_version(slackbot):
     store = slackbot.bot.store
     m = store.create(migration(), "U0ALICE")
-    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "new"))
+    slackbot.bot.notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "new"))
     assert slackbot.bot.notifier.wait_idle(10)
     card = copy.deepcopy(slackbot.standin.messages[store.get(m.id).card_ts])  # as seen
     slackbot.click(card, "migration_pause", "U0EVE")
@@ -135,8 +135,10 @@ def test_alerts_go_to_the_channel_and_charts_to_the_thread(slackbot):
     for lag in (500, 200, 0):
         store.add_lag(m.id, lag, lag // 2, None)
     notifier = slackbot.bot.notifier
-    notifier.notify(Notification(Note.LAG_ZERO, m.id, "lag reached zero", "drain"))
-    notifier.notify(Notification(Note.STALL, m.id, "MirrorMaker 2 copied nothing", "catch_up"))
+    notifier.notify(Notification(NotificationKind.LAG_ZERO, m.id, "lag reached zero", "drain"))
+    notifier.notify(
+        Notification(NotificationKind.STALL, m.id, "MirrorMaker 2 copied nothing", "catch_up")
+    )
     assert notifier.wait_idle(15)
     texts = [msg.text for msg in slackbot.standin.channel_messages(CHANNEL)]
     assert any("lag reached zero" in t for t in texts)
@@ -151,7 +153,7 @@ def test_rate_limits_are_retried_after_retry_after(slackbot):
     store = slackbot.bot.store
     m = store.create(migration(), "U0ALICE")
     slackbot.standin.rate_limit("chat.postMessage", times=1, retry_after=1)
-    slackbot.bot.notifier.notify(Notification(Note.CARD_CHANGED, m.id, "new"))
+    slackbot.bot.notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "new"))
     assert slackbot.bot.notifier.wait_idle(15)
     assert store.get(m.id).card_ts  # posted on the second try
     assert len(slackbot.standin.calls_of("chat.postMessage")) == 2
@@ -191,7 +193,7 @@ def test_gate_requests_lose_their_buttons_when_the_migration_moves_on(slackbot):
     expired = store.get(m.id)
     expired.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 3}}
     store.save(expired, 2, actor="bot", kind="gate_opened", message="asked again")
-    notifier.notify(Notification(Note.CARD_CHANGED, m.id, "asked again"))
+    notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "asked again"))
     closed = wait_for(
         lambda: (
             not any(b["type"] == "actions" for b in slackbot.standin.messages[message.ts].blocks)
@@ -200,7 +202,9 @@ def test_gate_requests_lose_their_buttons_when_the_migration_moves_on(slackbot):
         what="the expired request closed",
     )
     assert "expired; a new request (version 3) replaces it" in closed
-    notifier.notify(Notification(Note.GATE_OPENED, m.id, "asked again", "stop_producers"))
+    notifier.notify(
+        Notification(NotificationKind.GATE_OPENED, m.id, "asked again", "stop_producers")
+    )
     again = wait_for(
         lambda: next(
             (

@@ -13,7 +13,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.db import open_database
 from bot.dbmigrations import init_db
-from bot.migration.notify import Note, Notification
+from bot.migration.notify import Notification, NotificationKind
 from bot.migration.steps import Step
 from bot.migration.store import Store
 from bot.slack import blocks
@@ -143,15 +143,19 @@ def test_a_burst_of_429_and_5xx_loses_nothing_and_duplicates_nothing(standin, no
     standin.burst(429, method="chat.postMessage", times=5)  # beyond the client's 3 retries
     standin.burst(500, 503, method="chat.postMessage", times=4)  # beyond its 2 retries
     standin.burst(502, 500, 503, method="chat.update", times=6)
-    notifier.notify(Notification(Note.CARD_CHANGED, m.id, "started"))
+    notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "started"))
     for i in range(4):
-        notifier.notify(Notification(Note.STEP_DONE, m.id, f"step {i} done", "preflight"))
+        notifier.notify(
+            Notification(NotificationKind.STEP_DONE, m.id, f"step {i} done", "preflight")
+        )
     m = store.get(m.id)
     m.step = Step.STOP_PRODUCERS
     m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 2}}
     store.save(m, 1, actor="bot", kind="gate_opened", message="stop_producers open")
-    notifier.notify(Notification(Note.GATE_OPENED, m.id, "stop the producers", "stop_producers"))
-    notifier.notify(Notification(Note.STALL, m.id, "copied nothing", "catch_up"))
+    notifier.notify(
+        Notification(NotificationKind.GATE_OPENED, m.id, "stop the producers", "stop_producers")
+    )
+    notifier.notify(Notification(NotificationKind.STALL, m.id, "copied nothing", "catch_up"))
     assert notifier.wait_idle(180)
 
     failed = Counter(
@@ -182,12 +186,12 @@ def test_a_definite_error_drops_only_that_notification(standin, notifier, caplog
     caplog.set_level(logging.WARNING)
     store = notifier.store
     m = store.create(migration(), "U0ALICE")
-    notifier.notify(Notification(Note.STEP_DONE, m.id, "first done", "preflight"))
+    notifier.notify(Notification(NotificationKind.STEP_DONE, m.id, "first done", "preflight"))
     assert notifier.wait_idle(30)
     standin.burst(200, method="chat.postMessage", times=1, error="msg_too_long")
     standin.burst(429, 500, method="chat.postMessage", times=5)
-    notifier.notify(Notification(Note.STALL, m.id, "copied nothing", "catch_up"))
-    notifier.notify(Notification(Note.STEP_DONE, m.id, "second done", "prepare_target"))
+    notifier.notify(Notification(NotificationKind.STALL, m.id, "copied nothing", "catch_up"))
+    notifier.notify(Notification(NotificationKind.STEP_DONE, m.id, "second done", "prepare_target"))
     assert notifier.wait_idle(120)
 
     card_ts = store.get(m.id).card_ts
@@ -205,13 +209,13 @@ def test_a_definite_error_drops_only_that_notification(standin, notifier, caplog
 def test_the_card_is_kept_current_through_a_burst_of_updates(standin, notifier):
     store = notifier.store
     m = store.create(migration(), "U0ALICE")
-    notifier.notify(Notification(Note.CARD_CHANGED, m.id, "started"))
+    notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "started"))
     assert notifier.wait_idle(30)
     standin.burst(429, 503, method="chat.update", times=8)
     for version in range(1, 4):
         store.save(store.get(m.id), version, actor="bot", kind="noted", message="noted")
-        store.set_note(m.id, f"change {version}")
-        notifier.notify(Notification(Note.CARD_CHANGED, m.id, f"change {version}"))
+        store.set_waiting_for(m.id, f"change {version}")
+        notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, f"change {version}"))
     assert not notifier.wait_idle(0.1)  # a retry is pending: not idle
     assert notifier.wait_idle(120)
     card = str(standin.messages[store.get(m.id).card_ts].blocks)
@@ -288,12 +292,12 @@ def test_a_migration_completes_through_a_burst_of_429_and_5xx(
     ]
     thread = thread_texts(standin, m.card_ts)
     for note in notes:  # every step done is in the thread, once
-        if note.kind == Note.STEP_DONE:
+        if note.kind == NotificationKind.STEP_DONE:
             assert thread.count(f":white_check_mark: {blocks.escape(note.text)}") == 1, note.text
     assert sum("Report for" in t for t in thread) == 1
     first_texts = [m.history[0][0] if m.history else m.text for m in standin.messages.values()]
     requests = [t for t in first_texts if t.startswith("Approve:") and t.endswith(f"({mid})")]
-    assert len(requests) == sum(note.kind == Note.GATE_OPENED for note in notes) >= 2
+    assert len(requests) == sum(note.kind == NotificationKind.GATE_OPENED for note in notes) >= 2
     posted = [
         (msg.channel, msg.thread_ts, msg.text, str(msg.blocks)) for msg in standin.messages.values()
     ]

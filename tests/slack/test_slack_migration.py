@@ -103,7 +103,7 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
     card_text = str(card.blocks)
     assert "complete" in card_text and card_text.count("by <@U0DAN>") == 2
     thread = driver.standin.channel_messages(CHANNEL, thread_ts=card.ts)
-    assert any("Report for" in m.text and "via slack" in m.text for m in thread)
+    assert any("Report for" in m.text and "from slack" in m.text for m in thread)
     charts = [
         f
         for f in driver.standin.files.values()

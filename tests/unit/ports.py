@@ -91,7 +91,7 @@ class MemoryReplicator(Replicator):
 def fence_step(ctx: Context) -> Result:
     """producers_stopped with fence=yes, as the real one orders it: recorded, then applied."""
     bindings = [["TOPIC", t, "LITERAL", "User:app", "*", "WRITE", "DENY"] for t in ctx.topics]
-    if "fence" not in ctx.state:
+    if ctx.state.fence is None:
         ctx.record_side_effect("fence", bindings)
         ctx.source._reach()
         ctx.source.acls |= {tuple(b) for b in bindings}

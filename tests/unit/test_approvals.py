@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from bot.migration.approvals import ApprovalRule, Refused, check, gate_passed
+from bot.migration.approvals import ApprovalRule, Refused, check
+from bot.migration.state import GateRound
 
 POLICY = ApprovalRule(frozenset({"U0BOB", "S0SRE", "cli:carol"}), two_person_rule=True, required=2)
 
@@ -70,8 +73,18 @@ def test_two_person_rule_off_lets_the_requester_approve():
 
 
 def test_n_approvals():
-    assert not gate_passed(POLICY, {"U0BOB"})
-    assert gate_passed(POLICY, {"U0BOB", "cli:carol"})
+    gate = GateRound(step="stop_producers", opened_at=0, version=7)
+
+    def approved(*actors, version=7):
+        return [
+            SimpleNamespace(step="stop_producers", version=version, actor=a, decision="approved")
+            for a in actors
+        ]
+
+    assert not gate.passed(approved("U0BOB"), POLICY.required)
+    assert gate.passed(approved("U0BOB", "cli:carol"), POLICY.required)
+    assert not gate.passed(approved("U0BOB") + approved("cli:carol", version=6), POLICY.required)
+    assert gate.whose(approved("cli:carol", "U0BOB")) == ("cli:carol", "U0BOB")
 
 
 def test_the_requester_may_reject_their_own_request_but_not_approve_it():

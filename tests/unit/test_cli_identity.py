@@ -56,7 +56,7 @@ def test_an_approval_is_recorded_under_the_real_account_whatever_USER_says(gate_
     assert result.returncode == 0, result.stderr
     assert f"approved by cli:{APPROVER}" in result.stdout
     [approval] = store.all_approvals(mid)
-    assert (approval.actor, approval.via, approval.decision) == (
+    assert (approval.actor, approval.interface, approval.decision) == (
         f"cli:{APPROVER}",
         "cli",
         "approved",
@@ -65,7 +65,7 @@ def test_an_approval_is_recorded_under_the_real_account_whatever_USER_says(gate_
     assert event.actor == f"cli:{APPROVER}"
     assert event.data == {
         "version": 2,
-        "via": "cli",
+        "interface": "cli",
         "account": APPROVER,
         "uid": bob.pw_uid,
         "host": socket.gethostname(),

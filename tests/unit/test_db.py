@@ -39,7 +39,7 @@ def test_tables_round_trip(db):
                 step="stop_producers",
                 decision="approved",
                 actor="U0BOB",
-                via="slack",
+                interface="slack",
                 version=3,
             )
         )

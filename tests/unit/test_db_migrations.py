@@ -16,7 +16,6 @@ from bot import dbmigrations
 from bot.db import open_database, session_scope
 from bot.dbmigrations import init_db
 from bot.models import Approval, Event, GateMessage, Migration
-from tests.support import migration as new_migration
 
 OUR_TABLES = set(SQLModel.metadata.tables)  # every table the models define
 
@@ -62,10 +61,19 @@ def write_rows_like_release_0001(db) -> None:
     with db.begin() as conn:
         conn.execute(text("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)"))
         conn.execute(text("INSERT INTO apscheduler_jobs (id) VALUES ('tick')"))
-    m = new_migration("m-1")
-    with session_scope(db) as session:  # migrations and events did not change since
-        session.add(m)
-        session.flush()
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO migrations (id, name, source, target, replicator, topics,"
+                " exclude, replication_policy, status, step, version, requested_by,"
+                " selected_topics, groups, options, state, note, created_at, updated_at)"
+                " VALUES ('m-1', 'orders', 'src', 'dst', 'mm2', 'orders', '', 'identity',"
+                " 'active', 'catch_up', 3, 'U0ALICE', '[\"orders\"]', '[]', '{}',"
+                " '{\"replication\": \"km-m-1\"}', 'lag 12', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+    with session_scope(db) as session:  # events did not change since
         session.add(Event(migration_id="m-1", actor="U0ALICE", kind="created", message="created"))
     with db.begin() as conn:
         conn.execute(
@@ -95,9 +103,15 @@ def create_like_the_previous_release(db) -> None:
 
 def assert_rows_kept(db) -> None:
     with session_scope(db) as session:
-        assert session.get(Migration, "m-1").requested_by == "U0ALICE"
+        m = session.get(Migration, "m-1")
+        assert (m.requested_by, m.waiting_for, m.state.replication) == (
+            "U0ALICE",
+            "lag 12",
+            "km-m-1",
+        )
         assert [e.kind for e in session.exec(select(Event))] == ["created"]
-        assert session.exec(select(Approval)).one().version == 3
+        approval = session.exec(select(Approval)).one()
+        assert (approval.version, approval.interface) == (3, "slack")
         assert session.exec(select(GateMessage)).one().version == 3
     with db.connect() as conn:  # not ours: left alone
         assert conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["tick"]
@@ -130,7 +144,7 @@ def assert_release_0001_database_upgrades(db) -> None:
                 step="stop_producers",
                 decision="approved",
                 actor="U0BOB",
-                via="slack",
+                interface="slack",
                 version=3,
             )
         )

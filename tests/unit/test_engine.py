@@ -14,7 +14,7 @@ from bot.migration import actions
 from bot.migration.approvals import Refused
 from bot.migration.context import Result
 from bot.migration.engine import Engine
-from bot.migration.notify import LogNotifier, Note
+from bot.migration.notify import LogNotifier, NotificationKind
 from bot.migration.steps import ORDER, Status, Step
 from tests.support import CONFIG, migration
 from tests.unit.ports import MemoryCluster, MemoryReplicator, ScriptedRunbook, fence_step
@@ -66,11 +66,11 @@ class Rig:
     def approve(self, who="U0BOB", version=None):
         m = self.store.get(self.id)
         return self.engine.verbs.decide(
-            self.id, actor=who, version=version or m.version, via="slack", approve=True
+            self.id, actor=who, version=version or m.version, interface="slack", approve=True
         )
 
-    def kinds(self) -> list[Note]:
-        return [n.kind for n in self.notes.sent if n.kind != Note.CARD_CHANGED]
+    def kinds(self) -> list[NotificationKind]:
+        return [n.kind for n in self.notes.sent if n.kind != NotificationKind.CARD_CHANGED]
 
     def to(self, step: Step):
         """Tick (approving the gates on the way) until the migration is at `step`."""
@@ -78,7 +78,7 @@ class Rig:
             m = self.tick()
             if m.step == step or m.status != Status.ACTIVE:
                 return m
-            if m.state.get("gate"):
+            if m.state.gate:
                 self.approve()
         raise AssertionError(f"never reached {step}: at {m.step}")
 
@@ -90,30 +90,35 @@ def rig(tmp_path, store):
 
 def test_a_clean_run_passes_every_step_with_two_approvals_and_deletes_the_connectors(rig):
     m = rig.tick()
-    assert m.step == Step.STOP_PRODUCERS and m.state["gate"]["version"] == m.version
-    assert m.note == f"waiting for approval at version {m.version}"
+    assert m.step == Step.STOP_PRODUCERS and m.state.gate.version == m.version
+    assert m.waiting_for == f"waiting for approval at version {m.version}"
     assert rig.tick().step == Step.STOP_PRODUCERS  # nobody approved: it waits
     rig.approve()
     m = rig.tick()
-    assert m.step == Step.REPOINT_CLIENTS and m.state["gate"]["preview"]["analytics"]
+    assert m.step == Step.REPOINT_CLIENTS and m.state.gate.preview["analytics"]
     rig.approve()
     m = rig.tick()
     assert m.status == Status.COMPLETE
     assert rig.replicator.flows == {} and rig.replicator.calls[-1] == "delete"
     assert [r.state for r in rig.store.step_runs(rig.id)] == ["done"] * len(ORDER)
-    assert rig.kinds().count(Note.GATE_OPENED) == 2 and rig.kinds()[-1] == Note.COMPLETED
-    assert rig.kinds().count(Note.LAG_ZERO) == 2  # caught up, then drained
+    assert (
+        rig.kinds().count(NotificationKind.GATE_OPENED) == 2
+        and rig.kinds()[-1] == NotificationKind.COMPLETED
+    )
+    assert rig.kinds().count(NotificationKind.LAG_ZERO) == 2  # caught up, then drained
 
 
 def test_waiting_holds_the_step_and_shows_each_new_note_once(rig):
     rig.scripted.script[Step.CATCH_UP] = [Result.waiting("lag 50", lag=50)] * 2 + [
         Result.waiting("lag 20", lag=20)
     ]
-    assert rig.tick().note == "lag 50"
+    assert rig.tick().waiting_for == "lag 50"
     changes = len(rig.notes.sent)
-    assert rig.tick().note == "lag 50" and len(rig.notes.sent) == changes  # same: not re-sent
+    assert (
+        rig.tick().waiting_for == "lag 50" and len(rig.notes.sent) == changes
+    )  # same: not re-sent
     m = rig.tick()
-    assert (m.step, m.note, m.status) == (Step.CATCH_UP, "lag 20", Status.ACTIVE)
+    assert (m.step, m.waiting_for, m.status) == (Step.CATCH_UP, "lag 20", Status.ACTIVE)
     assert [s.replication_lag for s in rig.store.lag_samples(rig.id, 10)] == [50, 50, 20]
 
 
@@ -125,7 +130,7 @@ def test_a_failed_step_fails_loudly_and_a_retry_goes_on(rig, caplog):
     assert any(
         r.levelno == logging.ERROR and "create_topics failed" in r.message for r in caplog.records
     )
-    failure = [n for n in rig.notes.sent if n.kind == Note.FAILURE][-1]
+    failure = [n for n in rig.notes.sent if n.kind == NotificationKind.FAILURE][-1]
     assert "cleanup.policy differs" in failure.text and "Nothing has moved yet" in failure.text
     assert rig.tick().status == Status.FAILED  # a failed migration is not moved
     rig.engine.verbs.retry(rig.id, "U0ALICE")
@@ -133,10 +138,10 @@ def test_a_failed_step_fails_loudly_and_a_retry_goes_on(rig, caplog):
 
 
 def test_an_expired_gate_is_opened_again_and_the_old_approval_is_refused(rig):
-    first = rig.tick().state["gate"]["version"]
+    first = rig.tick().state.gate.version
     rig.clock.now += 101
     m = rig.tick()
-    assert m.state["gate"]["version"] > first
+    assert m.state.gate.version > first
     assert "gate_expired" in [e.kind for e in rig.store.events(rig.id)]
     with pytest.raises(Refused, match="stale approval"):
         rig.approve(version=first)
@@ -152,11 +157,11 @@ def test_a_gate_whose_condition_broke_goes_back_and_wants_a_new_approval(rig):
     ]
     rig.scripted.script[Step.CATCH_UP] = [Result.waiting("lag 900", lag=900)]
     m = rig.tick()
-    assert (m.step, m.state.get("gate")) == (Step.CATCH_UP, None)
-    closed = [n for n in rig.notes.sent if n.kind == Note.GATE_CLOSED][-1]
+    assert (m.step, m.state.gate) == (Step.CATCH_UP, None)
+    closed = [n for n in rig.notes.sent if n.kind == NotificationKind.GATE_CLOSED][-1]
     assert "any approval must be given again" in closed.text
     m = rig.tick()  # caught up again: a new request, at a new version
-    assert m.step == Step.STOP_PRODUCERS and rig.kinds().count(Note.GATE_OPENED) == 2
+    assert m.step == Step.STOP_PRODUCERS and rig.kinds().count(NotificationKind.GATE_OPENED) == 2
     assert [r.state for r in rig.store.step_runs(rig.id) if r.step == Step.STOP_PRODUCERS][0] == (
         "regressed"
     )
@@ -180,10 +185,10 @@ def test_a_stall_is_said_once_while_nothing_is_copied_and_again_after_progress(r
     rig.scripted.script[Step.CATCH_UP] = [stuck] * 5 + [moved] * 4
     for _ in range(5):
         rig.tick()
-    assert rig.kinds().count(Note.STALL) == 1
+    assert rig.kinds().count(NotificationKind.STALL) == 1
     for _ in range(4):
         rig.tick()
-    assert rig.kinds().count(Note.STALL) == 2
+    assert rig.kinds().count(NotificationKind.STALL) == 2
 
 
 def test_cancel_in_the_quiet_window_removes_the_fence_and_the_connectors(rig):
@@ -203,7 +208,7 @@ def test_a_fence_recorded_but_not_applied_is_still_undone_and_a_failed_undo_canc
     rig.clusters["src"].down = True  # the fence is recorded, then applying it times out
     rig.scripted.script[Step.PRODUCERS_STOPPED] = [fence_step] * 3
     m = rig.to(Step.PRODUCERS_STOPPED)
-    assert m.note.startswith("degraded for 0s") and rig.store.get(rig.id).state["fence"]
+    assert m.waiting_for.startswith("degraded for 0s") and rig.store.get(rig.id).state.fence
     with pytest.raises(UserError, match=r"undoing its side effects failed.*already done: Mirror"):
         rig.engine.verbs.cancel(rig.id, "U0ALICE")
     assert rig.store.get(rig.id).status == Status.ACTIVE
@@ -251,7 +256,7 @@ def test_a_failed_connector_fails_the_step_with_the_workers_error_and_retry_rest
     rig.replicator.trace = "org.apache.kafka.common.errors.SaslAuthenticationException: bad"
     m = rig.tick()
     assert (m.status, m.step) == (Status.FAILED, Step.START_REPLICATION)
-    assert "SaslAuthenticationException" in m.reason and m.state["replication"] == "km-orders-abc"
+    assert "SaslAuthenticationException" in m.reason and m.state.replication == "km-orders-abc"
     rig.engine.verbs.retry(rig.id, "U0ALICE")
     assert rig.replicator.calls[-1] == "restart"
     assert rig.tick().step == Step.STOP_PRODUCERS
@@ -260,13 +265,13 @@ def test_a_failed_connector_fails_the_step_with_the_workers_error_and_retry_rest
 def test_a_fault_holds_the_step_as_degraded_until_the_patience_runs_out(rig):
     rig.scripted.script[Step.CATCH_UP] = [TimeoutError()] * 3
     m = rig.tick()
-    assert (m.status, m.step, m.note) == (
+    assert (m.status, m.step, m.waiting_for) == (
         Status.ACTIVE,
         Step.CATCH_UP,
         "degraded for 0s (retrying): timed out waiting for an answer",
     )
     rig.clock.now += 30
-    assert rig.tick().note.startswith("degraded for 30s")
+    assert rig.tick().waiting_for.startswith("degraded for 30s")
     rig.clock.now += 31
     m = rig.tick()
     assert (
@@ -283,9 +288,11 @@ def test_a_fault_that_passes_leaves_no_trace_in_the_next_fault(rig):
     ]
     rig.tick()
     rig.clock.now += 50
-    assert rig.tick().note == "lag 5"
+    assert rig.tick().waiting_for == "lag 5"
     rig.clock.now += 50
-    assert rig.tick().note.startswith("degraded for 0s")  # patience counts from the new fault
+    assert rig.tick().waiting_for.startswith(
+        "degraded for 0s"
+    )  # patience counts from the new fault
 
 
 def test_a_definite_error_fails_at_once(rig):
@@ -301,7 +308,7 @@ def test_a_flow_deleted_by_hand_holds_catch_up_then_retry_creates_it_again(rig):
 
     rig.scripted.script[Step.CATCH_UP] = [deleted]
     m = rig.tick()
-    assert m.step == Step.CATCH_UP and "does not know km-orders-abc-source" in m.note
+    assert m.step == Step.CATCH_UP and "does not know km-orders-abc-source" in m.waiting_for
     rig.scripted.script[Step.CATCH_UP] = [lambda ctx: ctx.replicator.replicated_offsets(ctx.flow)]
     rig.clock.now += 61
     m = rig.tick()
@@ -334,7 +341,7 @@ def test_a_side_effect_recorded_while_cancel_undoes_is_undone_too(rig):
 
     def delete_while_a_step_fences(flow):
         delete(flow)
-        if "fence" not in rig.store.get(rig.id).state:
+        if rig.store.get(rig.id).state.fence is None:
             rig.store.record_state(rig.id, "fence", bindings)
             rig.clusters["src"].acls.add(tuple(bindings[0]))
 

@@ -90,7 +90,7 @@ def errors(target: str) -> float:
 
 def test_failed_calls_are_counted_by_target(engine, store):
     m = store.create(migration(step=Step.CATCH_UP), "U0ALICE")
-    ctx = engine.context(m)
+    ctx = engine.mover.context(m)
     transport = KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
     cases = [
         (ReplicatorError("connect away"), "connect"),

@@ -46,7 +46,7 @@ def a_view(**changes) -> MigrationView:
         status="active",
         step="stop_producers",
         version=7,
-        note=HOSTILE,
+        waiting_for=HOSTILE,
         reason=None,
         source="onprem",
         target="aiven",
@@ -98,7 +98,7 @@ def test_status_in_text_json_and_block_kit_show_the_same_figures():
 
 
 def test_no_gate_no_decision_line_and_no_approve_hint():
-    view = a_view(gate=None, status="paused", reason="paused by U0ALICE", note=None)
+    view = a_view(gate=None, status="paused", reason="paused by U0ALICE", waiting_for=None)
     text = cli_text.status(view)
     assert "at decision" not in text and "approve|reject" not in text
     assert "reason: paused by U0ALICE" in text
@@ -144,7 +144,7 @@ def a_report() -> Report:
 def test_report_in_text_json_and_slack():
     report = a_report()
     text = cli_text.report(report)
-    assert "stop_producers approved by U0BOB via slack (version 7)" in text
+    assert "stop_producers approved by U0BOB from slack (version 7)" in text
     assert "cli:jdoe (on ops-1): paused [lunch]" in text
     assert "schemas (ids preserved): orders-value" in text
     assert "handover: analytics: 4 exact, 2 translated; billing: 5 exact" in text

@@ -43,7 +43,7 @@ def test_one_decision_per_actor_and_version(store):
         step="stop_producers",
         decision="approved",
         actor="U0BOB",
-        via="slack",
+        interface="slack",
         version=3,
     )
     assert store.add_approval(Approval(**approval)) is True
@@ -63,20 +63,23 @@ def test_engine_decisions_are_checked_and_recorded(engine, store):
     m = at_gate(store)
     assert m.version == 5
     with pytest.raises(Refused, match="two-person rule"):
-        engine.verbs.decide(m.id, actor="U0BOB", version=5, via="slack")
+        engine.verbs.decide(m.id, actor="U0BOB", version=5, interface="slack")
     with pytest.raises(Refused, match="not an approver"):
-        engine.verbs.decide(m.id, actor="U0EVE", version=5, via="slack")
+        engine.verbs.decide(m.id, actor="U0EVE", version=5, interface="slack")
     with pytest.raises(Refused, match="stale approval"):
-        engine.verbs.decide(m.id, actor="cli:carol", version=4, via="cli")
-    assert "approved by U0DAN" in engine.verbs.decide(
-        m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
+        engine.verbs.decide(m.id, actor="cli:carol", version=4, interface="cli")
+    assert (
+        "approved by U0DAN"
+        in engine.verbs.decide(
+            m.id, actor="U0DAN", version=5, interface="slack", actor_groups=frozenset({"S0SRE"})
+        ).text
     )
     with pytest.raises(Refused, match="already approved"):
         engine.verbs.decide(
-            m.id, actor="U0DAN", version=5, via="slack", actor_groups=frozenset({"S0SRE"})
+            m.id, actor="U0DAN", version=5, interface="slack", actor_groups=frozenset({"S0SRE"})
         )
-    assert engine.verbs.decide(m.id, actor="cli:carol", version=5, via="cli")
-    assert [(a.actor, a.via) for a in store.all_approvals(m.id)] == [
+    assert engine.verbs.decide(m.id, actor="cli:carol", version=5, interface="cli").text
+    assert [(a.actor, a.interface) for a in store.all_approvals(m.id)] == [
         ("U0DAN", "slack"),
         ("cli:carol", "cli"),
     ]
@@ -85,12 +88,12 @@ def test_engine_decisions_are_checked_and_recorded(engine, store):
 def test_rejection_pauses_and_nothing_to_approve_elsewhere(engine, store):
     m = at_gate(store)
     engine.verbs.decide(
-        m.id, actor="cli:carol", version=5, via="cli", approve=False, reason="not today"
+        m.id, actor="cli:carol", version=5, interface="cli", approve=False, reason="not today"
     )
     paused = store.get(m.id)
     assert paused.status == Status.PAUSED and "rejected by cli:carol: not today" in paused.reason
     with pytest.raises(Refused, match="is paused"):
-        engine.verbs.decide(m.id, actor="cli:carol", version=6, via="cli")
+        engine.verbs.decide(m.id, actor="cli:carol", version=6, interface="cli")
     resumed = engine.verbs.resume(m.id, "U0BOB")
     assert resumed.status == Status.ACTIVE
     with pytest.raises(UserError, match="cannot resume"):
