@@ -6,8 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot import config
 from bot.migration.approvals import ApprovalRule, Refused, check
+from bot.migration.engine import Engine
+from bot.migration.notify import LogNotifier
 from bot.migration.state import GateRound
+from bot.migration.steps import Status, Step
+from bot.models import EventKind
+from tests.support import CONFIG, migration
 
 POLICY = ApprovalRule(frozenset({"U0BOB", "S0SRE", "cli:carol"}), two_person_rule=True, required=2)
 
@@ -28,10 +34,33 @@ def decide(**overrides):
     check(POLICY, **args)
 
 
-def test_an_approver_may_approve_an_open_gate():
-    decide()
-    decide(actor="U0DAN", actor_groups=frozenset({"S0SRE"}))  # through a user group
-    decide(actor="cli:carol")
+def at_gate(store, requested_by: str = "U0ALICE", mid: str = "orders-abc"):
+    """A stored migration whose stop_producers gate is open at version 2."""
+    m = store.create(migration(mid, step=Step.STOP_PRODUCERS, requested_by=requested_by), "U0ALICE")
+    m.state.gate = GateRound(step=Step.STOP_PRODUCERS, opened_at=0, version=2)
+    return store.save(m, 1, actor="bot", kind=EventKind.GATE_OPENED, message="open")
+
+
+def recorded(store, m) -> list[tuple[str, str]]:
+    return [(a.actor, a.decision) for a in store.approvals(m.id, Step.STOP_PRODUCERS, 2)]
+
+
+@pytest.mark.parametrize(
+    ("actor", "groups"),
+    [("U0BOB", frozenset()), ("U0DAN", frozenset({"S0SRE"})), ("cli:carol", frozenset())],
+    ids=["listed", "through a user group", "on the cli"],
+)
+def test_an_approver_may_approve_an_open_gate(engine, store, actor, groups):
+    m = at_gate(store)
+    decision = engine.verbs.decide(
+        m.id, actor=actor, version=2, interface="slack", actor_groups=groups
+    )
+    assert (decision.approved, decision.approvals, decision.step) == (
+        True,
+        (actor,),
+        Step.STOP_PRODUCERS,
+    )
+    assert recorded(store, m) == [(actor, "approved")]
 
 
 @pytest.mark.parametrize(
@@ -56,20 +85,14 @@ def test_refusals_say_why(overrides, reason):
     assert reason in str(caught.value)
 
 
-def test_two_person_rule_off_lets_the_requester_approve():
-    policy = ApprovalRule(frozenset({"U0BOB"}), two_person_rule=False)
-    check(
-        policy,
-        actor="U0BOB",
-        actor_groups=frozenset(),
-        requested_by="U0BOB",
-        step="repoint_clients",
-        current_step="repoint_clients",
-        waiting_for="",
-        version=1,
-        current_version=1,
-        already=frozenset(),
-    )
+def test_two_person_rule_off_lets_the_requester_approve(tmp_path, store):
+    path = tmp_path / "two-person-off.toml"
+    path.write_text(CONFIG.replace("[cli]", "two_person_rule = false\n[cli]"))
+    engine = Engine(config.load(path), store, LogNotifier())
+    m = at_gate(store, requested_by="U0BOB")
+    decision = engine.verbs.decide(m.id, actor="U0BOB", version=2, interface="slack")
+    assert decision.approved and decision.passed  # one approval is required, the requester's
+    assert recorded(store, m) == [("U0BOB", "approved")]
 
 
 def test_n_approvals():
@@ -87,8 +110,13 @@ def test_n_approvals():
     assert gate.whose(approved("cli:carol", "U0BOB")) == ("cli:carol", "U0BOB")
 
 
-def test_the_requester_may_reject_their_own_request_but_not_approve_it():
-    decide(actor="U0ALICE", approve=False)
+def test_the_requester_may_reject_their_own_request_but_not_approve_it(engine, store):
+    m = at_gate(store)
+    decision = engine.verbs.decide(
+        m.id, actor="U0ALICE", version=2, interface="slack", approve=False
+    )
+    assert not decision.approved and recorded(store, m) == [("U0ALICE", "rejected")]
+    assert store.get(m.id).status == Status.PAUSED  # a rejection pauses the migration
     with pytest.raises(Refused, match="cannot approve it"):
         decide(actor="U0ALICE", approve=True)
     with pytest.raises(Refused, match="U0EVE is not an approver for this migration: cannot reject"):

@@ -108,13 +108,8 @@ def test_the_graph_sees_the_imports():
     assert "bot.migration.engine" not in graph["bot.migration.verbs"]
 
 
-# The one circle left is being taken apart by the Aiven part of the same redesign (issue 19,
-# "Aiven explicit"); this test fails once it is gone, so that the entry is removed with it.
-LEFT: list[list[str]] = []
-
-
 def test_there_is_no_import_circle_in_bot():
-    assert cycles(import_graph()) == LEFT
+    assert cycles(import_graph()) == []
 
 
 def test_a_circle_is_found():

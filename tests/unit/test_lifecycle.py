@@ -12,7 +12,7 @@ from bot.migration.lifecycle import Refused, Verb
 from bot.migration.state import GateRound
 from bot.migration.steps import Status, Step
 from bot.models import EventKind
-from tests.unit.conftest import migration
+from tests.support import migration
 
 # what each verb leads to, from the statuses it acts from (and nowhere else)
 ALLOWED = {
