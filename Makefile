@@ -29,12 +29,15 @@ lint: install
 	$(BIN)/ruff format --check bot rehearsal tests bench
 
 # Everything: lint, unit tests and the integration tests on a real Kafka + MM2 sandbox.
+# TEST_WORKERS pytest processes side by side, each with a sandbox of its own (most of a test's
+# time is spent waiting on brokers and MirrorMaker 2, not on a core); a test file stays on one.
+TEST_WORKERS ?= 2
 test: install jars lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Only the fast tests (no JVMs).
 test-unit: install
-	$(BIN)/pytest -m "not sandbox"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not sandbox"
 
 run: jars
 	$(BIN)/kafka-migrate serve

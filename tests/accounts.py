@@ -8,6 +8,7 @@ reach live in a shared directory (`shared_dir`): pytest's temporary directories 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -28,11 +29,19 @@ def os_account(name: str) -> pwd.struct_passwd:
         pass
     if os.geteuid() != 0:
         pytest.skip(f"needs root to create the OS account {name!r} the test acts as")
-    made = subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        capture_output=True,
-        text=True,
-    )
+    # one useradd at a time on this machine: test workers running side by side would otherwise
+    # meet on /etc/passwd's lock ("cannot lock /etc/passwd; try again later")
+    with open(Path(tempfile.gettempdir()) / "km-test-accounts.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+        made = subprocess.run(
+            ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            capture_output=True,
+            text=True,
+        )
     try:
         return pwd.getpwnam(name)
     except KeyError:
