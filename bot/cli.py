@@ -65,7 +65,7 @@ def _runbook(args: argparse.Namespace) -> int:
                 approve=verb == "approve",
                 step=args.step,
                 reason=args.reason,
-            )
+            ).text
         )
         return 0
     actions = {

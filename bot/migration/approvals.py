@@ -20,6 +20,22 @@ class Refused(UserError):
 
 
 @dataclass(frozen=True)
+class Decision:
+    """What an approval or a rejection decided. `approvals`: the approving actors of this gate
+    at this version, this decision included; `passed`: the gate has the approvals it needs."""
+
+    migration_id: str
+    step: str
+    version: int
+    actor: str
+    approved: bool
+    approvals: tuple[str, ...]
+    required: int
+    passed: bool
+    text: str  # the sentence for people, e.g. "stop_producers approved by U0BOB (version 4)"
+
+
+@dataclass(frozen=True)
 class ApprovalRule:
     approvers: frozenset[str]  # Slack user ids (U…/W…), user-group ids (S…), "cli:<os user>"
     two_person_rule: bool = True

@@ -202,7 +202,7 @@ class Verbs:
         actor_groups: frozenset[str] = frozenset(),
         reason: str | None = None,
         origin: dict[str, Any] | None = None,
-    ) -> str:
+    ) -> approvals.Decision:
         """Record an approval or a rejection; a refused one is recorded too, with its reason."""
         m = self.store.get(migration_id)
         what = "approve" if approve else "reject"
@@ -233,7 +233,7 @@ class Verbs:
         actor_groups: frozenset[str],
         reason: str | None,
         origin: dict[str, Any],
-    ) -> str:
+    ) -> approvals.Decision:
         if step is None and Step(m.step) not in GATES:
             raise approvals.Refused(
                 f"nothing to approve now: {m.id} is at {m.step}"
@@ -286,7 +286,21 @@ class Verbs:
             )
             self.engine.save(m, version, actor, EventKind.PAUSED, m.reason, **origin)
         self.engine.note(m, Note.CARD_CHANGED, f"{step} {decision} by {actor}")
-        return f"{step} {decision} by {actor} (version {version})"
+        approving = tuple(
+            a.actor for a in self.store.approvals(m.id, step, version) if a.decision == "approved"
+        )
+        required = self.engine.approval_rule().required
+        return approvals.Decision(
+            migration_id=m.id,
+            step=step,
+            version=version,
+            actor=actor,
+            approved=approve,
+            approvals=approving,
+            required=required,
+            passed=approve and len(approving) >= required,
+            text=f"{step} {decision} by {actor} (version {version})",
+        )
 
     def _transition(
         self,
