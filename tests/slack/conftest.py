@@ -33,9 +33,15 @@ def slackbot(standin, tmp_path):
 
 
 @pytest.fixture(params=("http", "socket"))
-def wired_bot(request, standin, tmp_path):
-    """The bot over each transport: signed HTTP to waitress, and Socket Mode."""
-    with bot_in(request.param, standin, tmp_path) as driver:
+def mode(request) -> str:
+    """Each transport Slack uses: signed HTTP to waitress, and Socket Mode."""
+    return request.param
+
+
+@pytest.fixture
+def wired_bot(mode, standin, tmp_path):
+    """The bot over each transport."""
+    with bot_in(mode, standin, tmp_path) as driver:
         yield driver
 
 
