@@ -1,17 +1,26 @@
-"""The bolt App: signature verification on, retried deliveries handled once, listeners wired."""
+"""The bolt App: every request read once into its typed model, retried deliveries handled once,
+one error path, listeners wired.
+
+The signature of an HTTP request is checked once, by the web edge (bot/web.py), before
+anything of its body is parsed; bolt's own check is off here, as it would read the body first
+and check again. Socket Mode requests come over a link opened with the app token.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot import commands
+from bot.commands.answers import on_error
+from bot.errors import UserError
 from bot.slack.ids import START_VIEW, Action
-from bot.slack.payloads import problem
+from bot.slack.payloads import BlockActions, Malformed, ViewSubmission, parse, read_value
 
 log = logging.getLogger(__name__)
 
@@ -45,40 +54,53 @@ def delivery_key(body: dict) -> str | None:
     return None
 
 
+class Typed(Middleware):
+    """Read the request into its model, once, for every listener: `context["payload"]` (a
+    SlashCommand, BlockActions or ViewSubmission; None for events). A malformed one is
+    answered 400 with the reason and reaches no listener. (A class, as bolt builds the keyword
+    arguments of a function middleware from the body, and a malformed body breaks that.)"""
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next):  # noqa: A002 - bolt's name
+        try:
+            payload = parse(req.body)
+        except Malformed as exc:
+            log.warning("malformed request refused: %s", exc)
+            return BoltResponse(status=400, body=f"malformed request: {exc}")
+        if isinstance(payload, ViewSubmission) and payload.view.callback_id != START_VIEW:
+            return BoltResponse(status=400, body="malformed request: unknown form")
+        req.context["payload"] = payload
+        return next()
+
+
+def button(context: BoltContext, next) -> BoltResponse | None:  # noqa: A002 - bolt injects `next` by name
+    """A button's value read into `context["button"]` (a ButtonValue). A button that is not
+    one of ours, or a value the bot did not write, is refused (UserError, see on_error)."""
+    payload = context["payload"]
+    if isinstance(payload, BlockActions):
+        if payload.action.action_id not in set(Action):
+            log.warning("unknown action %r refused", payload.action.action_id[:80])
+            raise UserError("this button is not one of kafka-migrate's: nothing was done")
+        context["button"] = read_value(payload.action.value)
+    return next()
+
+
 def build_app(
-    services: commands.Services, *, client, signing_secret: str | None, workers: int = 16
+    services: commands.Services,
+    *,
+    client,
+    workers: int = 16,
+    listener_executor: Executor | None = None,
 ) -> App:
+    """`listener_executor`: the pool bolt runs listeners on (16 threads by default)."""
     app = App(
         client=client,
-        signing_secret=signing_secret,
+        request_verification_enabled=False,  # checked once, by the web edge (bot/web.py)
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt"),
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt"),
     )
     seen = SeenDeliveries()
 
-    @app.middleware
-    def well_formed(body, next, respond):  # noqa: A002 - bolt injects `next` by name
-        """Every request reaches a listener in the shape it expects, or is answered here: over
-        HTTP the server checked it already; over Socket Mode this is the check."""
-        reason = problem(body)
-        if reason is not None:
-            log.warning("malformed request refused: %s", reason)
-            return BoltResponse(status=400, body=f"malformed request: {reason}")
-        kind = body.get("type")
-        if kind == "block_actions" and body["actions"][0]["action_id"] not in set(Action):
-            log.warning("unknown action %r refused", body["actions"][0]["action_id"][:80])
-            if body.get("response_url"):
-                respond(
-                    text=":no_entry: this button is not one of kafka-migrate's: nothing was done",
-                    response_type="ephemeral",
-                    replace_original=False,
-                )
-            return BoltResponse(status=200, body="")
-        if kind == "view_submission" and body["view"]["callback_id"] != START_VIEW:
-            return BoltResponse(status=400, body="malformed request: unknown form")
-        return next()
-
-    @app.middleware
     def once(body, next):  # noqa: A002 - bolt injects `next` by name
         key = delivery_key(body)
         if key is not None and not seen.first_time(key):
@@ -86,5 +108,12 @@ def build_app(
             return BoltResponse(status=200, body="")
         return next()
 
+    def shared(context, next):  # noqa: A002 - bolt injects `next` by name
+        context["services"] = services
+        return next()
+
+    for middleware in (Typed(), once, button, shared):
+        app.use(middleware)
+    app.error(on_error)
     commands.register(app, services)
     return app

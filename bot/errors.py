@@ -4,7 +4,18 @@ failing (bot.replicators and bot.aiven raise it, the engine tells passing faults
 
 
 class UserError(Exception):
-    """Bad input or a refused action: the message says what is wrong and how to fix it."""
+    """Bad input or a refused action: the message says what is wrong and how to fix it.
+
+    `field` names the input it is about (a start argument: `source`, `topics`, ...), so a form
+    can show it at that field; `usage` is the grammar's usage line, shown after the message
+    (`str`) where the surface has no usage of its own (the CLI)."""
+
+    def __init__(self, message: str, *, field: str | None = None, usage: str | None = None):
+        super().__init__(message)
+        self.message, self.field, self.usage = message, field, usage
+
+    def __str__(self) -> str:
+        return self.message + (f"\nusage: {self.usage}" if self.usage else "")
 
 
 class ConfigError(UserError):

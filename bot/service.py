@@ -41,7 +41,9 @@ class Bot:
         api_url: str | None = None,
         db_url: str | None = None,
         card_interval: float = 2.0,
+        listener_executor=None,
     ):
+        """`listener_executor`: the pool bolt runs the Slack listeners on (its own by default)."""
         self.settings = settings
         self.store, self.db_url = open_store(db_url)
         self.app = self.client = self.directory = None
@@ -49,12 +51,12 @@ class Bot:
             self.notifier = LogNotifier()
             self.engine = Engine(settings, self.store, self.notifier)
         else:
-            self._wire_slack(token, signing_secret, api_url, card_interval)
+            self._wire_slack(token, api_url, card_interval, listener_executor)
         self.signing_secret = signing_secret
         self.lead: runner.Lead | None = None
         self.socket_mode = None
 
-    def _wire_slack(self, token, signing_secret, api_url, card_interval) -> None:
+    def _wire_slack(self, token, api_url, card_interval, listener_executor) -> None:
         from bot.app import build_app
         from bot.commands import Services
         from bot.slack.client import web_client
@@ -76,12 +78,12 @@ class Bot:
         self.app = build_app(
             Services(self.engine, self.notifier, self.directory, self.settings),
             client=self.client,
-            signing_secret=signing_secret,
+            listener_executor=listener_executor,
         )
 
     def connect_socket_mode(self, app_token: str, *, grace: float = 30.0, ping_interval=3):
         """Socket Mode: Slack's requests come over a WebSocket the bot opens (no public URL)."""
-        from bot.server import SocketMode
+        from bot.web import SocketMode
 
         self.socket_mode = SocketMode(
             self.app, app_token, grace=grace, ping_interval=ping_interval
@@ -96,7 +98,7 @@ class Bot:
         return self.lead
 
     def health(self) -> tuple[bool, dict[str, str]]:
-        from bot.server import health
+        from bot.web import health
 
         return health(self.store.db, self.lead, self.socket_mode)
 
@@ -104,7 +106,7 @@ class Bot:
         """/healthz and /metrics, and /slack/events in HTTP mode (not over Socket Mode, nor
         headless); `routes` adds WSGI apps by path (the rehearsal page)."""
         from bot import metrics
-        from bot.server import make_http_server
+        from bot.web import make_http_server
 
         app = self.app if self.socket_mode is None else None
         return make_http_server(

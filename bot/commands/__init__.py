@@ -1,4 +1,7 @@
-"""Slack listeners: thin (ack, parse, call the engine, render). One module per kind."""
+"""Slack listeners: thin (ack, parse, call the engine, render). One module per kind, each with
+`register(app, services)`; the listeners are module-level functions taking bolt's keyword
+arguments, and read what bolt's middleware (bot/app.py) put in the context: `services`,
+`payload` (the typed request) and, for buttons, `button` (its value)."""
 
 from __future__ import annotations
 
@@ -19,12 +22,13 @@ class Services:
     directory: Directory
     settings: Settings
 
+    def __deepcopy__(self, _memo) -> Services:
+        """bolt copies a request's context for its lazy listeners: the services are shared."""
+        return self
+
 
 def register(app: App, services: Services) -> None:
     from bot.commands import card, gates, mention, modal, slash
 
-    slash.register(app, services)
-    gates.register(app, services)
-    card.register(app, services)
-    modal.register(app, services)
-    mention.register(app, services)
+    for kind in (slash, gates, card, modal, mention):
+        kind.register(app, services)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, Respond
 
+from bot.commands.answers import ack_at_once, after_ack
 from bot.commands.auth import check_operator
 from bot.errors import UserError
 from bot.migration.notify import Notification, NotificationKind
 from bot.slack import blocks
 from bot.slack.ids import Action
-from bot.slack.payloads import read_value
 
 VERBS = {
     Action.PAUSE: "pause",
@@ -19,48 +19,32 @@ VERBS = {
 }
 
 
-def register(app: App, services) -> None:
-    engine = services.engine
-
-    def operate(ack, body, action, respond) -> None:
-        ack()
-        user = body["user"]["id"]
-        verb = VERBS[Action(action["action_id"])]
-        try:
-            value = read_value(action.get("value"))
-            migration_id, version = value.m, value.v
-            current = engine.store.get(migration_id)
-            clicked = (
-                (body.get("channel") or {}).get("id"),
-                (body.get("message") or {}).get("ts"),
-            )
-            if clicked != (current.channel or services.notifier.channel, current.card_ts):
-                raise UserError(
-                    "this button does not belong to the message it was clicked on: nothing was done"
-                )
-            if current.version != version:
-                services.notifier.notify(
-                    Notification(NotificationKind.CARD_CHANGED, migration_id, "stale")
-                )
-                raise UserError(
-                    f"this card showed version {version}; {migration_id} is at "
-                    f"version {current.version} now ({current.status} at "
-                    f"{current.step}). The card is being refreshed: look again."
-                )
-            check_operator(services, migration_id, user)
-            m = getattr(engine.verbs, verb)(migration_id, user)
-        except UserError as exc:
-            respond(
-                text=blocks.refusal(exc, user),
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        respond(
-            text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}",
-            response_type="ephemeral",
-            replace_original=False,
+@after_ack(lambda context: VERBS[Action(context["payload"].action.action_id)])
+def operate(respond: Respond, context: BoltContext) -> None:
+    """Pause, resume, retry or cancel from the card, for the version the card showed."""
+    services, click, value = context["services"], context["payload"], context["button"]
+    user = click.user.id
+    current = services.engine.store.get(value.m)
+    if click.clicked_on != (current.channel or services.notifier.channel, current.card_ts):
+        raise UserError(
+            "this button does not belong to the message it was clicked on: nothing was done"
         )
+    if current.version != value.v:
+        services.notifier.notify(Notification(NotificationKind.CARD_CHANGED, value.m, "stale"))
+        raise UserError(
+            f"this card showed version {value.v}; {value.m} is at "
+            f"version {current.version} now ({current.status} at "
+            f"{current.step}). The card is being refreshed: look again."
+        )
+    check_operator(services, value.m, user)
+    m = getattr(services.engine.verbs, VERBS[Action(click.action.action_id)])(value.m, user)
+    respond(
+        text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}",
+        response_type="ephemeral",
+        replace_original=False,
+    )
 
+
+def register(app: App, _services) -> None:
     for action_id in VERBS:
-        app.action(action_id)(operate)
+        app.action(action_id)(ack=ack_at_once, lazy=[operate])

@@ -6,21 +6,25 @@ from __future__ import annotations
 import re
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.slack.ids import COMMAND
 
 EVENTS = ("app_mention",)  # what manifest.yml subscribes to
 
 
-def register(app: App, _services) -> None:
-    @app.event(EVENTS[0])
-    def mentioned(event, client) -> None:
-        client.chat_postMessage(
-            channel=event["channel"],
-            thread_ts=event.get("thread_ts") or event["ts"],
-            text=f"I run Kafka migrations: `{COMMAND} help` lists what I can do.",
-        )
+def mentioned(event: dict, client: WebClient) -> None:
+    client.chat_postMessage(
+        channel=event["channel"],
+        thread_ts=event.get("thread_ts") or event["ts"],
+        text=f"I run Kafka migrations: `{COMMAND} help` lists what I can do.",
+    )
 
-    @app.event(re.compile(".*"))
-    def other_event() -> None:
-        pass
+
+def other_event() -> None:
+    """Acknowledged (bolt acks events itself), nothing else."""
+
+
+def register(app: App, _services) -> None:
+    app.event(EVENTS[0])(mentioned)
+    app.event(re.compile(".*"))(other_event)

@@ -1,85 +1,52 @@
-"""The start form (`/kafka-migrate start` with no arguments)."""
+"""The start form (`/kafka-migrate start` with no arguments): read once, before the ack; a
+grammar error goes back to the field it is about, anything later to the user."""
 
 from __future__ import annotations
 
-import logging
-import re
+from slack_bolt import App, BoltContext
 
-from slack_bolt import App
-
+from bot.commands.answers import ack_at_once, after_ack, tell
 from bot.commands.starting import start_in_slack
-from bot.errors import UserError
 from bot.migration.grammar import parse_start
-from bot.reasons import reason
-from bot.slack import blocks
-from bot.slack.ids import START_VIEW
-
-log = logging.getLogger(__name__)
-FIELDS = (
-    "name",
-    "source",
-    "target",
-    "topics",
-    "exclude",
-    "via",
-    "replication_policy",
-    "groups_exclude",
-    "groups_exclude_reason",
-    "source_registry",
-    "target_registry",
-)
+from bot.slack.ids import START_FIELDS, START_VIEW
+from bot.slack.payloads import ViewSubmission
 
 
-def _values(view: dict) -> dict[str, str]:
+def values(submission: ViewSubmission) -> dict[str, str]:
+    """What the form's fields hold, by block id (a field left empty is absent)."""
     out = {}
-    for block_id, actions in view["state"]["values"].items():
-        element = actions.get("value", {})
-        selected = element.get("selected_option") or {}
-        value = selected.get("value") if selected else element.get("value")
+    for block_id, actions in submission.view.state.values.items():
+        element = actions.get("value")
+        if element is None:
+            continue
+        selected = element.selected_option or {}
+        value = selected.get("value") if selected else element.value
         if value:
             out[block_id] = value.strip()
     return out
 
 
-def _args(values: dict[str, str]) -> list[str]:
-    args = [values.get("name", "")]
-    args += [f"{key}={values[key]}" for key in FIELDS[1:] if values.get(key)]
-    return args
+def arguments(fields: dict[str, str]) -> list[str]:
+    """The form as start's arguments: the name, then key=value for each field given."""
+    return [fields.get("name", "")] + [
+        f"{key}={fields[key]}" for key in START_FIELDS[1:] if fields.get(key)
+    ]
 
 
-def _field_of(message: str) -> str:
-    """The form field an error is about (the first field it names)."""
-    lowered = message.lower()
-    for key in FIELDS:
-        if re.search(rf"\b{key}\b", lowered):
-            return key
-    return "name"
+def read_form(context: BoltContext, next):  # noqa: A002 - bolt injects `next` by name
+    """The form read once into `context["start_request"]`, before the ack: a grammar error is
+    refused at its field (UserError.field, answered by the one error path)."""
+    context["start_request"] = parse_start(arguments(values(context["payload"])))
+    return next()
 
 
-def register(app: App, services) -> None:
-    def ack_view(ack, view):
-        try:
-            parse_start(_args(_values(view)))
-        except UserError as exc:
-            text = str(exc).split("\nusage:")[0]
-            ack(
-                response_action="errors",
-                errors={_field_of(text): blocks.clip(blocks.escape(text), 150)},
-            )
-            return
-        ack()
+@after_ack(lambda _context: "start")
+def start(context: BoltContext) -> None:
+    services, submission = context["services"], context["payload"]
+    channel = submission.view.private_metadata or None
+    text = start_in_slack(services, context["start_request"], submission.user.id, channel)
+    tell(context, text)
 
-    def start(view, body, client):
-        user, channel = body["user"]["id"], view.get("private_metadata") or None
-        try:
-            text = start_in_slack(services, parse_start(_args(_values(view))), user, channel)
-        except UserError as exc:
-            text = blocks.refusal(exc, user, mark=":warning:")
-        except Exception as exc:  # noqa: BLE001
-            log.exception("start from the form failed")
-            text = blocks.clip(f":x: start failed: {blocks.escape(reason(exc))}")
-        client.chat_postEphemeral(
-            channel=channel or services.notifier.channel, user=user, text=text
-        )
 
-    app.view(START_VIEW)(ack=ack_view, lazy=[start])
+def register(app: App, _services) -> None:
+    app.view(START_VIEW, middleware=[read_form])(ack=ack_at_once, lazy=[start])

@@ -69,44 +69,49 @@ def _yes(key: str, value: str) -> bool:
         return True
     if value.lower() in ("no", "false", "off", "0"):
         return False
-    raise UserError(f"{key}={shown(value)}: say yes or no")
+    raise UserError(f"{key}={shown(value)}: say yes or no", field=key)
+
+
+def _refused(message: str, field: str | None = None, usage: bool = True) -> UserError:
+    """A start request refused: about `field` (the argument at fault), with the usage."""
+    return UserError(message, field=field, usage=START_USAGE if usage else None)
 
 
 def parse_start(args: list[str]) -> StartRequest:
-    usage = f"\nusage: {START_USAGE}"
     if not args or "=" in args[0]:
-        raise UserError("start: give the migration a NAME first (e.g. start orders ...)" + usage)
+        raise _refused("start: give the migration a NAME first (e.g. start orders ...)", "name")
     name, rest = args[0], args[1:]
     if not NAME_RE.match(name):
-        raise UserError(
+        raise _refused(
             f"start: name {shown(name)} must be lowercase letters, digits and '-', "
-            "at most 30 characters" + usage
+            "at most 30 characters",
+            "name",
         )
     values: dict[str, str] = {}
     for arg in rest:
         key, sep, value = arg.partition("=")
         if not sep:
-            raise UserError(f"start: {shown(arg)} is not key=value" + usage)
+            raise _refused(f"start: {shown(arg)} is not key=value")
         if key not in REQUIRED + OPTIONAL:
-            raise UserError(f"start: unknown argument {shown(key)}" + usage)
+            raise _refused(f"start: unknown argument {shown(key)}")
         if key in values:
-            raise UserError(f"start: {key} is given twice" + usage)
+            raise _refused(f"start: {key} is given twice", key)
         values[key] = value
     missing = [k for k in REQUIRED if not values.get(k)]
     if missing:
-        raise UserError(f"start: missing {', '.join(k + '=' for k in missing)}" + usage)
+        raise _refused(f"start: missing {', '.join(k + '=' for k in missing)}", missing[0])
     if values["source"] == values["target"]:
-        raise UserError("start: source and target are the same cluster")
+        raise _refused("start: source and target are the same cluster", "source", usage=False)
     replication_policy = values.get("replication_policy", "identity")
     if replication_policy not in ("identity", "default"):
-        raise UserError(
-            f"start: replication_policy={shown(replication_policy)} must be identity or default"
-            + usage
+        raise _refused(
+            f"start: replication_policy={shown(replication_policy)} must be identity or default",
+            "replication_policy",
         )
     if values.get("groups_exclude") and not values.get("groups_exclude_reason", "").strip():
-        raise UserError(
-            "start: groups_exclude needs groups_exclude_reason='why' (it goes into the audit)"
-            + usage
+        raise _refused(
+            "start: groups_exclude needs groups_exclude_reason='why' (it goes into the audit)",
+            "groups_exclude",
         )
     options = {
         "fence": _yes("fence", values["fence"]) if "fence" in values else False,

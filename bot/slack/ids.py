@@ -16,6 +16,20 @@ class Action(StrEnum):
 
 
 START_VIEW = "start_migration"
+# the start form's block ids: one per start argument it asks for, named as in the grammar
+START_FIELDS = (
+    "name",
+    "source",
+    "target",
+    "topics",
+    "exclude",
+    "via",
+    "replication_policy",
+    "groups_exclude",
+    "groups_exclude_reason",
+    "source_registry",
+    "target_registry",
+)
 COMMAND = "/kafka-migrate"
 
 

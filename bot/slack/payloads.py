@@ -1,8 +1,9 @@
 """What Slack sends, as typed models checked at the edge (HTTP and Socket Mode alike).
 
-`problem(body)` says what is malformed in a request body, or None: listeners only ever see
-bodies of the shape they expect. Button values are read into `ButtonValue`, and a value that is
-not one of ours is a clear UserError, never a traceback.
+`parse(body)` reads a request body into its model once (bolt's middleware puts it in the
+context, bot/app.py), or says what is malformed: listeners only ever see requests of the shape
+they expect. Button values are read into `ButtonValue`, and a value that is not one of ours is
+a clear UserError, never a traceback.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ class BlockActions(_Loose):
     actions: list[_Action] = Field(min_length=1, max_length=1)
     response_url: StrictStr | None = None
 
+    @property
+    def action(self) -> _Action:
+        return self.actions[0]
+
+    @property
+    def clicked_on(self) -> tuple[str, str]:
+        """(channel id, message ts) of the message the button sits on; "" where absent."""
+        return (self.channel.id if self.channel else "", self.message.ts if self.message else "")
+
 
 class _Element(_Loose):
     value: StrictStr | None = None
@@ -92,25 +102,29 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg'].lower()}"
 
 
-def problem(body: dict[str, Any]) -> str | None:
-    """What is wrong with a request body Slack (or someone) sent, or None."""
+class Malformed(ValueError):
+    """What is wrong with a request body, in a few words."""
+
+
+def parse(body: dict[str, Any]) -> SlashCommand | BlockActions | ViewSubmission | None:
+    """A request body Slack (or someone) sent, as its typed model; None for the events the
+    bot acknowledges (event_callback, url_verification, app_rate_limited). Malformed says
+    what is wrong with anything else."""
     kind = body.get("type")
     try:
         if "command" in body:
-            SlashCommand.model_validate(body)
-        elif kind == "block_actions":
-            BlockActions.model_validate(body)
-        elif kind == "view_submission":
-            ViewSubmission.model_validate(body)
-        elif kind in ("event_callback", "url_verification", "app_rate_limited"):
-            return None
-        elif kind is None:
-            return "not a Slack request (no command and no type)"
-        else:
-            return f"unsupported request type {str(kind)[:40]!r}"
+            return SlashCommand.model_validate(body)
+        if kind == "block_actions":
+            return BlockActions.model_validate(body)
+        if kind == "view_submission":
+            return ViewSubmission.model_validate(body)
     except ValidationError as exc:
-        return _first_error(exc)
-    return None
+        raise Malformed(_first_error(exc)) from None
+    if kind in ("event_callback", "url_verification", "app_rate_limited"):
+        return None
+    if kind is None:
+        raise Malformed("not a Slack request (no command and no type)")
+    raise Malformed(f"unsupported request type {str(kind)[:40]!r}")
 
 
 def read_value(value: str | None) -> ButtonValue:

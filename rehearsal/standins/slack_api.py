@@ -101,10 +101,11 @@ class SlackStandIn:
         return self.url + "/api/"
 
     # what tests arrange --------------------------------------------------------------------
-    def trigger(self) -> str:
-        """A trigger_id as Slack puts in a payload: valid 3 seconds, once."""
+    def trigger(self, ttl: float = TRIGGER_TTL) -> str:
+        """A trigger_id as Slack puts in a payload: valid 3 seconds, once (`ttl` < 0: one
+        that has expired already, as it has when the bot is that late)."""
         trigger = f"{next(self._ids)}.{int(time.time())}.standin"
-        self._triggers[trigger] = time.monotonic() + TRIGGER_TTL
+        self._triggers[trigger] = time.monotonic() + ttl
         return trigger
 
     def response_url(self) -> str:

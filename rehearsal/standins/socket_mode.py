@@ -71,8 +71,11 @@ class Envelope:
 
 
 class SocketModeStandIn:
-    def __init__(self, *, app_token: str = "xapp-1-A0STANDIN-1-standin"):
+    def __init__(
+        self, *, app_token: str = "xapp-1-A0STANDIN-1-standin", ack_deadline: float = ACK_DEADLINE
+    ):
         self.app_token = app_token
+        self.ack_deadline = ack_deadline  # Slack's is 3 seconds
         self.enabled = True
         self.envelopes: dict[str, Envelope] = {}
         self.connections_opened = 0
@@ -185,14 +188,18 @@ class SocketModeStandIn:
             return len(self._open)
 
     def late_acks(self) -> list[Envelope]:
-        return [e for e in self.envelopes.values() if e.ack_delay is not None and e.ack_delay > 3.0]
+        return [
+            e
+            for e in self.envelopes.values()
+            if e.ack_delay is not None and e.ack_delay > self.ack_deadline
+        ]
 
     def missing_acks(self, now: float | None = None) -> list[Envelope]:
         now = time.time() if now is None else now
         return [
             e
             for e in self.envelopes.values()
-            if e.acked_at is None and e.sent_at and now - e.sent_at[-1] > ACK_DEADLINE
+            if e.acked_at is None and e.sent_at and now - e.sent_at[-1] > self.ack_deadline
         ]
 
     # the server ----------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from bot.replicators.offsets import offsets_topic_offsets
 from tests.aiven_fixtures import PROJECT, TOKEN, aiven_fixture  # noqa: F401 - the fixture
 from tests.e2e.harness import LiveConsumer
 from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
+from tests.slack.support import CHANNEL, live_config, running_bot
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
 

@@ -1,12 +1,14 @@
-"""/kafka-migrate over signed HTTP and over Socket Mode: acks, errors, signatures, the form."""
+"""/kafka-migrate and the start form, dispatched in process to the real bolt App: acks,
+errors, answers through the response_url, the form; signatures over HTTP."""
 
 from __future__ import annotations
 
 import time
 
 from bot.migration.notify import Notification, NotificationKind
-from tests.slack.conftest import CHANNEL, wait_for
+from tests.slack.support import CHANNEL, answer, open_gate, submit_form
 from tests.support import migration
+from tests.waits import wait_for
 
 
 def test_help_and_bad_input_are_answered_in_the_ack(slackbot):
@@ -33,7 +35,7 @@ def test_a_mention_is_answered_in_its_thread_and_other_events_are_acknowledged(s
     other = slackbot.mention_payload(mention, "U0EVE")
     other["event"] = {"type": "reaction_added", "user": "U0EVE", "reaction": "eyes"}
     assert slackbot.event(other).status_code == 200
-    time.sleep(0.5)
+    slackbot.settle()  # everything the event started has finished
     assert len(slackbot.standin.channel_messages(CHANNEL, thread_ts=mention.ts)) == 1
 
 
@@ -46,7 +48,7 @@ def test_forged_and_old_requests_are_refused_and_change_nothing(http_bot):
     old = slackbot.command(f"pause {m.id}", timestamp=int(time.time()) - 6 * 60)
     wrong_secret = slackbot.command(f"pause {m.id}", secret="not-the-secret")
     assert [r.status_code for r in (forged, old, wrong_secret)] == [401, 401, 401]
-    time.sleep(0.5)
+    slackbot.settle()  # refused at the edge: no listener ran
     assert store.get(m.id).status == "active" and store.get(m.id).version == m.version
     assert len(slackbot.standin.calls) == calls and slackbot.standin.responses == []
 
@@ -82,8 +84,7 @@ def test_start_without_arguments_opens_the_form_and_expired_triggers_fail(slackb
     slackbot.command("start")
     view = wait_for(lambda: list(slackbot.standin.views.values()), what="modal")[0]
     assert view["callback_id"] == "start_migration" and view["title"]["text"]
-    stale_trigger = slackbot.standin.trigger()
-    time.sleep(3.1)
+    stale_trigger = slackbot.standin.trigger(ttl=-1)  # expired, as it is 3 s after the command
     body_trigger = slackbot.standin.trigger  # the command below must carry the stale one
     slackbot.standin.trigger = lambda: stale_trigger
     try:
@@ -99,42 +100,6 @@ def test_start_without_arguments_opens_the_form_and_expired_triggers_fail(slackb
         what="failure answer",
     )
     assert len(slackbot.standin.views) == 1
-
-
-def test_healthz(slackbot):
-    response = slackbot.http.get("/healthz")
-    assert response.status_code == 200
-    expected = {"ok": True, "database": "ok", "scheduler": "ok"}
-    if slackbot.mode == "socket":
-        expected["socket"] = "ok"
-    assert response.json() == expected
-
-
-def submit_form(slackbot, **values) -> object:
-    state = {
-        key: {
-            "value": (
-                {"type": "static_select", "selected_option": {"value": v}}
-                if key in ("source", "target", "via", "replication_policy")
-                else {"type": "plain_text_input", "value": v}
-            )
-        }
-        for key, v in values.items()
-    }
-    payload = {
-        "type": "view_submission",
-        "user": {"id": "U0ALICE"},
-        "team": {"id": "T0STANDIN"},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "hash": str(time.time()),
-            "callback_id": "start_migration",
-            "private_metadata": "C0MIGRATE",
-            "state": {"values": state},
-        },
-    }
-    return slackbot.interactive(payload)
 
 
 def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(slackbot):
@@ -188,8 +153,6 @@ def test_start_form_errors_go_back_to_the_field_and_config_errors_to_the_user(sl
 
 
 def test_a_retried_delivery_takes_effect_once(slackbot):
-    from tests.slack.test_gates_card import open_gate
-
     m, message = open_gate(slackbot)
     slackbot.standin.trigger = lambda: "fixed-trigger"  # a retry repeats the same payload
     fixed_ts = f"{time.time():.6f}"
@@ -201,17 +164,9 @@ def test_a_retried_delivery_takes_effect_once(slackbot):
     finally:
         time.time = original
     assert first.status_code == second.status_code == 200
-    time.sleep(1)
+    slackbot.settle()  # both deliveries have done all they will do
     assert len(slackbot.bot.store.all_approvals(m.id)) == 1
     assert not any("already" in r.get("text", "") for r in slackbot.standin.responses)
-
-
-def answer(slackbot, words: str) -> str:
-    """The first answer (through response_url) that says `words`."""
-    return wait_for(
-        lambda: next((r["text"] for r in slackbot.standin.responses if words in r["text"]), None),
-        what=words,
-    )
 
 
 def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):

@@ -10,8 +10,8 @@ import pytest
 from bot.migration.steps import Status, Step
 from bot.models import Migration
 from tests.kafka_helpers import create_topic
-from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
-from tests.slack.test_commands import submit_form
+from tests.slack.support import CHANNEL, live_config, running_bot, submit_form
+from tests.waits import wait_for
 
 LIVE = ("<!channel>", "<!here>", "<!everyone>", "<@U0EVIL>", "<https://evil.example")
 HOSTILE = "<!channel> <@U0EVIL> <https://evil.example|click> *bold* _it_ ~no~ `tick`"

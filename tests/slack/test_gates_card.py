@@ -1,4 +1,5 @@
-"""Gate buttons authorized at click time; the card kept current; alerts, charts, limits."""
+"""Gate buttons authorized at click time; the card kept current; alerts, charts, limits (the
+requests dispatched in process)."""
 
 from __future__ import annotations
 
@@ -8,41 +9,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.migration.notify import Notification, NotificationKind
-from bot.migration.steps import Step
-from tests.slack.conftest import CHANNEL, wait_for
+from tests.slack.support import CHANNEL, answers, open_gate
 from tests.support import migration
-
-
-def open_gate(slackbot, requested_by="U0ALICE", mid="orders-abc"):
-    store = slackbot.bot.store
-    m = store.create(
-        migration(mid, topics=(f"{mid}-topic",), requested_by=requested_by), requested_by
-    )
-    m.step = Step.STOP_PRODUCERS
-    m.state = {"gate": {"step": "stop_producers", "opened_at": 0, "version": 2}}
-    store.save(m, 1, actor="bot", kind="gate_opened", message="stop_producers open")
-    slackbot.bot.notifier.notify(
-        Notification(NotificationKind.GATE_OPENED, m.id, "stop the producers", "stop_producers")
-    )
-
-    def gate_message():
-        for msg in slackbot.standin.channel_messages(CHANNEL):
-            if (
-                msg.blocks
-                and f"({mid})" in msg.text
-                and any(
-                    b["type"] == "actions" and b.get("block_id") == "gate_stop_producers"
-                    for b in msg.blocks
-                )
-            ):
-                return msg
-        return None
-
-    return store.get(m.id), wait_for(gate_message, what="gate request")
-
-
-def answers(slackbot, text):
-    return any(text in r.get("text", "") for r in slackbot.standin.responses)
+from tests.waits import wait_for
 
 
 def test_gate_request_mentions_approvers_and_only_an_approver_other_than_the_requester_passes(

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.slack.conftest import SECRET, wait_for
-from tests.slack.test_gates_card import open_gate
+from tests.slack.support import SECRET, dump, open_gate
+from tests.waits import wait_for
 
 BIG = "x" * 40_000
-
-
-def dump(driver) -> str:
-    path = driver.bot.store.db.url.database
-    with sqlite3.connect(path) as conn:
-        return "\n".join(conn.iterdump())
 
 
 def public_calls(driver) -> int:
@@ -631,7 +624,7 @@ def test_malformed_and_hostile_requests_get_a_reason_and_change_nothing(http_bot
         for r in d.standin.responses[seen:]:
             if r.get("response_type") == "in_channel" or r.get("replace_original"):
                 failures.append(f"{name}: public or replacing answer {r}")
-    time.sleep(0.5)
+    d.settle()  # every request has done all it will do
     assert failures == []
     assert dump(d) == before
     assert public_calls(d) == calls
@@ -652,7 +645,7 @@ def test_a_forged_cross_migration_click_is_refused_and_changes_nothing(http_bot)
         10,
         "refusal",
     )
-    time.sleep(0.5)
+    d.settle()
     assert dump(d) == before
     assert d.bot.store.all_approvals(a.id) == d.bot.store.all_approvals(b.id) == []
     assert any(blk["type"] == "actions" for blk in d.standin.messages[a_msg.ts].blocks)

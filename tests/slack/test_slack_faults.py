@@ -21,8 +21,9 @@ from bot.slack.client import web_client
 from bot.slack.notifier import SlackNotifier
 from bot.slack.retrying import Backoff, Lanes, transient
 from tests.kafka_helpers import create_topic, produce
-from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
+from tests.slack.support import CHANNEL, live_config, running_bot
 from tests.support import migration
+from tests.waits import wait_for
 
 
 def slack_error(status: int, error: str, **headers: str) -> SlackApiError:

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from tests.kafka_helpers import create_topic, produce
-from tests.slack.conftest import CHANNEL, live_config, running_bot, wait_for
+from tests.slack.support import CHANNEL, live_config, running_bot
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
 

@@ -15,8 +15,8 @@ from bot.kafka.cluster import KafkaOpError
 from bot.migration.steps import Status, Step
 from bot.replicators.base import ReplicatorError
 from bot.schemas.client import RegistryError
-from bot.server import wsgi_app
 from bot.slack.retrying import Lanes
+from bot.web import wsgi_app
 from tests.support import migration
 
 

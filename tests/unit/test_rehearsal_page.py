@@ -266,7 +266,7 @@ def test_the_http_endpoint_takes_json_only(page):
 
 
 def test_extra_routes_never_shadow_the_bots_own_paths():
-    from bot.server import wsgi_app
+    from bot.web import wsgi_app
 
     def extra(_environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])

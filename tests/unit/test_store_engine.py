@@ -68,11 +68,15 @@ def test_engine_decisions_are_checked_and_recorded(engine, store):
         engine.verbs.decide(m.id, actor="U0EVE", version=5, interface="slack")
     with pytest.raises(Refused, match="stale approval"):
         engine.verbs.decide(m.id, actor="cli:carol", version=4, interface="cli")
-    assert (
-        "approved by U0DAN"
-        in engine.verbs.decide(
-            m.id, actor="U0DAN", version=5, interface="slack", actor_groups=frozenset({"S0SRE"})
-        ).text
+    decided = engine.verbs.decide(
+        m.id, actor="U0DAN", version=5, interface="slack", actor_groups=frozenset({"S0SRE"})
+    )
+    assert "approved by U0DAN" in decided.text
+    assert (decided.approved, decided.approvals, decided.required, decided.passed) == (
+        True,
+        ("U0DAN",),
+        1,
+        True,
     )
     with pytest.raises(Refused, match="already approved"):
         engine.verbs.decide(

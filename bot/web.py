@@ -1,14 +1,13 @@
-"""Running the bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on $PORT behind waitress.
+"""The bot's web side: HTTP on $PORT behind waitress, and the Socket Mode link.
 
-HTTP serves `/slack/events` (bolt, signatures verified), `/healthz` (database and scheduler) and
-`/metrics` (Prometheus text, see metrics.py). In Socket Mode the same server serves `/healthz`
-and `/metrics` only (Slack's requests come over the socket), and the socket's state is part of
-`/healthz`. One process owns the scheduler: run one instance.
+HTTP serves `/slack/events` (signature checked here, then bolt), `/healthz` (database and
+scheduler) and `/metrics` (Prometheus text, see metrics.py). In Socket Mode the same server
+serves `/healthz` and `/metrics` only (Slack's requests come over the socket), and the
+socket's state is part of `/healthz`. One process owns the scheduler: run one instance.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -17,24 +16,22 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
-
-from bot.slack.payloads import problem
 
 MAX_BODY = 1 << 20  # Slack's payloads are far smaller
 
 log = logging.getLogger(__name__)
 
 
-def health(engine_db, lead, socket_mode: SocketMode | None = None) -> tuple[bool, dict]:
+def health(db, lead, socket_mode: SocketMode | None = None) -> tuple[bool, dict]:
     """Database, scheduler (or standby: another process holds the lease) and, in Socket Mode,
     the link."""
     checks: dict[str, str] = {}
     try:
-        with engine_db.connect() as conn:
+        with db.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001
@@ -60,47 +57,99 @@ def _answer(start_response, status: str, message: str) -> list[bytes]:
     return [body]
 
 
-def guard(environ, verifier: SignatureVerifier) -> tuple[str, str] | None:
-    """Check a request to /slack/events before bolt sees it: authenticated first (signature,
-    timestamp within 5 minutes), then its shape. Returns (status, reason) to refuse it, or None
-    (the body is put back for bolt)."""
+class Refused(Exception):
+    """A request to /slack/events answered at the edge: its HTTP status and the reason."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class SlackRequest(BoltRequest):
+    """A request for bolt whose body the edge parsed, once, after its signature was checked.
+    Bolt's own reading of a body guesses the format from the text (a slash command whose text
+    says "payload" comes out empty) and reads it again for every lazy listener; this one hands
+    bolt the body as read, and its copies for lazy listeners share it."""
+
+    def __init__(self, *, body: dict, raw_body: str = "", headers=None, query=None, context=None):
+        super().__init__(
+            body=body, query=query, headers=headers, context=context, mode="socket_mode"
+        )
+        self.raw_body, self.mode = raw_body, "http"  # bolt takes a dict body only in that mode
+
+    def to_copyable(self) -> SlackRequest:
+        return SlackRequest(
+            body=self.body,
+            raw_body=self.raw_body,
+            headers=self.headers,
+            query=self.query,
+            context=self.context.to_copyable(),
+        )
+
+
+def parse(text: str, content_type: str) -> dict:
+    """The body of a request, read once: a form (a slash command, or `payload=` JSON) or JSON
+    (events). Raises Refused when it is neither, or not a JSON object."""
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            form = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+            data = json.loads(form["payload"]) if "payload" in form else form
+        elif kind == "application/json":
+            data = json.loads(text)
+        else:
+            raise Refused("415 Unsupported Media Type", f"unsupported content type {kind[:60]!r}")
+    except (ValueError, RecursionError):
+        raise Refused("400 Bad Request", "the payload is not JSON") from None
+    if not isinstance(data, dict):
+        raise Refused("400 Bad Request", "the payload is not a JSON object")
+    if kind == "application/json" and "command" in data:
+        raise Refused("400 Bad Request", "slash commands come form-encoded")
+    return data
+
+
+def read(environ, verifier: SignatureVerifier) -> SlackRequest:
+    """A request to /slack/events as bolt dispatches it, or Refused. Authenticated first: the
+    signature (timestamp within 5 minutes) is checked here, once, before anything of the body
+    is parsed; bolt's own check is off (build_app), and Socket Mode needs none (its link is
+    opened with the app token). What the body says is checked once, by bolt's middleware
+    (bot/app.py), over HTTP and Socket Mode alike."""
     if environ.get("REQUEST_METHOD") != "POST":
-        return "405 Method Not Allowed", "POST only"
+        raise Refused("405 Method Not Allowed", "POST only")
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return "400 Bad Request", "malformed Content-Length"
+        raise Refused("400 Bad Request", "malformed Content-Length") from None
     if length > MAX_BODY:
-        return "413 Payload Too Large", "request body too large"
+        raise Refused("413 Payload Too Large", "request body too large")
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
     timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
     signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
     if not timestamp.isdigit() or not signature:
-        return "401 Unauthorized", "missing or malformed Slack signature headers"
+        raise Refused("401 Unauthorized", "missing or malformed Slack signature headers")
     try:
         body = raw.decode()
     except UnicodeDecodeError:
-        return "400 Bad Request", "the body is not UTF-8"
+        raise Refused("400 Bad Request", "the body is not UTF-8") from None
     if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-        return "401 Unauthorized", "invalid signature or a request older than 5 minutes"
-    kind = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-    try:
-        if kind == "application/x-www-form-urlencoded":
-            form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-            data = json.loads(form["payload"]) if "payload" in form else form
-        elif kind == "application/json":
-            data = json.loads(body)
-        else:
-            return "415 Unsupported Media Type", f"unsupported content type {kind[:60]!r}"
-    except ValueError:
-        return "400 Bad Request", "the payload is not JSON"
-    if not isinstance(data, dict):
-        return "400 Bad Request", "the payload is not a JSON object"
-    if kind == "application/json" and "command" in data:
-        return "400 Bad Request", "slash commands come form-encoded"
-    reason = problem(data)
-    return ("400 Bad Request", f"malformed request: {reason}") if reason else None
+        raise Refused("401 Unauthorized", "invalid signature or a request older than 5 minutes")
+    content_type = environ.get("CONTENT_TYPE") or ""
+    headers = {
+        "content-type": content_type,
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": signature,
+        **{
+            key[5:].lower().replace("_", "-"): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_X_SLACK_")
+        },
+    }
+    return SlackRequest(
+        body=parse(body, content_type),
+        raw_body=body,
+        headers=headers,
+        query=environ.get("QUERY_STRING") or None,
+    )
 
 
 def wsgi_app(
@@ -113,8 +162,9 @@ def wsgi_app(
     """`/healthz`, `/metrics` when `metrics` (the exposition) is given, and `/slack/events`
     when `app` is given (HTTP mode). `routes` adds WSGI apps by path (a path ending in "/" is a
     prefix), e.g. the rehearsal page."""
-    slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
-    verifier = SignatureVerifier(signing_secret) if slack is not None else None
+    if app is not None and not signing_secret:
+        raise ValueError("Slack requests over HTTP need the signing secret")
+    verifier = SignatureVerifier(signing_secret) if app is not None else None
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
@@ -129,7 +179,7 @@ def wsgi_app(
             return _metrics(metrics, start_response)
         if (extra := _route(routes, environ.get("PATH_INFO") or "")) is not None:
             return extra(environ, start_response)
-        if slack is None:
+        if app is None:
             return _answer(
                 start_response,
                 "404 Not Found",
@@ -137,11 +187,15 @@ def wsgi_app(
             )
         if environ.get("PATH_INFO") != "/slack/events":
             return _answer(start_response, "404 Not Found", "not found")
-        refused = guard(environ, verifier)
-        if refused is not None:
-            log.warning("refused a request to /slack/events: %s", refused[1])
-            return _answer(start_response, *refused)
-        return slack(environ, start_response)
+        try:
+            request = read(environ, verifier)
+        except Refused as refused:
+            log.warning("refused a request to /slack/events: %s", refused.reason)
+            return _answer(start_response, refused.status, refused.reason)
+        answer = app.dispatch(request)
+        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
     return application
 
