@@ -30,6 +30,12 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
     reuse = os.environ.get("KAFKA_MIGRATE_SANDBOX_DIR")
+    if reuse and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        pytest.fail(
+            f"KAFKA_MIGRATE_SANDBOX_DIR={reuse} with several workers: the fault tests freeze "
+            "its brokers and stop its Connect worker under the other workers' tests; run one "
+            "worker (-n 0) on a shared sandbox, or leave the variable unset (a sandbox each)"
+        )
     if reuse:
         box = sandbox_mod.load(reuse)
         if box is None or not all(box.running().values()):
