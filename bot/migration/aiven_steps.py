@@ -43,7 +43,7 @@ def prepare(ctx: Context) -> Result | None:
         return None
     state = svc.get("state")
     if state == "RUNNING":
-        ctx.state["mm2_service"] = ctx.replicator.where
+        ctx.state.mm2_service = ctx.replicator.where
         return None
     return Result.waiting(
         f"{ctx.replicator.where} is {state}; waiting until it is RUNNING "
