@@ -18,10 +18,14 @@ from bot.kafka.cluster import Cluster, gather
 from bot.kafka.fence import ProducerWatch, apply_fence, plan_fence, remove_fence
 from bot.kafka.groups import end_offsets
 from tests.kafka_helpers import create_topic, write
+from tests.waits import wait_for
 
 
 def grant(cluster: Cluster, acls: list[Acl]) -> None:
+    """Create the bindings and return once the broker describes them (the controller has
+    accepted them a moment before the broker's metadata shows them)."""
     gather(cluster.admin.create_acls([a.binding() for a in acls]), "create ACLs")
+    wait_for(lambda: set(acls) <= set(describe_all(cluster)), 30, "the bindings described")
 
 
 def test_acls_export_map_apply_idempotent_and_mm2_report(sandbox, unique):
