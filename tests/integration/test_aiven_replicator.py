@@ -226,6 +226,7 @@ def test_the_acl_step_and_its_undo_use_aivens_api_on_an_aiven_target(standin, sa
     create_topic(sandbox.source.client_config(), topic, 1)
     read = Acl("TOPIC", topic, "LITERAL", app, "*", "READ", "ALLOW")
     gather(source.admin.create_acls([read.binding()]), "grant on the source")
+    wait_for(lambda: read in set(describe_all(source)), 30, "the binding described")
     migration = Migration(
         id=f"m-{unique}",
         name="acls",

@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
 )
 
 from tests.kafka_helpers import create_topic, produce
+from tests.waits import wait_for
 
 
 def _first_record(conf: dict, topic: str, group: str):
@@ -74,6 +75,21 @@ def test_user_reads_only_the_topic_granted_to_it(sandbox, unique):
     ]
     for future in admin.create_acls(bindings).values():
         future.result(timeout=30)
+    everything = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    # the broker authorizes with its metadata, which shows a binding a moment after its create
+    wait_for(
+        lambda: set(bindings) <= set(admin.describe_acls(everything).result(timeout=30)),
+        30,
+        "the bindings described",
+    )
     try:
         assert _first_record(alice, allowed, group) == f"hello {allowed}".encode()
         with pytest.raises(KafkaException) as refused:
