@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from bot.kafka.cluster import TP, Cluster
+from bot.kafka.cluster import TIMEOUT, TP, Cluster
 from bot.kafka.groups import LagSnapshot, end_offsets, start_offsets
 
 
@@ -55,9 +55,12 @@ def read_ranges(
     keep_offsets: bool = False,
     each: Callable[[Message], None] | None = None,
     timeout: float = 120.0,
+    silence: float = TIMEOUT,
 ) -> dict[TP, RangeRead]:
     """Read [start, end) of each partition; stop a partition after `limit` records if given;
-    `each` sees every record read."""
+    `each` sees every record read. A TimeoutError (a transient fault: the step holds degraded)
+    after `timeout` seconds in all, or after `silence` seconds without anything from the
+    brokers (a broker that stopped answering: no record, no end of partition)."""
     out = {tp: RangeRead(digests=deque(maxlen=keep_last or None)) for tp in ranges}
     todo = {tp for tp, (start, end) in ranges.items() if start < end}
     for tp in set(ranges) - todo:
@@ -74,13 +77,23 @@ def read_ranges(
     try:
         consumer.assign([TopicPartition(t, p, ranges[(t, p)][0]) for t, p in todo])
         deadline = time.monotonic() + timeout
+        heard = time.monotonic()
         while todo:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise TimeoutError(
                     f"reading {len(todo)} partition range(s) on {cluster.name} "
                     f"did not finish in {timeout:.0f}s"
                 )
-            for msg in consumer.consume(1000, timeout=0.5):
+            if now - heard > silence:
+                raise TimeoutError(
+                    f"reading {len(todo)} partition range(s) on {cluster.name}: no answer "
+                    f"from its brokers for {silence:.0f}s"
+                )
+            batch = consumer.consume(1000, timeout=0.5)
+            if batch:
+                heard = time.monotonic()
+            for msg in batch:
                 tp = (msg.topic(), msg.partition())
                 if tp not in todo:
                     continue
