@@ -288,6 +288,8 @@ def test_a_target_holding_another_schema_under_a_soft_deleted_id_stops_at_the_ga
     shop = Shop(sandbox, source, unique)
     other = record("Elsewhere", [{"name": "x", "type": "int"}])
     target.seed(f"elsewhere-{unique}", other, id=shop.held_id)  # registered there on its own
+    lost = b"\x00" + (9999).to_bytes(4, "big") + b"\x02"  # its schema was hard-deleted
+    produce(sandbox.source.client_config(), shop.topics["audit"], [(None, lost, [])])
     ws = served(sandbox, source, target)
     try:
         mid = start(ws, shop, "held")
@@ -303,6 +305,10 @@ def test_a_target_holding_another_schema_under_a_soft_deleted_id_stops_at_the_ga
         assert refused.returncode == 2  # no client moves
         there = httpx.get(f"{target.url}/schemas/ids/{shop.held_id}").json()["schema"]
         assert json.loads(there) == json.loads(other)  # never overwritten
+        report = ws.ok("report", mid)  # named before the cutover
+        assert f"records name id 9999, which the source no longer has: {shop.topics['audit']}[" in (
+            report
+        )
         ws.ok("cancel", mid, "--yes", user="alice")
     finally:
         ws.stop_serve()
