@@ -67,8 +67,18 @@ def report(r: Report) -> str:
         )
         if schemas["parity"]:
             lines.append(f"  ids differ: {'; '.join(schemas['parity'])}")
-        if schemas["skipped"]:
+        if schemas.get("soft_deleted"):
+            held = "; ".join(schemas["soft_deleted"])
+            lines.append(f"  soft-deleted on the source, carried (ids held): {held}")
+        if schemas.get("skipped"):  # recorded before soft-deleted versions were carried
             lines.append(f"  skipped (soft-deleted): {'; '.join(schemas['skipped'])}")
+        if schemas.get("hard_deleted"):
+            lines.append(f"  hard-deleted on the source: {'; '.join(schemas['hard_deleted'])}")
+        for schema_id, where in (schemas.get("lost_ids") or {}).items():
+            lines.append(
+                f"  records name id {schema_id}, which the source no longer has: "
+                + ", ".join(where)
+            )
     lines.append("timeline:")
     lines += [
         f"  {e.at} {e.actor}"

@@ -13,7 +13,7 @@ from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
 from bot.kafka import fence as kfence
 from bot.kafka import topics as ktopics
-from bot.kafka.groups import committed_offsets, describe_groups, end_offsets
+from bot.kafka.groups import committed_offsets, describe_groups, end_offsets, start_offsets
 from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
@@ -130,18 +130,59 @@ def migrate_schemas(ctx: Context) -> Result:
         f"{len(applied.registered)} registered "
         + ("with their source ids (IMPORT mode)" if applied.imported else "(no IMPORT mode)")
         + f", {counts['present']} already there"
-        + (
-            f"; {counts['soft_deleted_skipped']} soft-deleted version(s) skipped"
-            if plan.skipped
-            else ""
-        )
     )
+    if held := [i for i in plan.soft_deleted if i.action != "conflict"]:
+        text += (
+            f"; {len(held)} soft-deleted version(s) carried with their ids and soft-deleted on "
+            "the target: their ids are held (old records decode, no new schema takes them)"
+        )
+    if plan.hard_deleted:
+        text += f"; {len(plan.hard_deleted)} version(s) hard-deleted on the source: " + ", ".join(
+            f"{s} v{n}" for s, n in plan.hard_deleted[:5]
+        )
+    unknown = _ids_the_source_lost(ctx)
+    if unknown:
+        text += "; records name schema ids the source registry no longer has (hard-deleted: " + (
+            "no consumer decodes them, on either side): "
+            + "; ".join(f"id {i} in {', '.join(where[:3])}" for i, where in unknown.items())
+        )
     if broken:
         text += (
             f"; ids differ for {len(broken)}: " + "; ".join(broken[:3]) + " — the cutover gates "
             "stay closed until they match"
         )
     return Result.done(text, schemas=counts, parity=broken[:20])
+
+
+def _ids_the_source_lost(ctx: Context) -> dict[int, list[str]]:
+    """Schema ids named by the first and last records of each source partition that the source
+    registry itself no longer resolves (their schemas were hard-deleted), with where they are."""
+    ends = checks.source_ends(ctx)
+    starts = start_offsets(ctx.source, list(ends))
+    first = {tp: (starts[tp], min(starts[tp] + SAMPLE, end)) for tp, end in ends.items()}
+    last = {tp: (max(end - SAMPLE, first[tp][1]), end) for tp, end in ends.items()}
+    where: dict[int, set[str]] = {}
+    for ranges in (first, last):
+        for (topic, partition), ids in _schema_ids_in(ctx.source, ranges)[1].items():
+            for schema_id in ids:
+                where.setdefault(schema_id, set()).add(f"{topic}[{partition}]")
+    lost = {i: sorted(where[i]) for i in kschemas.unknown_ids(ctx.registries[0], where)}
+    ctx.state.schemas["lost_ids"] = {str(i): at for i, at in lost.items()}
+    return lost
+
+
+def _schema_ids_in(cluster, ranges: dict) -> tuple[int, dict[tuple[str, int], set[int]]]:
+    """(records read, the schema ids that the records of each partition name)."""
+    ids: dict[tuple[str, int], set[int]] = {}
+    seen = [0]
+
+    def collect(msg) -> None:
+        seen[0] += 1
+        named = kschemas.schema_ids([msg.key(), msg.value()])
+        ids.setdefault((msg.topic(), msg.partition()), set()).update(named)
+
+    read_ranges(cluster, ranges, each=collect, read_committed=True)
+    return seen[0], ids
 
 
 def schema_parity(ctx: Context):
@@ -159,12 +200,17 @@ def schema_parity(ctx: Context):
         ctx.state.created_schemas,
     )
     broken = kschemas.parity(source, target, plan)
+    lost = (ctx.state.schemas or {}).get("lost_ids", {})  # scanned once, by migrate_schemas
     ctx.state.schemas = {
         "subjects": plan.subjects,
         "summary": plan.summary(),
         "imported": applied.imported,
-        "skipped": [f"{v.subject} v{v.version} id {v.id}" for v in plan.skipped],
+        "soft_deleted": [
+            f"{i.source.subject} v{i.source.version} id {i.source.id}" for i in plan.soft_deleted
+        ],
+        "hard_deleted": [f"{s} v{n}" for s, n in plan.hard_deleted],
         "parity": broken[:20],
+        "lost_ids": lost,
     }
     return plan, applied, broken
 
@@ -216,7 +262,7 @@ def migrate_acls(ctx: Context) -> Result:
 
 
 STARTING_LOOKS = 12
-SAMPLE = 20  # records read at the end of each target partition to check their schema ids
+SAMPLE = 20  # records read per partition end to check the schema ids they name
 
 
 def start_replication(ctx: Context) -> Result:
@@ -490,20 +536,11 @@ def _verify_schema_ids(ctx: Context, ends: dict) -> SchemaIdSample | None:
     to the same schema on both registries? None: no registries named, or nothing to read."""
     if ctx.registries is None or not ends:
         return None
-    ids: set[int] = set()
-    seen = [0]
-
-    def collect(msg) -> None:
-        seen[0] += 1
-        ids.update(kschemas.schema_ids([msg.key(), msg.value()]))
-
-    read_ranges(
-        ctx.target,
-        {tp: (max(end - SAMPLE, 0), end) for tp, end in ends.items()},
-        each=collect,
-        read_committed=True,
+    seen, found = _schema_ids_in(
+        ctx.target, {tp: (max(end - SAMPLE, 0), end) for tp, end in ends.items()}
     )
-    sample = SchemaIdSample(seen[0], sorted(ids), kschemas.same_schemas(*ctx.registries, ids))
+    ids: set[int] = set().union(*found.values())
+    sample = SchemaIdSample(seen, sorted(ids), kschemas.same_schemas(*ctx.registries, ids))
     ctx.state.verify["schema_ids"] = asdict(sample)
     return sample
 

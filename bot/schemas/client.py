@@ -193,10 +193,15 @@ class Registry:
     def set_compatibility(self, level: str, subject: str) -> None:
         self._call("PUT", f"/config/{_quote(subject)}", json={"compatibility": level})
 
+    def soft_delete_version(self, subject: str, version: int) -> None:
+        """Hidden from the subject's versions; its id stays bound and resolvable (404: it was
+        soft-deleted already)."""
+        self._call("DELETE", f"/subjects/{_quote(subject)}/versions/{version}", ok404=True)
+
     def delete_version(self, subject: str, version: int) -> None:
         """Soft, then hard: a version this migration registered with a wrong id."""
+        self.soft_delete_version(subject, version)
         path = f"/subjects/{_quote(subject)}/versions/{version}"
-        self._call("DELETE", path, ok404=True)
         self._call("DELETE", path, params={"permanent": "true"}, ok404=True)
 
 

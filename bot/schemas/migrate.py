@@ -5,46 +5,60 @@ registry's schema id in its first five bytes (magic byte 0, then the id). The ta
 must therefore hold every (subject, version) under the SAME id:
 
 - plan: the subjects of the selected topics (TopicNameStrategy `<topic>-key`/`<topic>-value`,
-  or every `<topic>-*` subject with TopicRecordNameStrategy, plus extra subjects), every live
-  version with its id, what they reference (recursively), soft-deleted versions (skipped and
-  reported); against the target: present (same schema, same id), to create, or a conflict
-  (same schema under another id, another schema under that version or that id).
+  or every `<topic>-*` subject with TopicRecordNameStrategy, plus extra subjects), every
+  version with its id, what they reference (recursively), and the version numbers missing on
+  the source (hard-deleted: gone with their ids, reported); against the target: present (same
+  schema, same id), to create, or a conflict (same schema under another id, another schema
+  under that version or that id).
+- soft-deleted versions are carried too: old records still name their ids and the source
+  still resolves `GET /schemas/ids/{id}` for them. They are imported with their ids, then
+  soft-deleted on the target, so the id resolves there as on the source and no later
+  registration can take it (Confluent and Karapace never hand out an id they hold, deleted or
+  not). Without IMPORT mode they cannot be carried: parity says so and the gates stay closed.
 - apply: the subject's compatibility level first, then, where the target takes IMPORT mode,
   every version with its source id and version number (references first, then ascending id),
-  and the mode back; elsewhere a normal registration. The id the target answers is always
-  compared with the source's (an older Karapace ignores the id it is sent).
+  the soft deletes (referrers first), and the mode back; elsewhere a normal registration of
+  the live versions. The id the target answers is always compared with the source's (an older
+  Karapace ignores the id it is sent).
 - parity: every (subject, version) -> id equal on both sides; the cutover gates check it.
-- sample: schema ids read from records on the target resolve to the same schema there.
+- sample: schema ids read from records on the target resolve to the same schema there; ids
+  in records that the source itself no longer resolves are named (hard-deleted schemas).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.schemas.client import Registry, RegistryError, Version, canonical
 
 STRATEGIES = ("topic", "topic_record")
 NO_IMPORT = {404, 405, 422, 501}  # what a registry without IMPORT mode answers to PUT /mode
+HELD = "imported with its id, then soft-deleted there: the id stays held"
+LIVE_HELD = "live on the target: the id is held"
 
 
 @dataclass
 class Item:
-    source: Version
+    source: Version  # source.deleted: soft-deleted on the source
     action: str  # present | create | conflict
     why: str = ""
 
-    def line(self) -> str:
+    def label(self) -> str:
         v = self.source
-        what = f"{v.subject} v{v.version} id {v.id}"
-        return f"{what}: {self.action}" + (f" ({self.why})" if self.why else "")
+        return f"{v.subject} v{v.version} id {v.id}" + (
+            " (soft-deleted on the source)" if v.deleted else ""
+        )
+
+    def line(self) -> str:
+        return f"{self.label()}: {self.action}" + (f" ({self.why})" if self.why else "")
 
 
 @dataclass
 class SchemaPlan:
     items: list[Item] = field(default_factory=list)  # in the order they are applied
-    skipped: list[Version] = field(default_factory=list)  # soft-deleted on the source
+    hard_deleted: list[tuple[str, int]] = field(default_factory=list)  # gone on the source
     levels: dict[str, str] = field(default_factory=dict)  # subject -> source compatibility
     subjects: list[str] = field(default_factory=list)
 
@@ -52,16 +66,32 @@ class SchemaPlan:
     def conflicts(self) -> list[Item]:
         return [i for i in self.items if i.action == "conflict"]
 
+    @property
+    def soft_deleted(self) -> list[Item]:
+        return [i for i in self.items if i.source.deleted]
+
     def summary(self) -> dict[str, int]:
         counts = {"subjects": len(self.subjects), "versions": len(self.items)}
         for action in ("present", "create", "conflict"):
             counts[action] = sum(i.action == action for i in self.items)
-        counts["soft_deleted_skipped"] = len(self.skipped)
+        counts["soft_deleted"] = len(self.soft_deleted)
+        counts["hard_deleted"] = len(self.hard_deleted)
         return counts
 
     def lines(self) -> list[str]:
-        out = [i.line() for i in self.items]
-        out += [f"{v.subject} v{v.version} id {v.id}: soft-deleted, skipped" for v in self.skipped]
+        out = []
+        if self.soft_deleted:
+            out.append(
+                f"{len(self.soft_deleted)} soft-deleted version(s) on the source, carried: "
+                "imported with their ids and soft-deleted on the target, so their ids are held "
+                "(old records decode, no new schema takes them)"
+            )
+        out += [i.line() for i in self.items]
+        out += [
+            f"{subject} v{number}: hard-deleted on the source (gone with its id: records that "
+            "still name it decode on neither side)"
+            for subject, number in self.hard_deleted
+        ]
         return out
 
 
@@ -84,10 +114,13 @@ def subjects_for(
     return list(dict.fromkeys([*wanted, *extra]))
 
 
-def _source_versions(source: Registry, subjects: list[str]) -> tuple[list[Version], list[Version]]:
-    """(live versions of the subjects and of everything they reference, soft-deleted ones)."""
-    live: dict[tuple[str, int], Version] = {}
-    skipped: list[Version] = []
+def _source_versions(
+    source: Registry, subjects: list[str]
+) -> tuple[list[Version], list[tuple[str, int]]]:
+    """(every version of the subjects and of everything they reference, soft-deleted ones
+    marked `deleted`; the version numbers missing on the source: hard-deleted)."""
+    found: dict[tuple[str, int], Version] = {}
+    hard: list[tuple[str, int]] = []
     todo, seen = list(subjects), set()
     while todo:
         subject = todo.pop(0)
@@ -95,16 +128,15 @@ def _source_versions(source: Registry, subjects: list[str]) -> tuple[list[Versio
             continue
         seen.add(subject)
         current = set(source.versions(subject))
-        for number in source.versions(subject, deleted=True):
+        numbers = source.versions(subject, deleted=True)
+        hard += [(subject, n) for n in range(1, max(numbers, default=0)) if n not in numbers]
+        for number in numbers:
             v = source.version(subject, number, deleted=True)
             if v is None:
                 continue
-            if number not in current:
-                skipped.append(v)
-                continue
-            live[(subject, number)] = v
+            found[(subject, number)] = replace(v, deleted=number not in current)
             todo += [ref_subject for _n, ref_subject, _v in v.references]
-    return _ordered(list(live.values())), skipped
+    return _ordered(list(found.values())), hard
 
 
 def _ordered(versions: list[Version]) -> list[Version]:
@@ -137,8 +169,8 @@ def plan_schemas(
     extra: Iterable[str] = (),
 ) -> SchemaPlan:
     subjects = subjects_for(source, topics, strategy, extra)
-    versions, skipped = _source_versions(source, subjects)
-    plan = SchemaPlan(skipped=skipped, subjects=sorted({v.subject for v in versions}))
+    versions, hard = _source_versions(source, subjects)
+    plan = SchemaPlan(hard_deleted=hard, subjects=sorted({v.subject for v in versions}))
     default = source.compatibility() or "BACKWARD"
     for subject in plan.subjects:
         plan.levels[subject] = source.compatibility(subject) or default
@@ -148,17 +180,19 @@ def plan_schemas(
 
 
 def _compare(target: Registry, v: Version) -> Item:
-    there = target.version(v.subject, v.version)
+    there = target.version(v.subject, v.version, deleted=v.deleted)
     if there is not None:
         if there.canonical != v.canonical:
             return Item(v, "conflict", f"version {v.version} holds another schema on the target")
         if there.id != v.id:
             return Item(v, "conflict", f"the target holds it under id {there.id}")
-        return Item(v, "present")
+        if v.deleted and target.version(v.subject, v.version) is not None:
+            return Item(v, "present", LIVE_HELD)
+        return Item(v, "present", "soft-deleted there too: the id is held" if v.deleted else "")
     taken = target.by_id(v.id)
     if taken is not None and canonical(*taken) != v.canonical:
         return Item(v, "conflict", f"id {v.id} is another schema on the target")
-    return Item(v, "create")
+    return Item(v, "create", HELD if v.deleted else "")
 
 
 @dataclass
@@ -177,7 +211,9 @@ def apply_schemas(
     """Create what the plan says, ids preserved where the target allows it. `record` is called
     with every (subject, version, id) BEFORE it is registered (a cleanup deletes exactly those);
     `created` is what earlier runs recorded: a version of ours that the target holds under
-    another id (registered before IMPORT was possible) is deleted and imported again."""
+    another id (registered before IMPORT was possible) is deleted and imported again, and a
+    soft-deleted one of ours left live (a run stopped between its import and its delete) is
+    soft-deleted."""
     created = [list(c) for c in created or []]
     ours = {(s, int(v)) for s, v, _id in created}
     todo = [i for i in plan.items if i.action == "create"]
@@ -186,7 +222,12 @@ def apply_schemas(
         for i in plan.conflicts
         if (i.source.subject, i.source.version) in ours and "under id" in i.why
     ]
+    hide = [
+        i for i in plan.items if i.why == LIVE_HELD and (i.source.subject, i.source.version) in ours
+    ]
     if not todo and not redo:
+        for item in reversed(hide):
+            target.soft_delete_version(item.source.subject, item.source.version)
         return Applied(imported=True)
     subjects = list(dict.fromkeys(i.source.subject for i in [*redo, *todo]))
     for subject in subjects:  # before registering: a stricter target level must not refuse
@@ -197,10 +238,15 @@ def apply_schemas(
     try:
         if redo and not imported:
             done.mismatched += [f"{i.source.subject} v{i.source.version}: {i.why}" for i in redo]
+        if not imported:  # a new id for a soft-deleted version would hold nothing
+            lost = [i for i in todo if i.source.deleted]
+            done.mismatched += [f"{i.label()}: not carried, the target takes no ids" for i in lost]
+            todo = [i for i in todo if not i.source.deleted]
         for item in reversed(redo) if imported else []:  # what references another goes first
             target.delete_version(item.source.subject, item.source.version)
             todo.append(item)
-        for item in _in_order(plan, todo):
+        todo = _in_order(plan, todo)
+        for item in todo:
             v = item.source
             if [v.subject, v.version, v.id] not in created:
                 created.append([v.subject, v.version, v.id])
@@ -211,6 +257,8 @@ def apply_schemas(
                 done.mismatched.append(
                     f"{v.subject} v{v.version}: registered under id {got}, source id {v.id}"
                 )
+        for item in reversed([*hide, *(i for i in todo if i.source.deleted)]):
+            target.soft_delete_version(item.source.subject, item.source.version)
     finally:
         if imported:
             for subject in subjects:
@@ -239,13 +287,18 @@ def _import_mode(target: Registry, subjects: list[str]) -> bool:
 
 
 def parity(source: Registry, target: Registry, plan: SchemaPlan) -> list[str]:
-    """Every (subject, version) whose id or schema differs on the target ('' list: parity)."""
+    """Every (subject, version) whose id or schema differs on the target ('' list: parity).
+    A soft-deleted version is looked up among the target's soft-deleted ones too."""
     broken = []
     for item in plan.items:
         v = item.source
-        there = target.version(v.subject, v.version)
+        there = target.version(v.subject, v.version, deleted=v.deleted)
         if there is None:
-            broken.append(f"{v.subject} v{v.version} (id {v.id}) is missing on the target")
+            held = ", soft-deleted on the source: its id must be held" if v.deleted else ""
+            broken.append(
+                f"{v.subject} v{v.version} (id {v.id}{held}) is missing on the target"
+                + (f": {item.why}" if item.action == "conflict" else "")
+            )
         elif there.id != v.id or there.canonical != v.canonical:
             broken.append(
                 f"{v.subject} v{v.version}: target id {there.id}, source id {v.id}"
@@ -257,7 +310,10 @@ def parity(source: Registry, target: Registry, plan: SchemaPlan) -> list[str]:
 FIXES = (
     "records name the source ids, so consumers on the target would decode them with the wrong "
     "schema or fail. Fix: a target registry with IMPORT mode (Karapace 6.2.4 or later, "
-    "Confluent with mode.mutability=true), or an empty target registry; then retry"
+    "Confluent with mode.mutability=true), or an empty target registry; where the target "
+    "already holds another schema under a source id, free that id there (that schema was "
+    "registered on the target on its own, not by this migration) or use an empty target "
+    "registry; then retry"
 )
 
 
@@ -268,6 +324,11 @@ def schema_ids(values: Iterable[bytes | None]) -> set[int]:
         for value in values
         if value is not None and len(value) >= 5 and value[0] == 0
     }
+
+
+def unknown_ids(source: Registry, ids: Iterable[int]) -> list[int]:
+    """The ids that the source registry itself does not resolve (hard-deleted schemas)."""
+    return [schema_id for schema_id in sorted(ids) if source.by_id(schema_id) is None]
 
 
 def same_schemas(source: Registry, target: Registry, ids: Iterable[int]) -> list[str]:

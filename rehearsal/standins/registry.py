@@ -31,7 +31,15 @@ IMPORT-mode review in Aiven-Open/karapace#1374) and Confluent's Schema Registry 
   needs ?force=true, else 42205; without force its soft-deleted versions are purged (Confluent).
   Invalid mode 42204; GET /mode/{s} without its own mode is 40409 unless ?defaultToGlobal=true.
 - Soft then hard deletes: 40404/40406 on a second soft delete, 40405/40407 on a permanent one
-  without the soft one first, 42206 while a schema references the version.
+  without the soft one first, 42206 while a schema references the version. A soft-deleted
+  version keeps its id (Confluent's "Schema Deletion Guidelines": the id stays available for
+  lookup and is not reusable; Karapace finds schemas by id whatever their versions' state):
+  `GET /schemas/ids/{id}` resolves it, `GET /subjects/{s}/versions` and `/subjects` list it
+  only with ?deleted=true, a new registration never gets its id (max+1 counts it), and an
+  IMPORT of other content under its id, or under its version number, is refused (40901, as
+  above). An IMPORT of the same content, id and version again makes it live again (Confluent
+  writes the version anew, not deleted; Karapace's import overwrites it the same way); a soft
+  delete after an IMPORT hides it again and leaves the id bound.
 
 Knobs: `legacy` (settable at run time) acts as Karapace before 6.2.4 (FastAPI, 5.x-6.2.0): `id`
 and `version` in a registration are ignored (its request model drops extra fields); GET /mode and
@@ -578,7 +586,8 @@ class RegistryStandIn:
             if number in versions:
                 there = versions[number].id
                 if self.schemas[there] == content and schema_id in (None, there):
-                    return {"id": there}  # a replayed import
+                    versions[number].deleted = False  # a replayed import: live again
+                    return {"id": there}
                 why = f"Version {number} of subject {subject} holds another schema."
                 raise RegistryError(40901, why=why)
         elif problems := self._incompatibilities(subject, content, live):

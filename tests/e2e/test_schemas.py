@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
@@ -52,6 +53,20 @@ PAYMENT = [
         ],
     ),
 ]
+VOIDED = record(
+    "Order",
+    [{"name": "id", "type": "long"}, {"name": "voided", "type": "boolean", "default": False}],
+)
+VOID = {"id": 3, "voided": True}
+RUSH = record(
+    "Order",
+    [
+        {"name": "id", "type": "long"},
+        {"name": "qty", "type": "int", "default": 1},
+        {"name": "note", "type": "string", "default": ""},
+        {"name": "rush", "type": "boolean", "default": False},
+    ],
+)
 AUDIT = json.dumps(
     {"type": "object", "properties": {"who": {"type": "string"}}, "required": ["who"]}
 )
@@ -76,8 +91,6 @@ class Shop:
         values = [{"id": 0}, {"id": 1, "qty": 2}, {"id": 2, "qty": 3, "note": "n"}]
         for text, value in zip(ORDER, values, strict=True):
             self._write(conf, "orders", orders, Schema(text, "AVRO"), value, 10)
-        self.client.register_schema(orders, Schema(record("Order", []), "AVRO"))
-        self.client.delete_version(orders, 4)  # soft-deleted: skipped and reported
         money = f"money-{unique}"
         self.client.register_schema(money, Schema(MONEY, "AVRO"))
         refs = [SchemaReference("shop.Money", money, 1)]
@@ -89,9 +102,14 @@ class Shop:
             self._write(conf, "payments", payments, schema, value, 10)
         audit = f"{self.topics['audit']}-value"
         self._write(conf, "audit", audit, Schema(AUDIT, "JSON"), {"who": "ops"}, 10)
-        self.subjects = {orders: 3, payments: 3, audit: 1, money: 1}
+        # a version the team regretted: records written with it, then soft-deleted; its id is
+        # the highest on the source, the one a target would hand out next if it were not held
+        self.held_id = self._write(conf, "orders", orders, Schema(VOIDED, "AVRO"), VOID, 10)
+        self.client.delete_version(orders, 4)
+        self.subjects = {orders: 3, payments: 3, audit: 1, money: 1}  # live versions
+        self.soft_deleted = (orders, 4)
 
-    def _write(self, conf, key: str, subject: str, schema: Schema, value: dict, count: int):
+    def _write(self, conf, key: str, subject: str, schema: Schema, value: dict, count: int) -> int:
         schema_id = self.client.register_schema(subject, schema)
         settings = {"auto.register.schemas": False, "use.schema.id": schema_id}
         if schema.schema_type == "JSON":
@@ -106,6 +124,7 @@ class Shop:
             rows.append((None, serializer(one, context), []))
             self.sent[key].append(one)
         produce(conf, topic, rows)
+        return schema_id
 
 
 def decoded_on_target(sandbox, registry: RegistryStandIn, shop: Shop) -> dict[str, list[dict]]:
@@ -203,16 +222,23 @@ def test_schemas_keep_their_ids_and_consumers_on_the_target_decode_every_record(
             conf={"auto.register.schemas": False, "use.latest.version": True},
         )
         late = {"id": 999, "qty": 3, "note": "moved"}
-        produce(
-            sandbox.target.client_config(),
-            orders,
-            [(None, serializer(late, SerializationContext(orders, MessageField.VALUE)), [])],
-        )
-        shop.sent["orders"].append(late)
+        context = SerializationContext(orders, MessageField.VALUE)
+        moved = serializer(late, context)
+        newer = AvroSerializer(client, Schema(RUSH, "AVRO"), conf={"auto.register.schemas": True})
+        rush = {"id": 1000, "qty": 1, "note": "", "rush": True}
+        registered = newer(rush, context)  # a new version, registered on the target
+        new_id = int.from_bytes(registered[1:5], "big")
+        assert new_id != shop.held_id
+        assert httpx.get(f"{source.url}/schemas/ids/{new_id}").status_code == 404  # never used
+        produce(sandbox.target.client_config(), orders, [(None, moved, []), (None, registered, [])])
+        shop.sent["orders"] += [late, rush]
         done = ws.wait(mid, lambda s: s["status"] == "complete", 120, "complete")
         assert {s["step"]: s["state"] for s in done["steps"]}["verify"] == "done"
 
         assert ids(target, shop.subjects) == ids(source, shop.subjects)  # identical ids
+        held = SchemaRegistryClient({"url": target.url}).get_version(*shop.soft_deleted, True)
+        assert held.schema_id == shop.held_id  # the soft-deleted version, its id held
+        assert shop.soft_deleted[1] not in client.get_versions(shop.soft_deleted[0])
         assert min(ids(source, shop.subjects).values()) >= 100
         got = decoded_on_target(sandbox, target, shop)
         for key, sent in shop.sent.items():
@@ -221,7 +247,8 @@ def test_schemas_keep_their_ids_and_consumers_on_the_target_decode_every_record(
         assert "schemas (ids preserved): " in report
         for subject in shop.subjects:
             assert subject in report
-        assert f"{shop.topics['orders']}-value v4" in report  # the soft-deleted one, skipped
+        assert f"{shop.topics['orders']}-value v4" in report  # the soft-deleted one, carried
+        assert f"carried (ids held): {shop.topics['orders']}-value v4 id {shop.held_id}" in report
         assert "schema id(s), each the same schema there" in report
     finally:
         ws.stop_serve()
@@ -249,6 +276,39 @@ def test_a_registry_without_import_mode_keeps_the_gates_closed_until_it_has_one(
         gate = ws.wait_gate(mid, "stop_producers", 120)
         assert gate["status"] == "active"
         assert ids(target, shop.subjects) == ids(source, shop.subjects)
+        ws.ok("cancel", mid, "--yes", user="alice")
+    finally:
+        ws.stop_serve()
+
+
+def test_a_target_holding_another_schema_under_a_soft_deleted_id_stops_at_the_gate(
+    sandbox, registries, unique
+):
+    source, target = registries
+    shop = Shop(sandbox, source, unique)
+    other = record("Elsewhere", [{"name": "x", "type": "int"}])
+    target.seed(f"elsewhere-{unique}", other, id=shop.held_id)  # registered there on its own
+    lost = b"\x00" + (9999).to_bytes(4, "big") + b"\x02"  # its schema was hard-deleted
+    produce(sandbox.source.client_config(), shop.topics["audit"], [(None, lost, [])])
+    ws = served(sandbox, source, target)
+    try:
+        mid = start(ws, shop, "held")
+        failed = ws.wait(mid, lambda s: s["status"] == "failed", 180, "held id refused")
+        assert failed["step"] == "stop_producers" and "schema ids differ" in failed["reason"]
+        subject, version = shop.soft_deleted
+        assert (
+            f"{subject} v{version} (id {shop.held_id}, soft-deleted on the source: its id must be "
+            f"held) is missing on the target: id {shop.held_id} is another schema on the target"
+        ) in failed["reason"]
+        assert "free that id there" in failed["reason"] and "then retry" in failed["reason"]
+        refused = ws.cli("approve", mid, "--version", str(failed["version"]), user="bob")
+        assert refused.returncode == 2  # no client moves
+        there = httpx.get(f"{target.url}/schemas/ids/{shop.held_id}").json()["schema"]
+        assert json.loads(there) == json.loads(other)  # never overwritten
+        report = ws.ok("report", mid)  # named before the cutover
+        assert f"records name id 9999, which the source no longer has: {shop.topics['audit']}[" in (
+            report
+        )
         ws.ok("cancel", mid, "--yes", user="alice")
     finally:
         ws.stop_serve()

@@ -344,6 +344,46 @@ def test_soft_then_hard_deletes(http):
     assert register(http, "orders-value", ORDER).json() == {"id": 1}  # same content, same id
 
 
+def test_a_soft_deleted_version_keeps_its_id_through_an_import(http):
+    register(http, "orders-value", ORDER)  # id 1
+    second = record(*ORDER["fields"], field("n", "int", default=0))
+    assert register(http, "orders-value", second).json() == {"id": 2}
+    assert http.delete("/subjects/orders-value/versions/2").json() == 2
+    assert json.loads(http.get("/schemas/ids/2").json()["schema"]) == second  # still resolves
+    assert http.get("/subjects/orders-value/versions").json() == [1]
+    assert http.get("/schemas/ids/2/versions").json() == []
+    listed = http.get("/schemas/ids/2/versions", params={"deleted": "true"}).json()
+    assert listed == [{"subject": "orders-value", "version": 2}]
+    assert register(http, "payments-value", PAYMENT).json() == {"id": 3}  # 2 is not reused
+
+    http.put("/mode/orders-value", params={"force": "true"}, json={"mode": "IMPORT"})
+    other = record(field("other", "string"))
+    assert "id 2" in error(register(http, "orders-value", other, id=2, version=5), 409, 40901)
+    error(register(http, "orders-value", other, id=9, version=2), 409, 40901)  # its version
+    replay = register(http, "orders-value", second, id=2, version=2)
+    assert replay.json() == {"id": 2}
+    assert http.get("/subjects/orders-value/versions").json() == [1, 2]  # live again
+    assert http.delete("/subjects/orders-value/versions/2").json() == 2  # soft delete in IMPORT
+    http.delete("/mode/orders-value")
+    assert http.get("/subjects/orders-value/versions").json() == [1]
+    assert http.get("/schemas/ids/2").status_code == 200
+    assert register(http, "audit-value", record(name="Audit")).json() == {"id": 4}
+
+
+def test_an_import_into_a_subject_with_only_soft_deleted_versions(http, registry):
+    http.put("/mode/orders-value", params={"force": "true"}, json={"mode": "IMPORT"})
+    assert register(http, "orders-value", ORDER, id=20, version=2).json() == {"id": 20}
+    assert http.delete("/subjects/orders-value/versions/2").json() == 2
+    assert http.get("/subjects").json() == []
+    assert http.get("/subjects", params={"deleted": "true"}).json() == ["orders-value"]
+    forced = http.put("/mode/orders-value", params={"force": "true"}, json={"mode": "IMPORT"})
+    assert forced.status_code == 200 and 2 in registry.subjects["orders-value"]  # kept
+    http.delete("/mode/orders-value")
+    got = http.get("/subjects/orders-value/versions/2", params={"deleted": "true"}).json()
+    assert (got["id"], got["version"]) == (20, 2)
+    assert register(http, "payments-value", PAYMENT).json() == {"id": 21}
+
+
 def test_basic_auth():
     standin = RegistryStandIn(username="avnadmin", password="s3cret").start()
     try:

@@ -8,8 +8,15 @@ import json
 import pytest
 from standins.registry import RegistryStandIn
 
-from bot.schemas.client import Registry, RegistryError
-from bot.schemas.migrate import apply_schemas, parity, plan_schemas, same_schemas, schema_ids
+from bot.schemas.client import Registry, RegistryError, Version
+from bot.schemas.migrate import (
+    apply_schemas,
+    parity,
+    plan_schemas,
+    same_schemas,
+    schema_ids,
+    unknown_ids,
+)
 
 
 def avro(name: str, *fields: str) -> str:
@@ -36,7 +43,7 @@ def clients(pair) -> tuple[Registry, Registry]:
     return Registry("src", pair[0].url), Registry("dst", pair[1].url)
 
 
-def test_plan_lists_versions_in_id_order_with_references_and_skips_soft_deleted(pair):
+def test_plan_lists_versions_in_id_order_with_references_and_soft_deleted_ones(pair):
     source, _target = pair
     source.seed("money", avro("Money", "cents"))
     source.seed("orders-value", avro("Order", "id"))
@@ -62,17 +69,28 @@ def test_plan_lists_versions_in_id_order_with_references_and_skips_soft_deleted(
         ("money", 1, 10),
         ("orders-value", 1, 11),
         ("orders-value", 2, 12),
+        ("orders-value", 3, 13),
     ]
-    assert [i.action for i in plan.items] == ["create"] * 3
-    assert [(v.subject, v.version) for v in plan.skipped] == [("orders-value", 3)]
+    assert [i.action for i in plan.items] == ["create"] * 4
+    assert [(i.source.subject, i.source.version) for i in plan.soft_deleted] == [
+        ("orders-value", 3)
+    ]
     assert plan.summary() == {
         "subjects": 2,
-        "versions": 3,
+        "versions": 4,
         "present": 0,
-        "create": 3,
+        "create": 4,
         "conflict": 0,
-        "soft_deleted_skipped": 1,
+        "soft_deleted": 1,
+        "hard_deleted": 0,
     }
+    lines = plan.lines()
+    assert lines[0].startswith("1 soft-deleted version(s) on the source, carried")
+    assert "their ids are held" in lines[0]
+    assert lines[-1] == (
+        "orders-value v3 id 13 (soft-deleted on the source): create (imported with its id, "
+        "then soft-deleted there: the id stays held)"
+    )
 
 
 def test_apply_imports_with_source_ids_and_parity_holds(pair):
@@ -137,6 +155,95 @@ def test_schema_ids_in_records_resolve_to_the_same_schema_on_both_sides(pair):
     assert named == {10}
     assert same_schemas(src, dst, named) == ["id 10: differs"]
     assert same_schemas(src, dst, {999}) == []  # not the source's: not judged
+
+
+def soft_deleted_pair(pair) -> tuple[Registry, Registry]:
+    """orders-value v1 live (id 10), v2 soft-deleted on the source (id 11, the highest)."""
+    source, _target = pair
+    source.seed("orders-value", avro("Order", "id"))
+    source.seed("orders-value", avro("Order", "id", "qty"))
+    src, dst = clients(pair)
+    src._call("DELETE", "/subjects/orders-value/versions/2")
+    return src, dst
+
+
+def test_a_soft_deleted_version_keeps_its_id_on_the_target_and_no_new_schema_takes_it(pair):
+    src, dst = soft_deleted_pair(pair)
+    recorded = []
+    applied = apply_schemas(dst, plan_schemas(src, dst, ["orders"]), recorded.append)
+    assert applied.imported and not applied.mismatched
+    assert recorded[-1] == [["orders-value", 1, 10], ["orders-value", 2, 11]]  # cleanup: both
+    assert dst.versions("orders-value") == [1]  # soft-deleted there too
+    assert dst.versions("orders-value", deleted=True) == [1, 2]
+    assert dst.by_id(11) == src.by_id(11)  # resolves as on the source
+    assert parity(src, dst, plan_schemas(src, dst, ["orders"])) == []
+    again = plan_schemas(src, dst, ["orders"])
+    assert again.items[1].line() == (
+        "orders-value v2 id 11 (soft-deleted on the source): present (soft-deleted there too: "
+        "the id is held)"
+    )
+    assert apply_schemas(dst, again).registered == []
+    new = dst.register(Version("payments-value", 1, 0, avro("P")), with_id=False)
+    assert new == 12 and src.by_id(new) is None  # an id the source never used
+    for subject, version, _id in reversed(recorded[-1]):  # what cancel cleanup=target does
+        dst.delete_version(subject, version)
+    assert dst.versions("orders-value", deleted=True) == []
+
+
+def test_a_soft_deleted_version_left_live_by_a_stopped_run_is_soft_deleted(pair):
+    src, dst = soft_deleted_pair(pair)
+    dst.set_mode("IMPORT", "orders-value", force=True)
+    for item in plan_schemas(src, dst, ["orders"]).items:  # imported, then the run stopped
+        dst.register(item.source, with_id=True)
+    dst.clear_mode("orders-value")
+    plan = plan_schemas(src, dst, ["orders"])
+    assert plan.items[1].why == "live on the target: the id is held"
+    apply_schemas(dst, plan, created=[["orders-value", 1, 10], ["orders-value", 2, 11]])
+    assert dst.versions("orders-value") == [1] and dst.by_id(11) == src.by_id(11)
+
+
+def test_a_soft_deleted_version_the_target_cannot_hold_breaks_parity_with_the_reason(pair):
+    _source, target = pair
+    src, dst = soft_deleted_pair(pair)
+    target.seed("someone-else", avro("Other", "x"), id=11)  # another schema under its id
+    plan = plan_schemas(src, dst, ["orders"])
+    assert plan.items[1].line() == (
+        "orders-value v2 id 11 (soft-deleted on the source): conflict (id 11 is another schema "
+        "on the target)"
+    )
+    apply_schemas(dst, plan)
+    assert parity(src, dst, plan_schemas(src, dst, ["orders"])) == [
+        "orders-value v2 (id 11, soft-deleted on the source: its id must be held) is missing on "
+        "the target: id 11 is another schema on the target"
+    ]
+    assert dst.by_id(11) != src.by_id(11)  # never overwritten
+
+    target.schemas.pop(11)
+    target.subjects.pop("someone-else")
+    target.legacy = True  # no IMPORT mode: a soft-deleted version cannot be carried
+    applied = apply_schemas(dst, plan_schemas(src, dst, ["orders"]))
+    assert (
+        "orders-value v2 id 11 (soft-deleted on the source): not carried" in applied.mismatched[-1]
+    )
+    assert dst.versions("orders-value", deleted=True) == [1]
+    assert (
+        "orders-value v2 (id 11, soft-deleted on the source: its id must be held) is missing"
+        in (parity(src, dst, plan_schemas(src, dst, ["orders"]))[-1])
+    )
+
+
+def test_hard_deleted_versions_are_reported_and_their_ids_named(pair):
+    source, _target = pair
+    for fields in (("id",), ("id", "a"), ("id", "a", "b")):
+        source.seed("orders-value", avro("Order", *fields))
+    src, dst = clients(pair)
+    src._call("DELETE", "/subjects/orders-value/versions/2")
+    src._call("DELETE", "/subjects/orders-value/versions/2", params={"permanent": "true"})
+    source.schemas.pop(11)  # a registry that frees the id of a hard-deleted version
+    plan = plan_schemas(src, dst, ["orders"])
+    assert plan.hard_deleted == [("orders-value", 2)] and plan.summary()["hard_deleted"] == 1
+    assert plan.lines()[-1].startswith("orders-value v2: hard-deleted on the source")
+    assert unknown_ids(src, {10, 11, 12}) == [11]
 
 
 def test_registry_errors_say_what_happened_and_never_the_password(pair):
