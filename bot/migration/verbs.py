@@ -311,8 +311,10 @@ class Verbs:
             ),
             origin,
         )
-        if not recorded:
-            raise Refused(f"{actor} already decided {step} at version {version}")
+        if not recorded:  # a second click that raced the first: said as the first refusal says
+            earlier = [a for a in self.store.approvals(m.id, step, version) if a.actor == actor]
+            said = earlier[0].decision if earlier else "decided"
+            raise Refused(f"{actor} already {said} {step} at this version")
         if not approve:
             lifecycle.move(
                 m, verb, f"{step} rejected by {actor}" + (f": {reason}" if reason else "")

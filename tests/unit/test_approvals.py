@@ -36,7 +36,10 @@ def decide(**overrides):
 
 def at_gate(store, requested_by: str = "U0ALICE", mid: str = "orders-abc"):
     """A stored migration whose stop_producers gate is open at version 2."""
-    m = store.create(migration(mid, step=Step.STOP_PRODUCERS, requested_by=requested_by), "U0ALICE")
+    m = store.create(
+        migration(mid, (f"{mid}-topic",), step=Step.STOP_PRODUCERS, requested_by=requested_by),
+        "U0ALICE",
+    )
     m.state.gate = GateRound(step=Step.STOP_PRODUCERS, opened_at=0, version=2)
     return store.save(m, 1, actor="bot", kind=EventKind.GATE_OPENED, message="open")
 
@@ -121,3 +124,33 @@ def test_the_requester_may_reject_their_own_request_but_not_approve_it(engine, s
         decide(actor="U0ALICE", approve=True)
     with pytest.raises(Refused, match="U0EVE is not an approver for this migration: cannot reject"):
         decide(actor="U0EVE", approve=False)
+
+
+def test_a_double_click_records_once_and_the_second_is_told_already_approved(engine, store):
+    """Two clicks of one approver racing (bolt runs each in its own thread): one decision is
+    recorded, the other refused with the same words whichever check catches it."""
+    import threading
+
+    for round_ in range(10):
+        m = at_gate(store, mid=f"race-{round_}")
+        results: list[object] = []
+        start = threading.Barrier(2)
+
+        def click(m=m, results=results, start=start):
+            start.wait()
+            try:
+                results.append(
+                    engine.verbs.decide(m.id, actor="U0BOB", version=2, interface="slack")
+                )
+            except Refused as exc:
+                results.append(exc)
+
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        refused = [r for r in results if isinstance(r, Refused)]
+        assert len(results) == 2 and len(refused) == 1, results
+        assert str(refused[0]) == "U0BOB already approved stop_producers at this version"
+        assert recorded(store, m) == [("U0BOB", "approved")]
