@@ -14,6 +14,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from bot.kafka.acls import ANY_ACL
 from tests.kafka_helpers import create_topic, produce
 from tests.waits import wait_for
 
@@ -75,18 +76,9 @@ def test_user_reads_only_the_topic_granted_to_it(sandbox, unique):
     ]
     for future in admin.create_acls(bindings).values():
         future.result(timeout=30)
-    everything = AclBindingFilter(
-        ResourceType.ANY,
-        None,
-        ResourcePatternType.ANY,
-        None,
-        None,
-        AclOperation.ANY,
-        AclPermissionType.ANY,
-    )
     # the broker authorizes with its metadata, which shows a binding a moment after its create
     wait_for(
-        lambda: set(bindings) <= set(admin.describe_acls(everything).result(timeout=30)),
+        lambda: set(bindings) <= set(admin.describe_acls(ANY_ACL).result(timeout=30)),
         30,
         "the bindings described",
     )
