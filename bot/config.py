@@ -198,6 +198,26 @@ class AivenReplicatorConfig(_Model):
         return self
 
 
+class ConnectClusterConfig(_Model):
+    """A Kafka Connect cluster whose connectors (not MM2's own) move with a migration: the one
+    attached to the source (`connect_from`) and the one attached to the target (`connect_to`)."""
+
+    url: HttpUrl
+    username: str | None = None
+    password_env: EnvName | None = None
+    ssl_ca_file: str | None = None  # CA bundle (PEM) the REST endpoint's certificate is checked with
+    ssl_cert_file: str | None = None  # TLS client certificate (PEM), when the REST API asks for one
+    ssl_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ConnectClusterConfig:
+        if bool(self.username) != bool(self.password_env):
+            raise ValueError("basic auth needs both username and password_env")
+        if self.ssl_key_file and not self.ssl_cert_file:
+            raise ValueError("ssl_key_file needs ssl_cert_file")
+        return self
+
+
 ReplicatorConfig = Annotated[
     ConnectReplicatorConfig | AivenReplicatorConfig, Field(discriminator="kind")
 ]
@@ -241,6 +261,7 @@ class Config(_Model):
     clusters: dict[str, ClusterConfig] = Field(default_factory=dict)
     schema_registries: dict[str, SchemaRegistry] = Field(default_factory=dict)
     replicators: dict[str, ReplicatorConfig] = Field(default_factory=dict)
+    connect_clusters: dict[str, ConnectClusterConfig] = Field(default_factory=dict)
     slack: Slack | None = None
     timing: Timing = Timing()
     cli: Cli = Cli()
@@ -255,7 +276,7 @@ class Config(_Model):
             )
         return data
 
-    @field_validator("clusters", "schema_registries", "replicators")
+    @field_validator("clusters", "schema_registries", "replicators", "connect_clusters")
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
@@ -293,6 +314,15 @@ class Settings:
             known = ", ".join(sorted(self.config.schema_registries)) or "none"
             raise ConfigError(
                 f"{self.path}: no schema registry named {name!r} (known: {known})"
+            ) from None
+
+    def connect_cluster(self, name: str) -> ConnectClusterConfig:
+        try:
+            return self.config.connect_clusters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.connect_clusters)) or "none"
+            raise ConfigError(
+                f"{self.path}: no Kafka Connect cluster named {name!r} (known: {known})"
             ) from None
 
     def password(self, env: str | None, key: str) -> str | None:
@@ -386,6 +416,9 @@ def _secret_refs(config: Config) -> list[tuple[str, str]]:
     for name, registry in config.schema_registries.items():
         if registry.password_env:
             refs.append((f"schema_registries.{name}.password_env", registry.password_env))
+    for name, connect in config.connect_clusters.items():
+        if connect.password_env:
+            refs.append((f"connect_clusters.{name}.password_env", connect.password_env))
     for name, replicator in config.replicators.items():
         env = getattr(replicator, "password_env", None) or getattr(replicator, "token_env", None)
         if env:
