@@ -41,6 +41,9 @@ def status(v: MigrationView) -> str:
     if v.replication_lag is not None:
         eta = f", ETA {v.eta_seconds:.0f}s" if v.eta_seconds else ""
         lines.append(f"replication lag: {v.replication_lag:,} records{eta}")
+    if v.connectors:
+        lines.append("connectors:")
+        lines += [f"  {c.text()}" for c in v.connectors]
     if v.gate is not None and v.gate.decided_lag is not None:
         at = datetime.fromtimestamp(v.gate.decided_at, UTC).strftime("%H:%M:%S UTC")
         lines.append(f"  at decision: {v.gate.decided_lag:,} records ({at})")
@@ -120,6 +123,11 @@ def plan(p: Plan) -> str:
             f"{counts['conflict']} conflict(s)"
         )
         lines += [f"  {line}" for line in p.schema_lines]
+    if p.connector_lines or p.connector_problems:
+        lines.append(f"connectors: {len(p.connector_lines)} move")
+        lines += [f"  {line}" for line in p.connector_lines]
+        lines += [f"  problem: {line}" for line in p.connector_problems]
+        lines += [f"  warning: {line}" for line in p.connector_warnings]
     return "\n".join(lines)
 
 

@@ -205,7 +205,9 @@ class ConnectClusterConfig(_Model):
     url: HttpUrl
     username: str | None = None
     password_env: EnvName | None = None
-    ssl_ca_file: str | None = None  # CA bundle (PEM) the REST endpoint's certificate is checked with
+    ssl_ca_file: str | None = (
+        None  # CA bundle (PEM) the REST endpoint's certificate is checked with
+    )
     ssl_cert_file: str | None = None  # TLS client certificate (PEM), when the REST API asks for one
     ssl_key_file: str | None = None
 

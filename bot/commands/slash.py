@@ -102,6 +102,7 @@ def run_command(respond: Respond, client: WebClient, context: BoltContext) -> No
                 sorted(settings.replicators),
                 channel,
                 sorted(settings.schema_registries),
+                sorted(settings.connect_clusters),
             ),
         )
     elif verb == "start":

@@ -20,6 +20,7 @@ from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups
 from bot.kafka.verify import verify as kverify
 from bot.migration import aiven_steps, checks
+from bot.migration import connectors as kconnectors
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
@@ -44,12 +45,18 @@ def preflight(ctx: Context) -> Result:
         ctx.migration.groups = [g for g in readers if g not in left_out]
         ctx.state.groups_excluded = left_out
     warnings = list(aiven.warnings)
-    sinks = [g for g in ctx.migration.groups if g.startswith("connect-")]
+    moving = kconnectors.plan(ctx, list(names))
+    if moving and moving.problems:
+        return Result.failed("; ".join(moving.problems[:5]))
+    moved_groups = {m.group for m in moving.sinks} if moving else set()
+    sinks = [g for g in ctx.migration.groups if g.startswith("connect-") and g not in moved_groups]
     if sinks:
         warnings.append(
-            f"Kafka Connect sink groups {', '.join(sinks)}: connectors that keep "
-            "their own offsets outside Kafka are not moved by any tool"
+            f"Kafka Connect sink groups {', '.join(sinks)}: their connectors stay where they "
+            "are unless the migration names connect_from= and connect_to= (then they move)"
         )
+    if moving:
+        warnings.extend(moving.warnings)
     if src.authorizer and tgt.authorizer is False:
         warnings.append("the source enforces ACLs, the target has no authorizer")
     ctx.state.preflight = {
@@ -72,7 +79,8 @@ def preflight(ctx: Context) -> Result:
         f"{sum(ends.values()):,} offsets; {len(ctx.migration.groups)} consumer group(s)"
         + excluded
         + ("; warnings: " + "; ".join(warnings) if warnings else "")
-        + aiven.report(),
+        + aiven.report()
+        + ("".join(f"\n• connector {line}" for line in moving.lines()) if moving else ""),
         warnings=warnings,
         groups_excluded=left_out,
         groups_exclude_reason=ctx.options.get("groups_exclude_reason") if left_out else None,
@@ -310,6 +318,8 @@ def stop_producers_condition(ctx: Context) -> Result | None:
 
 
 def producers_stopped(ctx: Context) -> Result:
+    if stopping := kconnectors.stop_old(ctx, "source"):  # source connectors are producers
+        return stopping
     if ctx.options.get("fence") and ctx.state.fence is None:
         fence = kfence.plan_fence(ctx.source, ctx.topics, ctx.options.get("fence_allow", []))
         ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
@@ -326,6 +336,7 @@ def producers_stopped(ctx: Context) -> Result:
     ctx.state.quiet_offsets = [[t, p, off] for (t, p), off in sorted(ends.items())]
     return Result.done(
         f"no write on {len(ends)} partition(s) for {ctx.timing.quiet_window_seconds}s"
+        + kconnectors.summary(ctx, "source")
     )
 
 
@@ -396,6 +407,8 @@ def repoint_condition(ctx: Context) -> Result | None:
 def consumers_stopped(ctx: Context) -> Result:
     if broken := cutover_holds(ctx):
         return broken
+    if stopping := kconnectors.stop_old(ctx, "sink"):  # sink connectors are consumers
+        return stopping
     states = describe_groups(ctx.source, ctx.migration.groups)
     active = {g: m for g, (_s, m) in states.items() if m}
     if active:
@@ -403,7 +416,8 @@ def consumers_stopped(ctx: Context) -> Result:
             "stop these consumers on the source: "
             + ", ".join(f"{g} ({m} member(s))" for g, m in sorted(active.items()))
         )
-    return Result.done(f"{len(states)} group(s) empty on the source")
+    kconnectors.create_copies(ctx)  # STOPPED on the target's Connect, offsets copied
+    return Result.done(f"{len(states)} group(s) empty on the source" + kconnectors.summary(ctx))
 
 
 def _handover_plans(ctx: Context):
@@ -459,20 +473,29 @@ def handover_offsets(ctx: Context) -> Result:
 
 
 def consumers_on_target(ctx: Context) -> Result:
+    if starting := kconnectors.start_new(ctx, "sink"):
+        return starting
     states = describe_groups(ctx.target, ctx.migration.groups)
     waiting = sorted(g for g, (_s, members) in states.items() if not members)
     if waiting:
         return Result.waiting("start these consumers on the target: " + ", ".join(waiting))
-    return Result.done(f"{len(states)} group(s) consuming on the target")
+    return Result.done(
+        f"{len(states)} group(s) consuming on the target" + kconnectors.summary(ctx, "sink")
+    )
 
 
 def producers_on_target(ctx: Context) -> Result:
+    if starting := kconnectors.start_new(ctx, "source"):
+        return starting
     reference = {(t, int(p)): o for t, p, o in ctx.state.handover_ends or []}
     now = end_offsets(ctx.target, list(reference))
     grown = [tp for tp, off in now.items() if off > reference[tp]]
     if not grown:
         return Result.waiting("start producers on the target: no new record there yet")
-    return Result.done(f"producers write to the target ({len(grown)} partition(s) grew)")
+    return Result.done(
+        f"producers write to the target ({len(grown)} partition(s) grew)"
+        + kconnectors.summary(ctx, "source")
+    )
 
 
 def verify(ctx: Context) -> Result:
@@ -549,6 +572,11 @@ def complete(ctx: Context) -> Result:
     ctx.replicator.delete(ctx.flow)  # the flow is over: clients read and write the target
     return Result.done(
         "migration complete; MirrorMaker 2 connectors deleted"
+        + (
+            "; the moved connectors run on the target's Connect, the old ones stay STOPPED"
+            if (ctx.state.connectors or {}).get("moves")
+            else ""
+        )
         + (
             "; the source write fence stays in place (producers belong on the target now)"
             if ctx.state.fence is not None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings
+from bot.connect.rest import ConnectRest
 from bot.kafka.cluster import Cluster
 from bot.models import Migration
 from bot.replicators import FlowSpec, Replicator, from_settings
@@ -22,10 +23,13 @@ class Clients:
         clusters: Callable[[Settings, str], Cluster] = Cluster.from_settings,
         replicators: Callable[[Settings, str], Replicator] = from_settings,
         registries: Callable[[Settings, str], Registry] = Registry.from_settings,
+        connects: Callable[[Settings, str], ConnectRest] = ConnectRest.from_settings,
     ):
         self.settings = settings
         self._make_cluster, self._make_replicator = clusters, replicators
         self._make_registry = registries
+        self._make_connect = connects
+        self._connects: dict[str, ConnectRest] = {}
         self._clusters: dict[str, Cluster] = {}
         self._replicators: dict[str, Replicator] = {}
         self._registries: dict[str, Registry] = {}
@@ -45,9 +49,22 @@ class Clients:
             self._registries[name] = self._make_registry(self.settings, name)
         return self._registries[name]
 
+    def connect_cluster(self, name: str) -> ConnectRest:
+        if name not in self._connects:
+            self._connects[name] = self._make_connect(self.settings, name)
+        return self._connects[name]
+
+    def connect(self, options: dict[str, Any]) -> tuple[ConnectRest, ConnectRest] | None:
+        """The (old, new) Connect clusters whose connectors a migration moves, or None."""
+        old, new = options.get("connect_from"), options.get("connect_to")
+        return (self.connect_cluster(old), self.connect_cluster(new)) if old and new else None
+
     def forget_cluster(self, name: str) -> None:
         """Drop a cached client (its metadata may be stale after a fault)."""
         self._clusters.pop(name, None)
+
+    def forget_connect(self, name: str) -> None:
+        self._connects.pop(name, None)
 
     def forget_registry(self, name: str) -> None:
         self._registries.pop(name, None)

@@ -1,13 +1,17 @@
 """What a cancel takes back: the side effects the steps recorded before applying them.
 
 Always: the MirrorMaker 2 connectors (the flow) and the source's write fence (producers may
-write to the source again). With `cleanup=target`, also the target topics and ACL bindings
-this migration created (never those that were there before), as long as no client was
-pointed at the target: from handover_offsets on, it is refused.
+write to the source again); until the repoint is approved, the connectors that were moving: the
+STOPPED copies are deleted from the target's Connect and the old ones run again as they were
+(RUNNING or PAUSED). After it, the connectors stay where they are. With `cleanup=target`, also
+the target topics and ACL bindings this migration created (never those that were there
+before), as long as no client was pointed at the target: from handover_offsets on, it is
+refused.
 """
 
 from __future__ import annotations
 
+from bot.connect.move import restore
 from bot.errors import UserError
 from bot.migration.clients import Clients
 from bot.migration.ports import Runbook
@@ -47,11 +51,31 @@ def check_cleanup(step: str, cleanup: str | None) -> None:
         )
 
 
-def undo_plan(state: MigrationState, cleanup: str | None = None) -> list[str]:
+def connectors_return(step: str) -> bool:
+    """Until the repoint is approved, moving connectors go back to the old Connect."""
+    return ORDER.index(Step(step)) <= ORDER.index(LAST_CLEANUP_STEP)
+
+
+def undo_plan(
+    state: MigrationState, cleanup: str | None = None, step: str = Step.PREFLIGHT
+) -> list[str]:
     """What a cancel would take back, from the side effects recorded in the state."""
     plan = []
     if state.replication:
         plan.append("delete the MirrorMaker 2 connectors")
+    copies, stopped = state.connector_copies or [], state.connectors_stopped or {}
+    if (copies or stopped) and connectors_return(step):
+        if copies:
+            plan.append(
+                f"delete the {len(copies)} STOPPED connector cop(ies) on the target's Connect"
+            )
+        if stopped:
+            plan.append(
+                f"run the {len(stopped)} stopped connector(s) again on the old Connect as they "
+                "were: " + ", ".join(f"{n} {s}" for n, s in sorted(stopped.items())[:10])
+            )
+    elif copies:
+        plan.append("keep the connectors where they are (the repoint was approved)")
     if state.fence:
         plan.append(
             f"remove the write fence ({len(state.fence)} DENY binding(s)): producers may "
@@ -88,6 +112,15 @@ def undo(clients: Clients, runbook: Runbook, m: Migration, cleanup: str | None =
         if state.replication:
             clients.replicator(m.replicator).delete(clients.flow(m))
             undone.append("MirrorMaker 2 connectors deleted")
+        connect = clients.connect(m.options)
+        if connect and connectors_return(m.step):
+            old, new = connect
+            for name in state.connector_copies or []:
+                new.delete(name)
+            if state.connector_copies:
+                undone.append(f"{len(state.connector_copies)} connector cop(ies) deleted")
+            if state.connectors_stopped:
+                undone.extend(restore(old, state.connectors_stopped))
         if state.fence:
             runbook.unfence(clients.cluster(m.source), state.fence)
             undone.append(f"write fence removed ({len(state.fence)} DENY binding(s))")

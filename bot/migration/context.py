@@ -81,10 +81,16 @@ class Context:
     now: float
     persist: Callable[[str, Any], int | None] = lambda _key, _value: None
     registries: tuple[Any, Any] | None = None  # (source, target) schema registries, if named
+    connect: tuple[Any, Any] | None = None  # (old, new) Connect clusters whose connectors move
 
     def record_side_effect(self, key: str, value: Any) -> None:
         """Write down a side effect BEFORE applying it (the fence, the connectors), so that a
         cancel or a restart finds it even if this process dies right after applying it."""
+        self.store_now(key, value)
+
+    def store_now(self, key: str, value: Any) -> None:
+        """Store one key of the working state now, not when the step ends (a side effect, or
+        what the card shows while the step waits)."""
         self.state[key] = value  # a known key (MigrationState), typed on assignment
         version = self.persist(key, value)
         if version is not None:

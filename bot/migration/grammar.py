@@ -5,6 +5,8 @@
           [fence_allow=User:a,...]
           [principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME]
           [allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]
+          [connect_from=CONNECT connect_to=CONNECT [connectors=REGEX,...]
+           [connectors_exclude=REGEX,...]]
 
 Values may be quoted with '...' or "..."; backslashes are kept as typed (they are regexes).
 """
@@ -16,12 +18,16 @@ import shlex
 from dataclasses import dataclass, field
 
 from bot.errors import UserError, shown
+from bot.kafka.javaregex import compile_java
+from bot.kafka.select import split_list
 
 START_USAGE = (
     "start NAME source=CLUSTER target=CLUSTER topics=REGEX[,REGEX] [exclude=REGEX,...] "
     "via=REPLICATOR [replication_policy=identity|default] [fence=yes|no] [fence_allow=User:a,...] "
     "[principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME] "
-    "[allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]"
+    "[allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT] "
+    "[connect_from=CONNECT connect_to=CONNECT [connectors=REGEX,...] "
+    "[connectors_exclude=REGEX,...]]"
 )
 REQUIRED = ("source", "target", "topics", "via")
 OPTIONAL = (
@@ -35,6 +41,10 @@ OPTIONAL = (
     "allow_config_changes",
     "groups_exclude",
     "groups_exclude_reason",
+    "connect_from",
+    "connect_to",
+    "connectors",
+    "connectors_exclude",
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -77,6 +87,28 @@ def _refused(message: str, field: str | None = None, usage: bool = True) -> User
     return UserError(message, field=field, usage=START_USAGE if usage else None)
 
 
+def _check_connect(values: dict[str, str]) -> None:
+    """connect_from and connect_to together, two different names; connectors= regexes valid."""
+    given = [k for k in ("connect_from", "connect_to") if values.get(k)]
+    if len(given) == 1:
+        other = "connect_to" if given[0] == "connect_from" else "connect_from"
+        raise _refused(
+            f"start: {given[0]} needs {other}= too (the Connect cluster on the other side)", other
+        )
+    if given and values["connect_from"] == values["connect_to"]:
+        raise _refused(
+            "start: connect_from and connect_to are the same Connect cluster", "connect_to"
+        )
+    for key in ("connectors", "connectors_exclude"):
+        if values.get(key) and not given:
+            raise _refused(f"start: {key}= needs connect_from= and connect_to=", key)
+        try:
+            for item in split_list(values.get(key, ""), key):
+                compile_java(item)
+        except UserError as exc:
+            raise _refused(f"start: {key}: {exc.message}", key, usage=False) from None
+
+
 def parse_start(args: list[str]) -> StartRequest:
     if not args or "=" in args[0]:
         raise _refused("start: give the migration a NAME first (e.g. start orders ...)", "name")
@@ -113,7 +145,12 @@ def parse_start(args: list[str]) -> StartRequest:
             "start: groups_exclude needs groups_exclude_reason='why' (it goes into the audit)",
             "groups_exclude",
         )
+    _check_connect(values)
     options = {
+        "connect_from": values.get("connect_from"),
+        "connect_to": values.get("connect_to"),
+        "connectors": values.get("connectors", ""),
+        "connectors_exclude": values.get("connectors_exclude", ""),
         "fence": _yes("fence", values["fence"]) if "fence" in values else False,
         "fence_allow": [p.strip() for p in values.get("fence_allow", "").split(",") if p.strip()],
         "principals": values.get("principals", ""),

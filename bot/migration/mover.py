@@ -58,6 +58,7 @@ class Mover:
             self.clock(),
             lambda key, value: self.store.record_state(m.id, key, value),
             self.clients.registries(m.options),
+            self.clients.connect(m.options),
         )
 
     def tick(self, migration_id: str) -> Migration:

@@ -70,6 +70,7 @@ class MigrationState(BaseModel):
     handover: dict[str, Any] | None = None  # group -> kinds of offsets handed over
     verify: dict[str, Any] | None = None
     mm2_service: str | None = None
+    connectors: dict[str, Any] | None = None  # the connectors that move: plan and states, masked
     gate: GateRound | None = None
     # side effects, recorded before they are applied (what a cancel undoes)
     replication: str | None = None  # the flow's name: its connectors
@@ -77,6 +78,8 @@ class MigrationState(BaseModel):
     created_topics: list[str] | None = None
     created_acls: list[list[str]] | None = None
     created_schemas: list[list[Any]] | None = None  # [subject, version, id]
+    connectors_stopped: dict[str, str] | None = None  # old Connect: name -> state before the stop
+    connector_copies: list[str] | None = None  # created STOPPED on the new Connect
     cancel_cleanup: str | None = None
 
     @classmethod

@@ -61,6 +61,7 @@ class Verbs:
         replicator = self.clients.replicator(req.via)
         self._refuse_shared_flow(req.via)
         self._check_registries(req.options)
+        self._check_connect(req.options)
         selection = TopicSelection(req.topics, req.exclude)
         group_patterns(req.options.get("groups_exclude") or "")
         parse_principal_map(req.options.get("principals") or "")
@@ -115,6 +116,25 @@ class Verbs:
                 self.clients.forget_registry(name)
                 raise UserError(f"the {role} schema registry {name}: {exc}") from None
 
+    def _check_connect(self, options: dict[str, Any]) -> None:
+        """The Connect clusters named (connect_from, connect_to) are configured and answer."""
+        for key in ("connect_from", "connect_to"):
+            name = options.get(key)
+            if not name:
+                continue
+            try:
+                self.settings.connect_cluster(name)
+            except UserError as exc:
+                raise UserError(f"{key}={name}: {exc.message}", field=key) from None
+            try:
+                self.clients.connect_cluster(name).info()
+            except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+                self.clients.forget_connect(name)
+                raise UserError(
+                    f"{key}: cannot reach the Kafka Connect cluster {name}: {reason(exc)}",
+                    field=key,
+                ) from None
+
     def _reach(self, name: str, role: str) -> list[str]:
         """The cluster's topic names; an unreachable cluster's client is dropped, not kept
         retrying (and logging) in the background."""
@@ -149,6 +169,20 @@ class Verbs:
             schema_plan = plan_schemas(
                 *registries, topics, strategy=source.subject_strategy, extra=source.extra_subjects
             )
+        moving = None
+        if connect := self.clients.connect(req.options):
+            from bot.migration.connectors import plan_moves
+
+            moving = plan_moves(
+                connect,
+                self.clients.cluster(req.source),
+                self.clients.cluster(req.target),
+                topics,
+                self._reach(req.source, "source"),
+                TopicNaming(req.replication_policy, conf.source_alias),
+                req.options,
+                self.clients.registries(req.options),
+            )
         return Plan(
             topics=tuple(topics),
             excluded=tuple(preview.excluded),
@@ -168,6 +202,9 @@ class Verbs:
             summary=topic_plan.summary(),
             schema_summary=schema_plan.summary() if schema_plan else None,
             schema_lines=tuple(schema_plan.lines()) if schema_plan else (),
+            connector_lines=tuple(moving.lines()) if moving else (),
+            connector_problems=tuple(moving.problems) if moving else (),
+            connector_warnings=tuple(moving.warnings) if moving else (),
         )
 
     def start(
@@ -382,6 +419,14 @@ class Verbs:
                 replicator.restart(flow)
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 raise UserError(f"cannot restart the replication: {reason(exc)}") from None
+        connect = self.clients.connect(m.options)
+        if connect and m.state.connector_copies:
+            try:  # a moved connector that failed on the target's Connect starts again
+                for name in m.state.connector_copies:
+                    if connect[1].status(name).failures:
+                        connect[1].restart_failed(name)
+            except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+                raise UserError(f"cannot restart the moved connectors: {reason(exc)}") from None
         return self._transition(migration_id, actor, Verb.RETRY, EventKind.RETRIED, origin=origin)
 
     def cancel(
@@ -424,7 +469,7 @@ class Verbs:
         """What `cancel` would take back (refused as it would be: a UserError)."""
         m = self.store.get(migration_id)
         compensation.check_cleanup(m.step, cleanup)
-        return compensation.undo_plan(m.state, cleanup)
+        return compensation.undo_plan(m.state, cleanup, m.step)
 
     def skip(
         self, migration_id: str, actor: str, reason: str, origin: dict[str, Any] | None = None

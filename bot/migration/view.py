@@ -48,6 +48,45 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class ConnectorLine:
+    """A connector that moves with the migration: its state on the old and the new Connect."""
+
+    name: str
+    kind: str  # source | sink
+    cls: str
+    topics: tuple[str, ...]
+    old_state: str  # on connect_from
+    new_state: str  # on connect_to (MISSING until the copy is created)
+    offsets: int  # source offsets copied (a sink's group is handed over with the others)
+    group: str | None
+
+    def text(self) -> str:
+        moved = f", {self.offsets} offset(s) copied" if self.offsets else ""
+        group = f", group {self.group}" if self.group else ""
+        return (
+            f"{self.name} ({self.kind}, {self.cls.rsplit('.', 1)[-1]}): old {self.old_state}, "
+            f"new {self.new_state}{moved}{group}"
+        )
+
+
+def connector_lines(connectors: Mapping[str, Any] | None) -> tuple[ConnectorLine, ...]:
+    moves = (connectors or {}).get("moves", {})
+    return tuple(
+        ConnectorLine(
+            name=name,
+            kind=m["kind"],
+            cls=m["cls"],
+            topics=tuple(m.get("topics", ())),
+            old_state=m.get("state", "?"),
+            new_state=m.get("target_state", "?"),
+            offsets=len(m.get("offsets") or ()),
+            group=m.get("group"),
+        )
+        for name, m in sorted(moves.items())
+    )
+
+
+@dataclass(frozen=True)
 class MigrationView:
     id: str
     name: str
@@ -70,6 +109,7 @@ class MigrationView:
     gate: Gate | None
     rollback: str  # what undoing the current step means
     undo: tuple[str, ...]  # what a cancel would take back
+    connectors: tuple[ConnectorLine, ...] = ()  # Kafka Connect connectors moving with it
 
     @property
     def gate_open(self) -> bool:
@@ -81,6 +121,7 @@ class MigrationView:
         data["topics"], data["groups"] = list(self.topics), list(self.groups)
         data["steps"] = [asdict(s) for s in self.steps]
         data["undo"] = list(self.undo)
+        data["connectors"] = [asdict(c) | {"topics": list(c.topics)} for c in self.connectors]
         if self.gate is not None:
             gate = {k: v for k, v in asdict(self.gate).items() if k != "preview"}
             data["gate"] = gate | ({"preview": self.gate.preview} if self.gate.preview else {})
@@ -176,10 +217,13 @@ class Plan:
     summary: Mapping[str, int]
     schema_summary: Mapping[str, int] | None = None  # when registries are named
     schema_lines: tuple[str, ...] = ()
+    connector_lines: tuple[str, ...] = ()  # when connect_from/connect_to are named
+    connector_problems: tuple[str, ...] = ()
+    connector_warnings: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:
-        return bool(self.summary.get("problems"))
+        return bool(self.summary.get("problems")) or bool(self.connector_problems)
 
     def to_dict(self) -> dict[str, Any]:
         schemas = None
@@ -201,6 +245,11 @@ class Plan:
                 for t in self.topic_lines
             ],
             "summary": dict(self.summary),
+            "connector_plan": {
+                "lines": list(self.connector_lines),
+                "problems": list(self.connector_problems),
+                "warnings": list(self.connector_warnings),
+            },
         }
 
 
@@ -259,7 +308,8 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
         if gate
         else None,
         rollback=rollback_hint(m.step),
-        undo=tuple(undo_plan(m.state)),
+        undo=tuple(undo_plan(m.state, step=m.step)),
+        connectors=connector_lines(m.state.connectors),
     )
 
 

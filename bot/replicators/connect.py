@@ -12,6 +12,7 @@ import time
 
 import httpx
 
+from bot.connect.rest import trace_summary
 from bot.kafka.cluster import TP
 from bot.reasons import reason, transient
 from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
@@ -51,16 +52,6 @@ def java_client_settings(prefix: str, conf) -> dict[str, str]:
         out[f"{prefix}ssl.truststore.type"] = "PEM"
         out[f"{prefix}ssl.truststore.location"] = conf["ssl.ca.location"]
     return out
-
-
-def trace_summary(trace: str | None) -> str:
-    """The worker's error in a line or two: the first line of the trace and its root cause."""
-    lines = [line.strip() for line in (trace or "").splitlines() if line.strip()]
-    if not lines:
-        return "failed (the worker gave no trace)"
-    causes = [line for line in lines if line.startswith("Caused by:")]
-    summary = lines[0] + (f" ({causes[-1]})" if causes else "")
-    return summary[:400]
 
 
 def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:

@@ -110,6 +110,8 @@ def card(view: MigrationView) -> list:
         SectionBlock(fields=fields),
         SectionBlock(text=MarkdownTextObject(text=clip(_checklist(view)))),
     ]
+    if view.connectors:
+        blocks.append(_connectors(view))
     # why it stopped comes first: a failed card says why
     now = (
         (view.waiting_for or view.reason)
@@ -168,6 +170,11 @@ def _card_buttons(view: MigrationView) -> list[ButtonElement]:
     return by_status.get(view.status, [])
 
 
+def _connectors(view: MigrationView) -> SectionBlock:
+    lines = [f"• {escape(c.text())}" for c in view.connectors[:20]]
+    return SectionBlock(text=MarkdownTextObject(text=clip("*Connectors*\n" + "\n".join(lines))))
+
+
 def gate_request(view: MigrationView, title: str, approvers: list[str], text: str) -> list:
     step, version = view.step, view.version
     value = button_value(view.id, version, step)
@@ -206,6 +213,8 @@ def gate_request(view: MigrationView, title: str, approvers: list[str], text: st
                 text=MarkdownTextObject(text=clip("*Offsets at cutover*\n" + "\n".join(lines)))
             )
         )
+    if view.connectors and step == "repoint_clients":
+        blocks.append(_connectors(view))
     blocks.append(
         ActionsBlock(
             block_id=f"gate_{step}",
@@ -256,6 +265,11 @@ def plan_text(plan: Plan) -> str:
             f"{counts['conflict']} conflict(s)"
         )
         lines += [f"• {escape(line)}" for line in plan.schema_lines[:30]]
+    if plan.connector_lines or plan.connector_problems:
+        lines.append(f"*Connectors*: {len(plan.connector_lines)} move")
+        lines += [f"• {escape(line)}" for line in plan.connector_lines[:20]]
+        lines += [f"• *problem:* {escape(line)}" for line in plan.connector_problems[:10]]
+        lines += [f"• warning: {escape(line)}" for line in plan.connector_warnings[:10]]
     topics = plan.summary["topics"]
     return clip(f"*Plan* ({topics} topic(s), nothing changed):\n" + "\n".join(lines))
 
@@ -297,6 +311,8 @@ def report_text(r: Report) -> str:
                 else ""
             )
         )
+    if v.connectors:
+        text += "\n*Connectors*\n" + "\n".join(f"• {escape(c.text())}" for c in v.connectors)
     return clip(text)
 
 
@@ -354,7 +370,11 @@ def closed(original_text: str, reason: str, follows: bool = True) -> list:
 
 
 def start_modal(
-    clusters: list[str], replicators: list[str], channel: str, registries: list[str] = ()
+    clusters: list[str],
+    replicators: list[str],
+    channel: str,
+    registries: list[str] = (),
+    connects: list[str] = (),
 ) -> View:
     def select(action: str, names: list[str]) -> StaticSelectElement:
         return StaticSelectElement(
@@ -423,6 +443,30 @@ def start_modal(
                 for side in ("source", "target")
                 if registries
             ],
+            *[
+                InputBlock(
+                    block_id=f"connect_{side}",
+                    label=f"Kafka Connect {label} (optional: move its connectors)",
+                    optional=True,
+                    element=select("value", list(connects)),
+                )
+                for side, label in (("from", "of the source"), ("to", "of the target"))
+                if connects
+            ],
+            *(
+                [
+                    optional_input(
+                        "connectors",
+                        "Connectors that move (optional; default: those on the topics)",
+                        "orders-.*",
+                    ),
+                    optional_input(
+                        "connectors_exclude", "Connectors left out (optional)", "legacy-.*"
+                    ),
+                ]
+                if connects
+                else []
+            ),
         ],
     )
 

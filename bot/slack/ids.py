@@ -29,6 +29,10 @@ START_FIELDS = (
     "groups_exclude_reason",
     "source_registry",
     "target_registry",
+    "connect_from",
+    "connect_to",
+    "connectors",
+    "connectors_exclude",
 )
 COMMAND = "/kafka-migrate"
 
