@@ -1,7 +1,10 @@
 """The Apache Kafka jars the sandbox runs, resolved from Maven Central with `pom.xml`.
 
 Fetched once into a cache directory keyed by the pom's content; later runs find the marker
-file and start without Maven.
+file and start without Maven. Connector plugins that are not part of Connect itself (the
+FileStream connectors) are moved into `<lib>/plugins/<plugin>/` after the copy: the JVMs'
+classpath `<lib>/*` does not descend into subdirectories, so only a worker given
+`plugin.path=<lib>/plugins` has them, as a Connect cluster has the plugins installed on it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from bot.errors import UserError
 
 POM = Path(__file__).with_name("pom.xml")
 MARKER = ".complete"
-REQUIRED = ("kafka_2.13-", "connect-runtime-", "connect-mirror-", "kafka-tools-")
+REQUIRED = ("kafka_2.13-", "connect-runtime-", "connect-mirror-", "kafka-tools-", "connect-file-")
+PLUGINS = "plugins"
+# plugin directory -> the prefix of the jars that go into it (and leave the classpath)
+PLUGIN_JARS = {"connect-file": "connect-file-"}
 
 
 def kafka_version() -> str:
@@ -41,6 +47,19 @@ def cache_dir() -> Path:
     """The per-user cache: $XDG_CACHE_HOME/kafka-migrate, else ~/.cache/kafka-migrate."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "kafka-migrate"
+
+
+def plugin_path(lib: Path) -> Path:
+    """The directory a Connect worker's `plugin.path` names: one subdirectory per plugin."""
+    return lib / PLUGINS
+
+
+def _move_plugins(out: Path) -> None:
+    for plugin, prefix in PLUGIN_JARS.items():
+        home = plugin_path(out) / plugin
+        home.mkdir(parents=True)
+        for jar in out.glob(f"{prefix}*.jar"):
+            jar.rename(home / jar.name)
 
 
 def is_fetched(lib: Path | None = None) -> bool:
@@ -80,6 +99,7 @@ def fetch(lib: Path | None = None, *, log=print) -> Path:
         missing = [r for r in REQUIRED if not any(n.startswith(r) for n in names)]
         if missing:
             raise UserError(f"Maven fetched no jar for: {', '.join(missing)}")
+        _move_plugins(out)
         seconds = time.monotonic() - started
         (out / MARKER).write_text(f"kafka {kafka_version()} fetched in {seconds:.1f}s\n")
         if lib.exists():
