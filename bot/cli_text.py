@@ -139,7 +139,9 @@ def sandbox(state: dict) -> str:
             f"  {side}: {state[side]['bootstrap_servers']} (SASL_PLAINTEXT, PLAIN, "
             f"users {', '.join(state[side]['users'])})"
         )
-    lines.append(f"  connect: {state['connect']['url']}")
+    lines.append(f"  connect: {state['connect']['url']} (on the target; MirrorMaker 2)")
+    if "connect_source" in state:
+        lines.append(f"  connect_source: {state['connect_source']['url']} (on the source)")
     lines.append(f"  bot config: {state['config']}")
     lines += [f"  {n}: {'running' if up else 'NOT running'}" for n, up in state["running"].items()]
     return "\n".join(lines)

@@ -44,6 +44,13 @@ def create_topic(conf: dict, name: str, partitions: int = 1, config: dict | None
     eventually(visible, timeout=15)
 
 
+def delete_topics(conf: dict, names: list[str]) -> None:
+    """Delete topics a test created (a test cleans up after itself)."""
+    admin = AdminClient(conf)
+    for future in admin.delete_topics(names, operation_timeout=30).values():
+        future.result(timeout=60)
+
+
 def produce(conf: dict, topic: str, records: list[tuple], **extra) -> None:
     """records: (key, value, headers[, partition]) tuples; waits for every delivery."""
     producer = Producer({**conf, "linger.ms": 5, "enable.idempotence": True, **extra})

@@ -2,146 +2,78 @@
 
 `up` starts, on 127.0.0.1 with free ports: a SOURCE and a TARGET single-node KRaft cluster
 (SASL/PLAIN, StandardAuthorizer: `admin` is the super user, `alice` and `bob` are ordinary
-users) and a Kafka Connect distributed worker with the MirrorMaker 2 connectors. Everything it
+users) and two Kafka Connect distributed workers (`workers.py`), each a Connect cluster of its
+own: `connect`, attached to the target, runs the MirrorMaker 2 connectors and is where a
+migration moves connectors to; `connect_source`, attached to the source, is the Connect
+cluster of the old estate that connectors move from. Both have the FileStream connectors
+(a plugin directory, as a real Connect cluster has its plugins installed). Everything it
 writes (configs, data, logs, the state file with the generated passwords) stays under one
 directory; `down` stops exactly the PIDs recorded there.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from bot.errors import UserError
 from bot.sandbox import jars, jvm, render
+from bot.sandbox.state import (
+    WORKER_CLUSTERS,
+    Endpoint,
+    Sandbox,
+    save,
+    state_path,
+    write_private,
+)
+from bot.sandbox.state import load as load_state
+from bot.sandbox.workers import (
+    FILE_PLUGINS,
+    MIRROR_PLUGINS,
+    SANDBOX_WORKERS,
+    Worker,
+    remove_worker,
+    spawn_workers,
+    start_worker,
+    stop_worker,
+    wait_workers,
+    worker_url,
+)
+
+__all__ = [
+    "FILE_PLUGINS",
+    "MIRROR_PLUGINS",
+    "Endpoint",
+    "Sandbox",
+    "Worker",
+    "down",
+    "load",
+    "remove_worker",
+    "save",
+    "start_connect",
+    "start_worker",
+    "status",
+    "stop_connect",
+    "stop_worker",
+    "up",
+]
 
 DEFAULT_DIR = ".sandbox"
 DIR_ENV = "KAFKA_MIGRATE_SANDBOX_DIR"
-STATE_FILE = "sandbox.json"
 LAST_SANDBOX_FILE = "last-sandbox"
 USERS = ("admin", "alice", "bob")
-MIRROR_PLUGINS = {
-    "org.apache.kafka.connect.mirror.MirrorSourceConnector",
-    "org.apache.kafka.connect.mirror.MirrorCheckpointConnector",
-    "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector",
-}
 BROKER_HEAP = os.environ.get("KAFKA_MIGRATE_SANDBOX_BROKER_HEAP", "384m")
-CONNECT_HEAP = os.environ.get("KAFKA_MIGRATE_SANDBOX_CONNECT_HEAP", "384m")
 READY_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """How a script reaches one sandbox cluster; credentials are the admin super user's."""
-
-    bootstrap_servers: str
-    users: dict[str, str]
-    security_protocol: str = "SASL_PLAINTEXT"
-    sasl_mechanism: str = "PLAIN"
-
-    def client_config(self, user: str = "admin") -> dict[str, str]:
-        return {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-            "sasl.mechanism": self.sasl_mechanism,
-            "sasl.username": user,
-            "sasl.password": self.users[user],
-        }
-
-    def as_status(self) -> dict[str, Any]:
-        return {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-            "sasl_mechanism": self.sasl_mechanism,
-            "sasl_username": "admin",
-            "sasl_password": self.users["admin"],
-            "users": dict(self.users),
-        }
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    dir: Path
-    source: Endpoint
-    target: Endpoint
-    connect_url: str
-    pids: dict[str, int]
-    ports: dict[str, int]
-
-    @property
-    def config_file(self) -> Path:
-        return self.dir / "kafka-migrate.toml"
-
-    def running(self) -> dict[str, bool]:
-        return {
-            name: jvm.owns(pid, str(self.dir)) and jvm.pid_alive(pid)
-            for name, pid in self.pids.items()
-        }
-
-    def rss_mib(self) -> dict[str, float | None]:
-        return {name: jvm.rss_mib(pid) for name, pid in self.pids.items()}
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "source": self.source.as_status(),
-            "target": self.target.as_status(),
-            "connect": {"url": self.connect_url},
-            "dir": str(self.dir),
-            "config": str(self.config_file),
-            "running": self.running(),
-        }
-
-
-def _state_path(directory: Path) -> Path:
-    return directory / STATE_FILE
+BROKERS = ("source", "target")
 
 
 def load(directory: str | os.PathLike[str] = DEFAULT_DIR) -> Sandbox | None:
-    path = _state_path(Path(directory).resolve())
-    if not path.exists():
-        return None
-    state = json.loads(path.read_text())
-    return Sandbox(
-        dir=Path(state["dir"]),
-        source=Endpoint(state["source"]["bootstrap_servers"], state["source"]["users"]),
-        target=Endpoint(state["target"]["bootstrap_servers"], state["target"]["users"]),
-        connect_url=state["connect"]["url"],
-        pids=state["pids"],
-        ports=state["ports"],
-    )
-
-
-def _save(sandbox: Sandbox) -> None:
-    state = {
-        "dir": str(sandbox.dir),
-        "source": {
-            "bootstrap_servers": sandbox.source.bootstrap_servers,
-            "users": sandbox.source.users,
-        },
-        "target": {
-            "bootstrap_servers": sandbox.target.bootstrap_servers,
-            "users": sandbox.target.users,
-        },
-        "connect": {"url": sandbox.connect_url},
-        "pids": sandbox.pids,
-        "ports": sandbox.ports,
-    }
-    _write_private(_state_path(sandbox.dir), json.dumps(state, indent=2))
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    """The sandbox recorded in `directory` (running or not), or None."""
+    return load_state(directory)
 
 
 def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox:
@@ -149,51 +81,54 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
     root = Path(directory).resolve()
     existing = load(root)
     if existing is not None:
-        if all(existing.running().values()):
+        if set(WORKER_CLUSTERS) <= set(existing.pids) and all(existing.running().values()):
             log(f"sandbox already running in {root}")
             return existing
         down(root, log=lambda *_: None)
     lib = jars.fetch(log=log)
     started = time.monotonic()
     if root.exists():
-        for child in ("source", "target", "connect", "logs"):
+        for child in ("source", "target", *WORKER_CLUSTERS, "logs"):
             shutil.rmtree(root / child, ignore_errors=True)
     (root / "logs").mkdir(parents=True, exist_ok=True)
-    names = ("source", "source_controller", "target", "target_controller", "connect")
+    names = ("source", "source_controller", "target", "target_controller", *WORKER_CLUSTERS)
     ports = dict(zip(names, jvm.free_ports(len(names)), strict=True))
-    users = {side: {u: secrets.token_urlsafe(18) for u in USERS} for side in ("source", "target")}
+    users = {side: {u: secrets.token_urlsafe(18) for u in USERS} for side in BROKERS}
+    endpoints = {side: Endpoint(f"127.0.0.1:{ports[side]}", users[side]) for side in BROKERS}
     pids: dict[str, int] = {}
-    procs = {}
+    sandbox = Sandbox(
+        root,
+        endpoints["source"],
+        endpoints["target"],
+        connect_url=worker_url(ports["connect"]),
+        connect_source_url=worker_url(ports["connect_source"]),
+        pids=pids,
+        ports=ports,
+    )
     try:
         with ThreadPoolExecutor(2) as pool:
-            list(
-                pool.map(
-                    lambda side: _format(root, lib, side, ports, users[side]), ("source", "target")
-                )
-            )
-        for side in ("source", "target"):
-            procs[side] = _start_broker(root, lib, side)
-            pids[side] = procs[side].pid
-        endpoints = {
-            side: Endpoint(f"127.0.0.1:{ports[side]}", users[side]) for side in ("source", "target")
-        }
-        for side in ("source", "target"):
+            list(pool.map(lambda side: _format(root, lib, side, ports, users[side]), BROKERS))
+        procs = {side: _start_broker(root, lib, side) for side in BROKERS}
+        pids.update({side: proc.pid for side, proc in procs.items()})
+        # the workers' JVMs start meanwhile (on 2 cores this saves seconds): their clients
+        # retry until their clusters answer
+        workers = spawn_workers(sandbox, SANDBOX_WORKERS)
+        for side in BROKERS:
             _wait_broker(root, side, endpoints[side], procs[side])
-        procs["connect"] = _start_connect(root, lib, ports["connect"], endpoints["target"])
-        pids["connect"] = procs["connect"].pid
-        connect_url = f"http://127.0.0.1:{ports['connect']}"
-        _wait_connect(root, connect_url, procs["connect"])
+        wait_workers(sandbox, workers, respawn_exited=True)
     except BaseException:
         for pid in reversed(list(pids.values())):
             jvm.stop(pid, str(root))
+        state_path(root).unlink(missing_ok=True)
         raise
-    sandbox = Sandbox(root, endpoints["source"], endpoints["target"], connect_url, pids, ports)
-    _save(sandbox)
+    save(sandbox)
     _write_bot_config(sandbox)
     log(
         f"sandbox up in {time.monotonic() - started:.1f}s: "
         f"source {endpoints['source'].bootstrap_servers}, "
-        f"target {endpoints['target'].bootstrap_servers}, connect {connect_url}"
+        f"target {endpoints['target'].bootstrap_servers}, "
+        f"connect {sandbox.connect_url} (target), "
+        f"connect_source {sandbox.connect_source_url} (source)"
     )
     log(f"bot config: {sandbox.config_file}")
     return sandbox
@@ -271,57 +206,23 @@ def _wait_broker(root: Path, side: str, endpoint: Endpoint, proc) -> None:
     )
 
 
-def _start_connect(root: Path, lib: Path, port: int, target: Endpoint):
-    home = root / "connect"
-    home.mkdir(parents=True, exist_ok=True)
-    props = home / "worker.properties"
-    props.write_text(
-        render.connect_worker(
-            bootstrap=target.bootstrap_servers, rest_port=port, admin_password=target.users["admin"]
-        )
-    )
-    os.chmod(props, 0o600)
-    log4j = root / "logs" / "log4j2-connect.properties"
-    log4j.write_text(render.log4j2(root / "logs" / "connect.log"))
-    command = jvm.java_command(
-        lib, log4j, CONNECT_HEAP, "org.apache.kafka.connect.cli.ConnectDistributed", str(props)
-    )
-    return jvm.spawn(command, root / "logs" / "connect.out")
+def stop_connect(sandbox: Sandbox, name: str = "connect") -> None:
+    """Stop one of the sandbox's Connect workers (a fault rehearsal): `connect` (on the target,
+    MM2) or `connect_source` (on the source). Its connectors live on in its cluster's config
+    topic and come back with `start_connect`."""
+    _own_worker(name)
+    stop_worker(sandbox, name)
 
 
-def _wait_connect(root: Path, url: str, proc) -> None:
-    def ready() -> bool:
-        with httpx.Client(base_url=url, timeout=5) as client:
-            if client.get("/health").status_code != 200:
-                return False
-            plugins = {p["class"] for p in client.get("/connector-plugins").json()}
-            return plugins >= MIRROR_PLUGINS
-
-    jvm.wait_until(
-        ready,
-        what="Kafka Connect (MirrorMaker 2 plugins)",
-        timeout=READY_TIMEOUT,
-        alive=lambda: proc.poll() is None,
-        log=root / "logs" / "connect.out",
-    )
+def start_connect(sandbox: Sandbox, name: str = "connect") -> None:
+    """Start that Connect worker again on its port, with its config; wait until it is ready."""
+    start_worker(sandbox, name, _own_worker(name), plugins=True)
 
 
-def stop_connect(sandbox: Sandbox) -> None:
-    """Stop the Connect worker (a fault rehearsal); its connectors live on in the target's
-    config topic and come back with `start_connect`."""
-    jvm.stop(sandbox.pids["connect"], str(sandbox.dir))
-    deadline = time.monotonic() + 30
-    while jvm.port_open(sandbox.ports["connect"]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def start_connect(sandbox: Sandbox) -> None:
-    """Start the Connect worker again on its port, with its config; wait until it is ready."""
-    lib = jars.fetch(log=lambda *_: None)
-    proc = _start_connect(sandbox.dir, lib, sandbox.ports["connect"], sandbox.target)
-    sandbox.pids["connect"] = proc.pid
-    _save(sandbox)
-    _wait_connect(sandbox.dir, sandbox.connect_url, proc)
+def _own_worker(name: str) -> str:
+    if name not in WORKER_CLUSTERS:
+        raise ValueError(f"no sandbox worker {name!r} ({', '.join(WORKER_CLUSTERS)})")
+    return WORKER_CLUSTERS[name]
 
 
 def _write_bot_config(sandbox: Sandbox) -> None:
@@ -330,7 +231,7 @@ def _write_bot_config(sandbox: Sandbox) -> None:
         "SANDBOX_SOURCE_PASSWORD": sandbox.source.users["admin"],
         "SANDBOX_TARGET_PASSWORD": sandbox.target.users["admin"],
     }
-    _write_private(sandbox.dir / "sandbox.env", "".join(f"{k}={v}\n" for k, v in env.items()))
+    write_private(sandbox.dir / "sandbox.env", "".join(f"{k}={v}\n" for k, v in env.items()))
     clusters = ""
     for name, endpoint, env_name in (
         ("sandbox-source", sandbox.source, "SANDBOX_SOURCE_PASSWORD"),
@@ -342,12 +243,21 @@ def _write_bot_config(sandbox: Sandbox) -> None:
             f'sasl_mechanism = "{endpoint.sasl_mechanism}"\nsasl_username = "admin"\n'
             f'sasl_password_env = "{env_name}"\n'
         )
+    connect_clusters = "".join(
+        f'\n[connect_clusters.{name}]\nurl = "{url}"\n'
+        for name, url in (
+            ("sandbox-connect-source", sandbox.connect_source_url),
+            ("sandbox-connect-target", sandbox.connect_url),
+        )
+    )
     sandbox.config_file.write_text(
-        "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters and MM2 worker.\n"
+        "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters, its MM2 worker\n"
+        "# (on the target) and its two Connect clusters (one on each side).\n"
         "# Passwords are not in this file: they are read from sandbox.env beside it.\n"
         'env_file = "sandbox.env"\n'
         + clusters
         + f'\n[replicators.sandbox-mm2]\nkind = "connect"\nurl = "{sandbox.connect_url}"\n'
+        + connect_clusters
         + "\n[timing]\npoll_interval_seconds = 2\nquiet_window_seconds = 10\n"
         + "drain_window_seconds = 5\n"
     )
@@ -363,19 +273,23 @@ def status(directory: str | os.PathLike[str] = DEFAULT_DIR) -> Sandbox:
 
 
 def down(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> None:
-    """Stop exactly the processes `up` started (Connect first), and wait for their ports."""
+    """Stop exactly the processes `up` started (the Connect workers first, together, extra
+    ones included), and wait for their ports."""
     sandbox = load(directory)
     if sandbox is None:
         log(f"no sandbox in {Path(directory).resolve()}")
         return
-    for name in ("connect", "target", "source"):
+    workers = [pid for name, pid in sandbox.pids.items() if name not in BROKERS]
+    with ThreadPoolExecutor(max(1, len(workers))) as pool:
+        list(pool.map(lambda pid: jvm.stop(pid, str(sandbox.dir)), workers))
+    for name in ("target", "source"):
         pid = sandbox.pids.get(name)
         if pid:
             jvm.stop(pid, str(sandbox.dir))
     deadline = time.monotonic() + 30
     while any(jvm.port_open(p) for p in sandbox.ports.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    _state_path(sandbox.dir).unlink(missing_ok=True)
+    state_path(sandbox.dir).unlink(missing_ok=True)
     log(f"sandbox in {sandbox.dir} stopped")
 
 
@@ -399,7 +313,7 @@ def last_started() -> Path | None:
         recorded = last_sandbox_file().read_text().strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if recorded and _state_path(Path(recorded)).exists():
+    if recorded and state_path(Path(recorded)).exists():
         return Path(recorded)
     return None
 

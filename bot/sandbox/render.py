@@ -1,4 +1,4 @@
-"""The property files of the sandbox's JVMs: two KRaft brokers and a Connect worker running MM2."""
+"""The property files of the sandbox's JVMs: two KRaft brokers and Kafka Connect workers."""
 
 from __future__ import annotations
 
@@ -64,12 +64,23 @@ def broker(*, port: int, controller_port: int, data_dir: Path, users: dict[str, 
     )
 
 
-def connect_worker(*, bootstrap: str, rest_port: int, admin_password: str) -> str:
-    """A Kafka Connect distributed worker whose own cluster is the TARGET (where MM2 writes).
+def connect_worker(
+    *,
+    name: str,
+    bootstrap: str,
+    rest_port: int,
+    admin_password: str,
+    plugin_path: Path | None,
+) -> str:
+    """A Kafka Connect distributed worker of its own group (`name`) on one sandbox cluster.
 
     Worker security settings are not inherited by task clients, so they are repeated under
-    producer., consumer. and admin. Converters pass bytes through untouched.
+    producer., consumer. and admin. Converters pass bytes through untouched (MM2 needs that;
+    a connector that wants others sets them in its own config). Plugins come from the
+    classpath (MirrorMaker 2, found by their ServiceLoader manifests, without the slow
+    reflective scan) and, with `plugin_path`, from its plugin directories.
     """
+    configs, offsets, status = worker_topics(name)
     security = {
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanism": "PLAIN",
@@ -80,10 +91,10 @@ def connect_worker(*, bootstrap: str, rest_port: int, admin_password: str) -> st
         props.update({prefix + key: value for key, value in security.items()})
     props.update(
         {
-            "group.id": "kafka-migrate-sandbox-connect",
-            "config.storage.topic": "connect-configs",
-            "offset.storage.topic": "connect-offsets",
-            "status.storage.topic": "connect-status",
+            "group.id": worker_group(name),
+            "config.storage.topic": configs,
+            "offset.storage.topic": offsets,
+            "status.storage.topic": status,
             "config.storage.replication.factor": 1,
             "offset.storage.replication.factor": 1,
             "status.storage.replication.factor": 1,
@@ -97,9 +108,23 @@ def connect_worker(*, bootstrap: str, rest_port: int, admin_password: str) -> st
             "rest.advertised.host.name": "127.0.0.1",
             "rest.advertised.port": rest_port,
             "scheduled.rebalance.max.delay.ms": 0,
+            "plugin.discovery": "service_load",
         }
     )
+    if plugin_path is not None:
+        props["plugin.path"] = plugin_path
     return _lines(props)
+
+
+def worker_group(name: str) -> str:
+    """The group.id of the worker `name`: its Connect cluster."""
+    return "kafka-migrate-sandbox-" + name.replace("_", "-")
+
+
+def worker_topics(name: str) -> tuple[str, str, str]:
+    """The internal topics (configs, offsets, status) the worker `name` keeps on its cluster."""
+    slug = name.replace("_", "-")
+    return (f"{slug}-configs", f"{slug}-offsets", f"{slug}-status")
 
 
 def log4j2(log_file: Path) -> str:

@@ -69,15 +69,21 @@ def test_up_status_down_leaves_nothing_behind(tmp_path):
         }
         assert state[side]["security_protocol"] == "SASL_PLAINTEXT"
     assert state["connect"]["url"].startswith("http://127.0.0.1:")
-    assert state["running"] == {"source": True, "target": True, "connect": True}
+    assert state["connect"]["cluster"] == "target"
+    assert state["connect_source"]["url"].startswith("http://127.0.0.1:")
+    assert state["connect_source"]["cluster"] == "source"
+    assert state["connect_source"]["url"] != state["connect"]["url"]
+    workers = {"connect": True, "connect_source": True}
+    assert state["running"] == {"source": True, "target": True, **workers}
     assert (box / "kafka-migrate.toml").exists()
     assert oct((box / "sandbox.env").stat().st_mode & 0o777) == "0o600"
     assert state["source"]["sasl_password"] not in (box / "kafka-migrate.toml").read_text()
 
     saved = json.loads((box / "sandbox.json").read_text())
     pids, ports = list(saved["pids"].values()), list(saved["ports"].values())
-    assert len(pids) == 3 and all(jvm.pid_alive(p) for p in pids)
-    client_ports = [saved["ports"][k] for k in ("source", "target", "connect")]
+    assert len(pids) == 4 and all(jvm.pid_alive(p) for p in pids)
+    assert saved["connect_source"]["url"] == state["connect_source"]["url"]
+    client_ports = [saved["ports"][k] for k in ("source", "target", "connect", "connect_source")]
     assert all(listening(p) for p in client_ports)
 
     cli("sandbox", "down", env=env)
@@ -95,6 +101,15 @@ def test_bot_config_written_by_up_loads_as_is(sandbox):
     settings = config.load(sandbox.config_file)
     assert set(settings.config.clusters) == {"sandbox-source", "sandbox-target"}
     assert settings.config.replicators["sandbox-mm2"].url == sandbox.connect_url
+    assert set(settings.config.connect_clusters) == {
+        "sandbox-connect-source",
+        "sandbox-connect-target",
+    }
+    for name, url in (
+        ("sandbox-connect-source", sandbox.connect_source_url),
+        ("sandbox-connect-target", sandbox.connect_url),
+    ):
+        assert str(settings.connect_cluster(name).url).rstrip("/") == url
     conf = settings.kafka_client_config("sandbox-source")
     assert conf["bootstrap.servers"] == sandbox.source.bootstrap_servers
     from confluent_kafka.admin import AdminClient

@@ -41,18 +41,26 @@ def fake_up(monkeypatch):
     def up(directory, *, log=print):
         root = Path(directory).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        ports = jvm.free_ports(5)
-        names = ("source", "source_controller", "target", "target_controller", "connect")
+        names = (
+            "source",
+            "source_controller",
+            "target",
+            "target_controller",
+            "connect",
+            "connect_source",
+        )
+        ports = dict(zip(names, jvm.free_ports(len(names)), strict=True))
         users = {"admin": "pw", "alice": "pw", "bob": "pw"}
         box = sandbox_mod.Sandbox(
             root,
-            sandbox_mod.Endpoint(f"127.0.0.1:{ports[0]}", users),
-            sandbox_mod.Endpoint(f"127.0.0.1:{ports[2]}", users),
-            f"http://127.0.0.1:{ports[4]}",
-            {"source": _dead_pid(), "target": _dead_pid(), "connect": _dead_pid()},
-            dict(zip(names, ports, strict=True)),
+            sandbox_mod.Endpoint(f"127.0.0.1:{ports['source']}", users),
+            sandbox_mod.Endpoint(f"127.0.0.1:{ports['target']}", users),
+            connect_url=f"http://127.0.0.1:{ports['connect']}",
+            connect_source_url=f"http://127.0.0.1:{ports['connect_source']}",
+            pids={n: _dead_pid() for n in ("source", "target", "connect", "connect_source")},
+            ports=ports,
         )
-        sandbox_mod._save(box)
+        sandbox_mod.save(box)
         started.append(root)
         return box
 

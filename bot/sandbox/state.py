@@ -1,0 +1,138 @@
+"""What a running sandbox is (its clusters, Connect workers, PIDs and ports) and its state file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox import jvm
+
+STATE_FILE = "sandbox.json"
+# the sandbox's own Connect workers -> the cluster each one is attached to (its own cluster)
+WORKER_CLUSTERS = {"connect": "target", "connect_source": "source"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How a script reaches one sandbox cluster; credentials are the admin super user's."""
+
+    bootstrap_servers: str
+    users: dict[str, str]
+    security_protocol: str = "SASL_PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+
+    def client_config(self, user: str = "admin") -> dict[str, str]:
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": user,
+            "sasl.password": self.users[user],
+        }
+
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_username": "admin",
+            "sasl_password": self.users["admin"],
+            "users": dict(self.users),
+        }
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """`connect_url`: the worker attached to the TARGET (it runs MirrorMaker 2, and is where
+    connectors move to); `connect_source_url`: the worker attached to the SOURCE (the Connect
+    cluster connectors move from). `pids`/`ports` are keyed by process name (brokers `source`,
+    `target`; workers `connect`, `connect_source`, and any extra worker while it runs)."""
+
+    dir: Path
+    source: Endpoint
+    target: Endpoint
+    connect_url: str
+    connect_source_url: str
+    pids: dict[str, int]
+    ports: dict[str, int]
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "kafka-migrate.toml"
+
+    def endpoint(self, cluster: str) -> Endpoint:
+        if cluster not in ("source", "target"):
+            raise ValueError(f"no sandbox cluster {cluster!r} (source or target)")
+        return self.source if cluster == "source" else self.target
+
+    def running(self) -> dict[str, bool]:
+        return {
+            name: jvm.owns(pid, str(self.dir)) and jvm.pid_alive(pid)
+            for name, pid in self.pids.items()
+        }
+
+    def rss_mib(self) -> dict[str, float | None]:
+        return {name: jvm.rss_mib(pid) for name, pid in self.pids.items()}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "source": self.source.as_status(),
+            "target": self.target.as_status(),
+            "connect": {"url": self.connect_url, "cluster": WORKER_CLUSTERS["connect"]},
+            "connect_source": {
+                "url": self.connect_source_url,
+                "cluster": WORKER_CLUSTERS["connect_source"],
+            },
+            "dir": str(self.dir),
+            "config": str(self.config_file),
+            "running": self.running(),
+        }
+
+
+def state_path(directory: Path) -> Path:
+    return directory / STATE_FILE
+
+
+def load(directory: str | os.PathLike[str]) -> Sandbox | None:
+    path = state_path(Path(directory).resolve())
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    return Sandbox(
+        dir=Path(state["dir"]),
+        source=Endpoint(state["source"]["bootstrap_servers"], state["source"]["users"]),
+        target=Endpoint(state["target"]["bootstrap_servers"], state["target"]["users"]),
+        connect_url=state["connect"]["url"],
+        # a sandbox started before it had a source-side worker has none (`up` restarts it)
+        connect_source_url=state.get("connect_source", {}).get("url", ""),
+        pids=state["pids"],
+        ports=state["ports"],
+    )
+
+
+def save(sandbox: Sandbox) -> None:
+    state = {
+        "dir": str(sandbox.dir),
+        "source": {
+            "bootstrap_servers": sandbox.source.bootstrap_servers,
+            "users": sandbox.source.users,
+        },
+        "target": {
+            "bootstrap_servers": sandbox.target.bootstrap_servers,
+            "users": sandbox.target.users,
+        },
+        "connect": {"url": sandbox.connect_url},
+        "connect_source": {"url": sandbox.connect_source_url},
+        "pids": sandbox.pids,
+        "ports": sandbox.ports,
+    }
+    write_private(state_path(sandbox.dir), json.dumps(state, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
