@@ -237,11 +237,14 @@ def plan_connectors(  # noqa: C901, PLR0912 - one finding per case, in the order
                 f"Connect and {plugin.version} on the new one"
             )
         state = entry["state"].state
-        if state == "FAILED":
+        if state != "RUNNING":
             warnings.append(
-                f"connector {name} is FAILED on connect_from={old.name}: the bot stops it, "
-                "copies it with the offsets it last committed and starts it on the target like "
-                "the others (fix its cause first, or leave it out with connectors_exclude=)"
+                f"connector {name} is {state} on connect_from={old.name}: the bot stops it "
+                "with the producers, copies it with the offsets it last committed"
+                + (" (its group is handed over where it stands)" if kind == "sink" else "")
+                + " and starts it on the target like the others"
+                + (" (fix its cause first, " if state == "FAILED" else " (")
+                + "or leave it out with connectors_exclude=)"
             )
         target_state = existing[name]["state"].state if name in existing else "MISSING"
         if name in existing:

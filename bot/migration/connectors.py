@@ -3,8 +3,9 @@
 - preflight: plan them (`bot.connect.plan`): a missing plugin, a Connect too old for the offsets
   API or a name taken on the target fails the step; a sink's group joins the migration's groups.
 - producers_stopped: the source connectors are stopped (their states recorded first): they
-  are producers, and the quiet window starts once they are STOPPED.
-- consumers_stopped: the sink connectors are stopped (they are consumers); once the groups are
+  are producers, and the quiet window starts once they are STOPPED. So are the sinks that do
+  not run (PAUSED, FAILED): their groups are handed over where they stand.
+- consumers_stopped: the running sink connectors are stopped (consumers); once the groups are
   empty, each connector is created STOPPED on the target's Connect (names recorded first) and
   every source connector's offsets are copied and read back.
 - consumers_on_target / producers_on_target: the sinks, then the sources, are resumed on the
@@ -82,7 +83,7 @@ def plan(ctx: Context, source_topics: list[str]) -> ConnectorPlan | None:
         "from": old.name,
         "to": new.name,
         "versions": result.versions,
-        "moves": {m.name: m.as_state() for m in result.moves},
+        "moves": {m.name: m.as_state() | {"planned": m.state} for m in result.moves},
     }
     for sink in result.sinks:
         if sink.group and sink.group not in ctx.migration.groups:
@@ -93,6 +94,18 @@ def plan(ctx: Context, source_topics: list[str]) -> ConnectorPlan | None:
 def _moves(ctx: Context, kind: str) -> list[str]:
     moves = (ctx.state.connectors or {}).get("moves", {})
     return sorted(name for name, m in moves.items() if m["kind"] == kind)
+
+
+def _stopped_with(ctx: Context, kind: str) -> list[str]:
+    """What stops with the producers (kind source): the source connectors, and the sinks that
+    do not run on the old Connect (PAUSED, FAILED...): they read nothing, their tasks may still
+    hold the group, and their group is handed over where it stands. With the consumers (kind
+    sink): the other sinks."""
+    moves = (ctx.state.connectors or {}).get("moves", {})
+    idle = {n for n, m in moves.items() if m["kind"] == "sink" and m.get("planned") != "RUNNING"}
+    if kind == "source":
+        return sorted(set(_moves(ctx, "source")) | idle)
+    return sorted(set(_moves(ctx, "sink")) - idle)
 
 
 def _note(ctx: Context, name: str, **values: Any) -> None:
@@ -110,7 +123,7 @@ def _note(ctx: Context, name: str, **values: Any) -> None:
 def stop_old(ctx: Context, kind: str) -> Result | None:
     """Stop the `kind` (source|sink) connectors on the old Connect, each one's state recorded
     before it is stopped; None once every one is STOPPED with no task left."""
-    names = _moves(ctx, kind)
+    names = _stopped_with(ctx, kind)
     if ctx.connect is None or not names:
         return None
     old, _new = ctx.connect
