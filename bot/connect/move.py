@@ -19,15 +19,32 @@ from bot.kafka.naming import TopicNaming
 READ_BACK_WAIT = 10.0  # seconds a PATCHed offset may take to be read back (the worker's topic)
 
 
+def gone(rest: ConnectRest, name: str) -> ConnectError:
+    """A connector a worker does not know: a worker that just started has not read its
+    connectors back yet (it passes), or someone deleted it (the patience runs out)."""
+    return ConnectError(
+        f"connector {name} is not on Kafka Connect {rest.name} (its worker restarting, or the "
+        "connector deleted?)",
+        retriable=True,
+    )
+
+
+def states(rest: ConnectRest, names: list[str]) -> dict[str, ConnectorState]:
+    """Each connector's status; one the worker does not know (yet) is a `gone` error."""
+    out = {name: rest.status(name) for name in names}
+    for name, state in out.items():
+        if state.state == "MISSING":
+            raise gone(rest, name)
+    return out
+
+
 def stop(rest: ConnectRest, names: list[str]) -> dict[str, ConnectorState]:
     """Ask each connector not yet STOPPED to stop; their states as seen before asking."""
-    states = {name: rest.status(name) for name in names}
-    for name, state in states.items():
-        if state.state == "MISSING":
-            raise ConnectError(f"connector {name} is gone from Kafka Connect {rest.name}")
+    seen = states(rest, names)
+    for name, state in seen.items():
         if state.state != "STOPPED":
             rest.stop(name)
-    return states
+    return seen
 
 
 def not_stopped(rest: ConnectRest, names: list[str]) -> list[str]:
@@ -47,7 +64,7 @@ def ensure_copy(
     connector with another config is an error (someone else's, or changed by hand)."""
     source_config = old.config(name)
     if source_config is None:
-        raise ConnectError(f"connector {name} is gone from Kafka Connect {old.name}")
+        raise gone(old, name)
     config, _dropped, _mapped, _providers = target_config(source_config, naming, registry)
     if new.create(name, config, "STOPPED"):
         return True
@@ -108,8 +125,7 @@ def restore(rest: ConnectRest, before: dict[str, str]) -> list[str]:
     for name, state in before.items():
         now = rest.status(name).state
         if now == "MISSING":
-            done.append(f"{name} gone from {rest.name}: not restarted")
-            continue
+            raise gone(rest, name)
         if state == "PAUSED":
             if now != "PAUSED":
                 rest.pause(name)

@@ -130,8 +130,8 @@ def stop_old(ctx: Context, kind: str) -> Result | None:
     before = dict(ctx.state.connectors_stopped or {})
     unseen = [n for n in names if n not in before]
     if unseen:  # recorded before the first stop, never overwritten after a restart
-        states = {n: old.status(n).state for n in unseen}
-        ctx.record_side_effect("connectors_stopped", {**before, **states})
+        seen = {n: s.state for n, s in move.states(old, unseen).items()}
+        ctx.record_side_effect("connectors_stopped", {**before, **seen})
     move.stop(old, names)
     pending = move.not_stopped(old, names)
     for name in names:

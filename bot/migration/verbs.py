@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import UserError
+from bot.errors import ConfigError, UserError
 from bot.kafka.acls import parse_principal_map
 from bot.kafka.naming import TopicNaming
 from bot.kafka.select import TopicSelection, group_patterns
@@ -124,8 +124,8 @@ class Verbs:
                 continue
             try:
                 self.settings.connect_cluster(name)
-            except UserError as exc:
-                raise UserError(f"{key}={name}: {exc.message}", field=key) from None
+            except ConfigError as exc:  # named at its field in the form
+                raise ConfigError(exc.message, field=key) from None
             try:
                 self.clients.connect_cluster(name).info()
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason

@@ -1,6 +1,7 @@
 """SIGKILL `serve` between stopping the source connectors and creating their copies: after the
 restart nothing is created twice, the states recorded before the stop are kept, and the offsets
-copied to the target's Connect are those of the stop."""
+copied to the target's Connect are those of the stop. Before that, the old Connect worker is
+away for a while: the step holds degraded, naming it, and goes on once it is back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 import pytest
 
+from bot import sandbox as sandbox_mod
 from tests.connect_helpers import GrowingFile, delete_all, file_source, offsets, state, wait_state
 from tests.e2e.harness import Workspace
 from tests.kafka_helpers import create_topic, read_from
@@ -34,7 +36,13 @@ def test_killed_between_the_stop_and_the_copies(sandbox, tmp_path, unique):
             "connect_from=sandbox-connect-source connect_to=sandbox-connect-target"
         )
         gate = ws.wait_gate(mid, "stop_producers", 120)
+        sandbox_mod.stop_connect(sandbox, "connect_source")  # the old Connect away a while
         ws.ok("approve", mid, "--version", str(gate["version"]), user="bob")
+        held = ws.wait(mid, lambda s: "degraded" in (s["waiting_for"] or ""), 60, "held degraded")[
+            "waiting_for"
+        ]
+        assert "Kafka Connect sandbox-connect-source" in held and "cannot reach" in held, held
+        sandbox_mod.start_connect(sandbox, "connect_source")
         wait_state(old, source, "STOPPED")
         ws.wait(mid, lambda s: s["step"] == "producers_stopped", 30, "the quiet window")
         ws.kill_serve()  # stopped on the old Connect, no copy on the new one yet

@@ -201,3 +201,32 @@ def test_cancel_says_what_it_will_undo_and_acts_only_when_confirmed(slackbot):
         if e["action_id"] == "migration_cancel"
     )
     assert "keep the target's topics and ACLs" in cancel["confirm"]["text"]["text"]
+
+
+def test_connect_clusters_are_checked_before_anything_is_created(slackbot):
+    half = submit_form(
+        slackbot,
+        name="orders",
+        source="src",
+        target="dst",
+        topics="t",
+        via="mm2",
+        replication_policy="identity",
+        connect_from="old-connect",
+    )
+    assert half.json()["errors"] == {
+        "connect_to": "start: connect_from needs connect_to= too (the Connect cluster on the "
+        "other side)"
+    }
+    slackbot.command(
+        "start orders source=src target=dst topics=t via=mm2 connect_from=nope connect_to=other"
+    )
+    wait_for(
+        lambda: any(
+            "the bot's configuration: no Kafka Connect cluster named 'nope'" in r.get("text", "")
+            and ".toml" not in r.get("text", "")
+            for r in slackbot.standin.responses
+        ),
+        what="unknown Connect cluster refused",
+    )
+    assert slackbot.bot.store.list() == []
