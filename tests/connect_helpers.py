@@ -32,8 +32,9 @@ def file_source(url: str, name: str, file: Path, topic: str) -> None:
     create(url, name, {"connector.class": FILE_SOURCE, "file": str(file), "topic": topic})
 
 
-def file_sink(url: str, name: str, file: Path, topic: str) -> None:
-    create(url, name, {"connector.class": FILE_SINK, "file": str(file), "topics": topic})
+def file_sink(url: str, name: str, file: Path, topic: str, **extra: str) -> None:
+    config = {"connector.class": FILE_SINK, "file": str(file), "topics": topic, **extra}
+    create(url, name, config)
 
 
 def status(url: str, name: str) -> dict | None:
@@ -57,6 +58,11 @@ def state(url: str, name: str) -> str:
 
 def wait_state(url: str, name: str, wanted: str, timeout: float = 60) -> None:
     wait_for(lambda: state(url, name) == wanted, timeout, f"{name} {wanted} at {url}", every=0.2)
+
+
+def config_of(url: str, name: str) -> dict:
+    with httpx.Client(base_url=url, timeout=30) as connect:
+        return connect.get(f"/connectors/{name}/config").json()
 
 
 def offsets(url: str, name: str) -> list:

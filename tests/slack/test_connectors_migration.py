@@ -10,6 +10,7 @@ import pytest
 from bot.kafka.cluster import Cluster
 from tests.connect_helpers import (
     GrowingFile,
+    config_of,
     delete_all,
     file_sink,
     file_source,
@@ -70,7 +71,11 @@ def test_file_connectors_move_with_the_migration(sandbox, signed_bot, unique, tm
     growing.start()
     try:
         file_source(old, source, feed, topic)
-        file_sink(old, sink, out, topic)  # a name with a space: percent-encoded everywhere
+        secret = f"s3cret-{unique}"  # a credential in its config: copied, never shown
+        provided = "${file:/etc/kafka/secrets.properties:note}"
+        file_sink(  # a name with a space: percent-encoded everywhere
+            old, sink, out, topic, **{"audit.db.password": secret, "audit.note": provided}
+        )
         # the part-way sink: it read 40 records, then was paused, 25 more arrived after
         produce(src, behind, [(None, f"b{i}".encode(), []) for i in range(40)])
         file_sink(old, paused, late, behind)
@@ -89,6 +94,7 @@ def test_file_connectors_move_with_the_migration(sandbox, signed_bot, unique, tm
         assert "*Connectors*: 3 move" in plan, plan
         assert f"{source} (source, FileStreamSourceConnector, tasks.max 1): writes {topic}" in plan
         assert f"group connect-{paused} handed over exactly" in plan
+        assert "the target worker must provide the config providers of: audit.note" in plan
         mid = start(driver, args)
 
         driver.click(gate(driver, mid, "stop_producers"), "gate_approve", "U0DAN")
@@ -125,6 +131,13 @@ def test_file_connectors_move_with_the_migration(sandbox, signed_bot, unique, tm
             assert state(new, name) == "RUNNING"
         card = str(driver.standin.messages[store.get(mid).card_ts].blocks)
         assert f"{source} (source, FileStreamSourceConnector): old STOPPED, new RUNNING" in card
+        # the copy has its credential; Slack, the database and the report never saw it
+        copied = config_of(new, sink)
+        assert copied["audit.db.password"] == secret and copied["audit.note"] == provided
+        said = str([c for c in driver.standin.calls]) + str(driver.standin.responses)
+        assert secret not in said
+        assert secret not in str(store.get(mid).state.dump()) + str(store.events(mid))
+        assert "[hidden]" in str(store.get(mid).state.connectors)
     finally:
         growing.stop()
         for url in (old, new):
