@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from bot.replicators.offsets import mirror_offsets
 from tests.waits import wait_for  # noqa: F401 - re-exported for the MM2 tests
 
 IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
@@ -93,3 +94,10 @@ class Connectors:
 
 
 __all__ = ["Connectors", "checkpoint_connector", "source_connector", "wait_for"]
+
+
+def mm2_offsets(client: httpx.Client, connector: str) -> dict[tuple[str, int], int]:
+    """A MirrorSourceConnector's last replicated source offset per partition (its REST API)."""
+    response = client.get(f"/connectors/{connector}/offsets")
+    response.raise_for_status()
+    return mirror_offsets(response.json().get("offsets", []))

@@ -99,6 +99,7 @@ class ConnectRest:
     verify: str | bool = True
     cert: tuple[str, str] | str | None = None
     timeout: float = 15.0
+    rebalance_wait: float = REBALANCE_WAIT
 
     @classmethod
     def from_settings(cls, settings, name: str) -> ConnectRest:
@@ -114,9 +115,14 @@ class ConnectRest:
     def __repr__(self) -> str:  # never the password
         return f"ConnectRest({self.name!r}, {self.url!r})"
 
+    @property
+    def label(self) -> str:
+        """How messages name it: by its configured name, else by its URL."""
+        return f"Kafka Connect {self.name}" if self.name else f"Kafka Connect at {self.url}"
+
     def __post_init__(self):
         auth = httpx.BasicAuth(self.username, self.password or "") if self.username else None
-        self._http = httpx.Client(
+        self.http = httpx.Client(
             base_url=self.url.rstrip("/"),
             auth=auth,
             verify=self.verify,
@@ -125,7 +131,7 @@ class ConnectRest:
         )
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     # -- the calls ---------------------------------------------------------------------------
 
@@ -176,10 +182,10 @@ class ConnectRest:
         self._call("PUT", f"/connectors/{_q(name)}/stop")
 
     def pause(self, name: str) -> None:
-        self._call("PUT", f"/connectors/{_q(name)}/pause")
+        self._call("PUT", f"/connectors/{_q(name)}/pause", missing_ok=True)
 
     def resume(self, name: str) -> None:
-        self._call("PUT", f"/connectors/{_q(name)}/resume")
+        self._call("PUT", f"/connectors/{_q(name)}/resume", missing_ok=True)
 
     def restart_failed(self, name: str) -> None:
         """Restart the connector and its tasks that FAILED (the others keep running)."""
@@ -187,7 +193,12 @@ class ConnectRest:
             "POST",
             f"/connectors/{_q(name)}/restart",
             params={"includeTasks": "true", "onlyFailed": "true"},
+            missing_ok=True,
         )
+
+    def put_config(self, name: str, config: dict[str, str]) -> None:
+        """Create the connector, or change its config (it restarts with it)."""
+        self._call("PUT", f"/connectors/{_q(name)}/config", json=config)
 
     def create(self, name: str, config: dict[str, str], initial_state: str = "STOPPED") -> bool:
         """Create the connector (False: one of that name exists already)."""
@@ -208,21 +219,21 @@ class ConnectRest:
             return response.json()
         except ValueError:
             raise ConnectError(
-                f"Kafka Connect {self.name}: {method} {path}: not a JSON answer", retriable=True
+                f"{self.label}: {method} {path}: not a JSON answer", retriable=True
             ) from None
 
     def _call(
         self, method: str, path: str, *, missing_ok=False, exists_ok=False, **kwargs
     ) -> httpx.Response:
         """One call; retried a while when the group rebalances (409 on anything but a create)."""
-        deadline = time.monotonic() + REBALANCE_WAIT
+        deadline = time.monotonic() + self.rebalance_wait
         delay = 0.2
         while True:
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self.http.request(method, path, **kwargs)
             except httpx.HTTPError as exc:
                 raise ConnectError(
-                    f"Kafka Connect {self.name}: {method} {path}: {reason(exc)}",
+                    f"{self.label}: {method} {path}: {reason(exc)}",
                     retriable=transient(exc),
                 ) from None
             status = response.status_code
@@ -232,9 +243,10 @@ class ConnectRest:
             if status in (401, 403):
                 who = f"user {self.username!r}" if self.username else "no credentials"
                 raise ConnectError(
-                    f"Kafka Connect {self.name} ({self.url}) refused {who} with HTTP {status} "
-                    f"on {method} {path}: check connect_clusters.{self.name}.username and "
-                    "password_env",
+                    f"{self.label} ({self.url}) refused {who} with HTTP {status} on {method} "
+                    f"{path}: check "
+                    + (f"connect_clusters.{self.name}." if self.name else "its ")
+                    + "username and password_env",
                     status=status,
                 )
             rebalancing = status == 409 or "rebalanc" in message.lower()
@@ -243,7 +255,7 @@ class ConnectRest:
                 delay = min(delay * 2, 2.0)
                 continue
             raise ConnectError(
-                f"Kafka Connect {self.name}: {method} {path}: HTTP {status} {message}"
+                f"{self.label}: {method} {path}: HTTP {status} {message}"
                 + (" (the Connect group is rebalancing)" if rebalancing else ""),
                 status=status,
                 retriable=rebalancing or status >= 500,

@@ -8,15 +8,13 @@ logged. The CA file of a cluster must exist at the same path on the Connect work
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import httpx
-
-from bot.connect.rest import trace_summary
+from bot.connect.rest import ConnectError, ConnectRest
 from bot.kafka.cluster import TP
-from bot.reasons import reason, transient
 from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
-from bot.replicators.offsets import connect_offsets
+from bot.replicators.offsets import mirror_offsets
 
 POLICIES = {
     "identity": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
@@ -114,6 +112,9 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
 
 
 class ConnectReplicator(Replicator):
+    """The flow's connectors on one Connect cluster, through its REST client (ConnectRest);
+    its failures are ReplicatorErrors, retriable as the client says."""
+
     def __init__(
         self,
         url: str,
@@ -122,116 +123,86 @@ class ConnectReplicator(Replicator):
         password: str | None = None,
         timeout: float = 30.0,
     ):
-        auth = httpx.BasicAuth(username, password or "") if username else None
         self.url = url
-        self.client = httpx.Client(base_url=url, auth=auth, timeout=timeout)
+        self.rest = ConnectRest(
+            "", url, username, password, timeout=timeout, rebalance_wait=REBALANCE_WAIT
+        )
+        self.client = self.rest.http  # the worker's own answers, for tests that look
 
     def __repr__(self) -> str:
         return f"ConnectReplicator({self.url!r})"
 
-    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
-        """One REST call; retried while the Connect group rebalances (409, or 500 saying so)."""
-        deadline = time.monotonic() + REBALANCE_WAIT
-        delay = 0.2
-        while True:
-            try:
-                response = self.client.request(method, path, **kwargs)
-            except httpx.HTTPError as exc:
-                raise ReplicatorError(
-                    f"Kafka Connect at {self.url}: {method} {path}: {reason(exc)}",
-                    retriable=transient(exc),
-                ) from None
-            if response.status_code < 400 or response.status_code == 404:
-                return response
-            try:
-                message = response.json().get("message", "")
-            except ValueError:
-                message = response.text[:200]
-            rebalancing = response.status_code == 409 or "rebalance" in message.lower()
-            if not rebalancing or time.monotonic() > deadline:
-                raise ReplicatorError(
-                    f"Kafka Connect at {self.url}: {method} {path}: "
-                    f"{response.status_code} {message}",
-                    retriable=rebalancing or response.status_code >= 500,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    @contextmanager
+    def _calls(self) -> Iterator[ConnectRest]:
+        try:
+            yield self.rest
+        except ConnectError as exc:
+            raise ReplicatorError(str(exc), retriable=exc.retriable) from None
 
     def check(self) -> None:
-        self._call("GET", "/")
+        with self._calls() as rest:
+            rest.info()
 
     def ensure(self, flow: FlowSpec) -> list[str]:
-        for name, config in connector_configs(flow).items():
-            current = self._call("GET", f"/connectors/{name}/config")
-            if current.status_code == 200:
-                existing = {k: v for k, v in current.json().items() if k != "name"}
-                if existing == config:
-                    continue  # already as wanted: no restart, no second connector
-            self._call("PUT", f"/connectors/{name}/config", json=config)
+        with self._calls() as rest:
+            for name, config in connector_configs(flow).items():
+                current = rest.config(name)
+                if current is not None:
+                    existing = {k: v for k, v in current.items() if k != "name"}
+                    if existing == config:
+                        continue  # already as wanted: no restart, no second connector
+                rest.put_config(name, config)
         return list(connector_configs(flow))
 
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
-        for name in connector_configs(flow):
-            response = self._call("GET", f"/connectors/{name}/status")
-            if response.status_code == 404:
+        with self._calls() as rest:
+            states = {name: rest.status(name) for name in connector_configs(flow)}
+        for name, state in states.items():
+            if state.state == "MISSING":
                 parts[name] = "MISSING"
                 continue
-            body = response.json()
-            states = [body["connector"]["state"]] + [t["state"] for t in body.get("tasks", [])]
-            parts[name] = body["connector"]["state"]
-            if body["connector"]["state"] == "FAILED":
-                errors.append(f"{name}: {trace_summary(body['connector'].get('trace'))}")
+            parts[name] = state.state
+            errors.extend(state.failures)
             # the source connector must have tasks; the checkpoint one has none without groups
-            if not body.get("tasks") and name.endswith("-source"):
+            if not state.tasks and name.endswith("-source"):
                 parts[name] += " (no tasks yet)"
-            for task in body.get("tasks", []):
-                if task["state"] == "FAILED":
-                    errors.append(f"{name} task {task['id']}: {trace_summary(task.get('trace'))}")
-            if "FAILED" in states:
+            if state.failures:
                 parts[name] = "FAILED"
         running = all(state == "RUNNING" for state in parts.values())
         return ReplicatorStatus(running, parts, errors)
 
     def restart(self, flow: FlowSpec) -> None:
         """Restart the flow's failed connectors and tasks (what `retry` asks for)."""
-        for name in connector_configs(flow):
-            self._call(
-                "POST",
-                f"/connectors/{name}/restart",
-                params={"includeTasks": "true", "onlyFailed": "true"},
-            )
+        with self._calls() as rest:
+            for name in connector_configs(flow):
+                rest.restart_failed(name)
 
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
+        name = f"{flow.name}-source"
         try:
-            return connect_offsets(self.client, f"{flow.name}-source")
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 404:
-                raise ReplicatorError(
-                    f"Kafka Connect at {self.url}: offsets of {flow.name}-source: {reason(exc)}",
-                    retriable=transient(exc),
-                ) from None
+            return mirror_offsets(self.rest.offsets(name))
+        except ConnectError as exc:
+            if exc.status != 404:
+                raise ReplicatorError(str(exc), retriable=exc.retriable) from None
             # a worker that just started has not read its connectors back yet; a connector
             # deleted by hand stays missing until the patience runs out (retry re-creates it)
             raise ReplicatorError(
-                f"Kafka Connect at {self.url} does not know {flow.name}-source (restarting, "
-                "or deleted?)",
+                f"Kafka Connect at {self.url} does not know {name} (restarting, or deleted?)",
                 retriable=True,
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ReplicatorError(
-                f"Kafka Connect at {self.url}: offsets of {flow.name}-source: {reason(exc)}",
-                retriable=transient(exc),
             ) from None
 
     def pause(self, flow: FlowSpec) -> None:
-        for name in connector_configs(flow):
-            self._call("PUT", f"/connectors/{name}/pause")
+        with self._calls() as rest:
+            for name in connector_configs(flow):
+                rest.pause(name)
 
     def resume(self, flow: FlowSpec) -> None:
-        for name in connector_configs(flow):
-            self._call("PUT", f"/connectors/{name}/resume")
+        with self._calls() as rest:
+            for name in connector_configs(flow):
+                rest.resume(name)
 
     def delete(self, flow: FlowSpec) -> None:
-        for name in connector_configs(flow):
-            self._call("DELETE", f"/connectors/{name}")
+        with self._calls() as rest:
+            for name in connector_configs(flow):
+                rest.delete(name)

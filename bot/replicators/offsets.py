@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import httpx
-
 from bot.kafka.cluster import TP, Cluster
 from bot.kafka.records import scan_topic
 
 
-def connect_offsets(client: httpx.Client, connector: str) -> dict[TP, int]:
-    """Last replicated source offset per partition, from Kafka Connect's REST API."""
-    response = client.get(f"/connectors/{connector}/offsets")
-    response.raise_for_status()
+def mirror_offsets(offsets: list[dict]) -> dict[TP, int]:
+    """Last replicated source offset per partition, from a MirrorSourceConnector's offsets as
+    Kafka Connect's REST API gives them (`GET /connectors/<name>/offsets`)."""
     found = {}
-    for entry in response.json().get("offsets", []):
+    for entry in offsets:
         part, offset = entry.get("partition") or {}, entry.get("offset") or {}
         if "topic" in part and "offset" in offset:
             found[(part["topic"], int(part["partition"]))] = int(offset["offset"])

@@ -19,9 +19,14 @@ from bot.kafka.handover import (
 )
 from bot.kafka.naming import TopicNaming
 from bot.kafka.progress import replication_progress
-from bot.replicators.offsets import connect_offsets
 from tests.kafka_helpers import commit, consume, create_topic, produce, read_from
-from tests.mm2 import Connectors, checkpoint_connector, source_connector, wait_for
+from tests.mm2 import (
+    Connectors,
+    checkpoint_connector,
+    mm2_offsets,
+    source_connector,
+    wait_for,
+)
 
 
 def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, unique):
@@ -41,7 +46,7 @@ def test_group_moves_to_the_target_with_zero_duplicates_and_zero_loss(sandbox, u
 
         def drained():
             with httpx.Client(base_url=sandbox.connect_url, timeout=10) as client:
-                replicated = connect_offsets(client, f"mm2-{unique}")
+                replicated = mm2_offsets(client, f"mm2-{unique}")
             return replicated and replication_progress(source, replicated, partitions).lag == 0
 
         wait_for(drained, 120, "replication lag 0")
@@ -145,7 +150,7 @@ def test_part_way_groups_on_transactional_and_compacted_topics_resume_exactly(sa
 
         def copied():
             with httpx.Client(base_url=sandbox.connect_url, timeout=10) as client:
-                replicated = connect_offsets(client, f"mm2-hx-{unique}")
+                replicated = mm2_offsets(client, f"mm2-hx-{unique}")
             parts = [(txn, 0), (compacted, 0)]
             return (
                 replicated

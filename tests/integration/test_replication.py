@@ -17,9 +17,9 @@ from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from bot.kafka.progress import replication_progress
 from bot.kafka.verify import verify
-from bot.replicators.offsets import connect_offsets, offsets_topic_offsets
+from bot.replicators.offsets import offsets_topic_offsets
 from tests.kafka_helpers import create_topic, produce
-from tests.mm2 import Connectors, source_connector, wait_for
+from tests.mm2 import Connectors, mm2_offsets, source_connector, wait_for
 
 
 def transactions(conf: dict, topic: str, txn_id: str, outcomes=("commit", "abort", "commit")):
@@ -100,7 +100,7 @@ def partitions_of(cluster: Cluster, topics: list[str]) -> list[tuple[str, int]]:
 
 def caught_up(flow, connector: str, topics: list[str], read_committed: bool = False):
     with httpx.Client(base_url=flow["connectors"].client.base_url, timeout=10) as client:
-        replicated = connect_offsets(client, connector)
+        replicated = mm2_offsets(client, connector)
     progress = replication_progress(
         flow["source"],
         replicated,
@@ -151,7 +151,7 @@ def read_values(cluster: Cluster, topic: str) -> list[bytes]:
 def test_offsets_topic_agrees_with_the_rest_api(flow):
     wait_for(lambda: caught_up(flow, flow["main"], flow["topics"]), 120, "replication lag 0")
     with httpx.Client(base_url=flow["connectors"].client.base_url, timeout=10) as client:
-        rest = connect_offsets(client, flow["main"])
+        rest = mm2_offsets(client, flow["main"])
     from_topic = offsets_topic_offsets(flow["target"], "connect-offsets", flow["main"])
     assert rest and from_topic == rest
 
@@ -183,7 +183,7 @@ def test_stopped_flow_shows_lag_time_lag_and_retention_gap(flow):
     connectors.stop(flow["main"])
     time.sleep(1.5)  # let the stopped task's last offset flush settle
     with httpx.Client(base_url=connectors.client.base_url, timeout=10) as client:
-        replicated = connect_offsets(client, flow["main"])
+        replicated = mm2_offsets(client, flow["main"])
     produce(
         flow["source"].client_config, topic, [(None, f"late{i}".encode(), []) for i in range(50)]
     )
