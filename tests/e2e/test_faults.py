@@ -57,7 +57,7 @@ def drop_connectors(sandbox, prefix: str) -> None:
 
 
 @pytest.mark.parametrize("side", ["source", "target"])
-def test_a_broker_frozen_for_30s_during_catch_up_degrades_the_step_then_it_completes(
+def test_a_broker_frozen_for_30s_degrades_the_step_then_it_completes(
     sandbox, unique, side
 ):
     src = sandbox.source.client_config()
@@ -73,7 +73,13 @@ def test_a_broker_frozen_for_30s_during_catch_up_degrades_the_step_then_it_compl
             f"frozen source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
         )
         ws.wait_reached(mid, "catch_up", 120)
-        os.kill(pid, signal.SIGSTOP)  # the broker stops answering, mid-catch_up
+        if side == "target":
+            # MirrorMaker 2 is at-least-once: a target that stops answering while it writes
+            # makes its worker restart the task from the last flushed offset, and what it wrote
+            # since arrives twice (verify then fails the migration, as it should). The fault
+            # held here is the target away once the copy is flushed: lag 0 read from MM2
+            ws.wait(mid, lambda s: s["replication_lag"] == 0, 120, "the copy flushed")
+        os.kill(pid, signal.SIGSTOP)  # the broker stops answering
         frozen = time.monotonic()
         try:
             degraded(ws, mid)
