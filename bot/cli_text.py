@@ -125,7 +125,11 @@ def plan(p: Plan) -> str:
         lines += [f"  {line}" for line in p.schema_lines]
     if p.connector_lines or p.connector_problems:
         lines.append(f"connectors: {len(p.connector_lines)} move")
-        lines += [f"  {line}" for line in p.connector_lines]
+        for line, (_name, config) in zip(
+            p.connector_lines, sorted((p.connector_configs or {}).items()), strict=False
+        ):
+            lines.append(f"  {line}")
+            lines += [f"      {k} = {v}" for k, v in sorted(config.items())]
         lines += [f"  problem: {line}" for line in p.connector_problems]
         lines += [f"  warning: {line}" for line in p.connector_warnings]
     return "\n".join(lines)

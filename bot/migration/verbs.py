@@ -203,6 +203,7 @@ class Verbs:
             schema_summary=schema_plan.summary() if schema_plan else None,
             schema_lines=tuple(schema_plan.lines()) if schema_plan else (),
             connector_lines=tuple(moving.lines()) if moving else (),
+            connector_configs={m.name: m.config for m in moving.moves} if moving else None,
             connector_problems=tuple(moving.problems) if moving else (),
             connector_warnings=tuple(moving.warnings) if moving else (),
         )

@@ -218,6 +218,7 @@ class Plan:
     schema_summary: Mapping[str, int] | None = None  # when registries are named
     schema_lines: tuple[str, ...] = ()
     connector_lines: tuple[str, ...] = ()  # when connect_from/connect_to are named
+    connector_configs: Mapping[str, Mapping[str, str]] | None = None  # on the target, masked
     connector_problems: tuple[str, ...] = ()
     connector_warnings: tuple[str, ...] = ()
 
@@ -247,6 +248,7 @@ class Plan:
             "summary": dict(self.summary),
             "connector_plan": {
                 "lines": list(self.connector_lines),
+                "configs": {k: dict(v) for k, v in (self.connector_configs or {}).items()},
                 "problems": list(self.connector_problems),
                 "warnings": list(self.connector_warnings),
             },

@@ -57,9 +57,7 @@ def drop_connectors(sandbox, prefix: str) -> None:
 
 
 @pytest.mark.parametrize("side", ["source", "target"])
-def test_a_broker_frozen_for_30s_degrades_the_step_then_it_completes(
-    sandbox, unique, side
-):
+def test_a_broker_frozen_for_30s_degrades_the_step_then_it_completes(sandbox, unique, side):
     src = sandbox.source.client_config()
     topic = f"frozen-{side}-{unique}"
     create_topic(src, topic, 2)

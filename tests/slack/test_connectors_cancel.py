@@ -1,6 +1,8 @@
-"""Moving connectors, refused and taken back, through signed Slack requests on the sandbox's
-real Connect workers: a cancel at the repoint gate puts the old connectors back as they were and
-deletes the copies; a plugin missing on the target fails preflight, naming connector and class."""
+"""Moving connectors, refused, failed and taken back, through signed Slack requests on the
+sandbox's real Connect workers: a cancel at the repoint gate puts the old connectors back as they
+were and deletes the copies; a plugin missing on the target fails preflight, naming connector
+and class; a copy whose task fails on the target fails its step with the worker's trace, and
+`retry` restarts it."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from tests.connect_helpers import (
     delete_all,
     file_sink,
     file_source,
+    lines,
     names,
     pause,
     state,
     wait_state,
 )
-from tests.kafka_helpers import create_topic, read_from
+from tests.kafka_helpers import create_topic, produce, read_from
 from tests.slack.support import live_config, running_bot
 from tests.slack.test_connectors_migration import answer, gate, start
 from tests.waits import wait_for
@@ -108,3 +111,50 @@ def test_a_plugin_missing_on_the_target_fails_preflight(sandbox, standin, tmp_pa
     finally:
         sandbox_mod.remove_worker(sandbox, bare)
         delete_all(old, "file-noplug-")
+
+
+def test_a_copy_failing_on_the_target_fails_its_step_and_retry_restarts_it(
+    sandbox, standin, tmp_path, unique
+):
+    old, new = sandbox.connect_source_url, sandbox.connect_url
+    topic = f"fails-{unique}"
+    create_topic(sandbox.source.client_config(), topic, 1)
+    produce(
+        sandbox.source.client_config(), topic, [(None, f"f{i}".encode(), []) for i in range(10)]
+    )
+    sink, out = f"file-fails-{unique}", tmp_path / "out.txt"
+    path = live_config(sandbox, tmp_path)
+    try:
+        file_sink(old, sink, out, topic)
+        wait_for(lambda: len(lines(out)) == 10, 60, "the old sink wrote")
+        with running_bot(path, standin, tmp_path, paused=False, card_interval=0.5) as driver:
+            store = driver.bot.store
+            mid = start(
+                driver,
+                f"fails source=sandbox-source target=sandbox-target topics={topic} "
+                "via=sandbox-mm2 connect_from=sandbox-connect-source "
+                "connect_to=sandbox-connect-target",
+            )
+            driver.click(gate(driver, mid, "stop_producers"), "gate_approve", "U0DAN")
+            repoint = gate(driver, mid, "repoint_clients")
+            kept = out.rename(tmp_path / "kept.txt")
+            out.mkdir()  # the file it writes is now a directory: its task cannot start
+            driver.click(repoint, "gate_approve", "U0DAN")
+            wait_for(lambda: store.get(mid).status == "failed", 90, "consumers_on_target failed")
+            failed = store.get(mid)
+            assert failed.step == "consumers_on_target"
+            assert f"sink connector failed on sandbox-connect-target: {sink} task 0:" in (
+                failed.reason
+            ), failed.reason
+            out.rmdir()
+            kept.rename(out)
+            driver.command(f"retry {mid}", user="U0BOB")
+            wait_for(lambda: store.get(mid).step == "producers_on_target", 90, "sink running")
+            assert state(new, sink) == "RUNNING"
+            produce(sandbox.target.client_config(), topic, [(None, b"on-target", [])])
+            wait_for(lambda: store.get(mid).status == "complete", 90, "complete")
+        wait_for(lambda: len(lines(out)) == 11, 60, "the new sink wrote the new record")
+        assert lines(out) == [f"f{i}" for i in range(10)] + ["on-target"]
+    finally:
+        for url in (old, new):
+            delete_all(url, "file-fails-")
