@@ -145,7 +145,9 @@ def sandbox(state: dict) -> str:
         )
     lines.append(f"  connect: {state['connect']['url']} (on the target; MirrorMaker 2)")
     if "connect_source" in state:
-        lines.append(f"  connect_source: {state['connect_source']['url']} (on the source)")
+        worker = state["connect_source"]
+        auth = f"; basic auth, user {worker['username']}" if worker.get("username") else ""
+        lines.append(f"  connect_source: {worker['url']} (on the source{auth})")
     lines.append(f"  bot config: {state['config']}")
     lines += [f"  {n}: {'running' if up else 'NOT running'}" for n, up in state["running"].items()]
     return "\n".join(lines)

@@ -1,10 +1,16 @@
 """Kafka's own file connectors on the sandbox's real Connect workers: the old one (attached to
-the source) and the new one (attached to the target, beside MirrorMaker 2)."""
+the source, asking for basic auth) and the new one (attached to the target, beside
+MirrorMaker 2).
+
+Every helper takes the worker it calls as a `Rest` (its URL and credentials: `worker(sandbox,
+"connect_source")`), a `bot.sandbox.Worker` started by a test, or a bare URL (no credentials).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -19,33 +25,61 @@ STRINGS = {
 }
 
 
-def create(url: str, name: str, config: dict, initial_state: str | None = None) -> None:
+@dataclass(frozen=True)
+class Rest:
+    """A Connect worker's REST API as the tests call it."""
+
+    url: str
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+
+def worker(sandbox, name: str) -> Rest:
+    """The sandbox's worker `connect` (on the target) or `connect_source` (on the source)."""
+    url = {"connect": sandbox.connect_url, "connect_source": sandbox.connect_source_url}[name]
+    return Rest(url, sandbox.connect_auth(name))
+
+
+At = Rest | str  # or anything with .url and .auth (a bot.sandbox.Worker)
+
+
+def client(at: At) -> httpx.Client:
+    if isinstance(at, str):
+        return httpx.Client(base_url=at, timeout=30)
+    return httpx.Client(base_url=at.url, auth=at.auth, timeout=30)
+
+
+def url_of(at: At) -> str:
+    return at if isinstance(at, str) else at.url
+
+
+def create(at: At, name: str, config: dict, initial_state: str | None = None) -> None:
     body = {"name": name, "config": {**STRINGS, "tasks.max": "1", **config}}
     if initial_state:
         body["initial_state"] = initial_state
-    with httpx.Client(base_url=url, timeout=30) as connect:
+    with client(at) as connect:
         answer = connect.post("/connectors", json=body)
         assert answer.status_code == 201, answer.text
 
 
-def file_source(url: str, name: str, file: Path, topic: str) -> None:
-    create(url, name, {"connector.class": FILE_SOURCE, "file": str(file), "topic": topic})
+def file_source(at: At, name: str, file: Path, topic: str) -> None:
+    create(at, name, {"connector.class": FILE_SOURCE, "file": str(file), "topic": topic})
 
 
-def file_sink(url: str, name: str, file: Path, topic: str, **extra: str) -> None:
+def file_sink(at: At, name: str, file: Path, topic: str, **extra: str) -> None:
     config = {"connector.class": FILE_SINK, "file": str(file), "topics": topic, **extra}
-    create(url, name, config)
+    create(at, name, config)
 
 
-def status(url: str, name: str) -> dict | None:
-    with httpx.Client(base_url=url, timeout=30) as connect:
+def status(at: At, name: str) -> dict | None:
+    with client(at) as connect:
         answer = connect.get(f"/connectors/{name}/status")
+        assert answer.status_code in (200, 404), answer.text
         return None if answer.status_code == 404 else answer.json()
 
 
-def state(url: str, name: str) -> str:
+def state(at: At, name: str) -> str:
     """RUNNING only with every task RUNNING; STOPPED only once no task is left."""
-    body = status(url, name)
+    body = status(at, name)
     if body is None:
         return "MISSING"
     connector, tasks = body["connector"]["state"], body.get("tasks", [])
@@ -56,33 +90,40 @@ def state(url: str, name: str) -> str:
     return connector
 
 
-def wait_state(url: str, name: str, wanted: str, timeout: float = 60) -> None:
-    wait_for(lambda: state(url, name) == wanted, timeout, f"{name} {wanted} at {url}", every=0.2)
+def wait_state(at: At, name: str, wanted: str, timeout: float = 60) -> None:
+    what = f"{name} {wanted} at {url_of(at)}"
+    wait_for(lambda: state(at, name) == wanted, timeout, what, every=0.2)
 
 
-def config_of(url: str, name: str) -> dict:
-    with httpx.Client(base_url=url, timeout=30) as connect:
-        return connect.get(f"/connectors/{name}/config").json()
+def config_of(at: At, name: str) -> dict:
+    with client(at) as connect:
+        answer = connect.get(f"/connectors/{name}/config")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
 
-def offsets(url: str, name: str) -> list:
-    with httpx.Client(base_url=url, timeout=30) as connect:
-        return connect.get(f"/connectors/{name}/offsets").json()["offsets"]
+def offsets(at: At, name: str) -> list:
+    with client(at) as connect:
+        answer = connect.get(f"/connectors/{name}/offsets")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["offsets"]
 
 
-def pause(url: str, name: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as connect:
+def pause(at: At, name: str) -> None:
+    with client(at) as connect:
         assert connect.put(f"/connectors/{name}/pause").status_code == 202
 
 
-def names(url: str) -> list[str]:
-    with httpx.Client(base_url=url, timeout=30) as connect:
-        return connect.get("/connectors").json()
+def names(at: At) -> list[str]:
+    with client(at) as connect:
+        answer = connect.get("/connectors")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
 
-def delete_all(url: str, prefix: str) -> None:
-    with httpx.Client(base_url=url, timeout=30) as connect:
-        for name in connect.get("/connectors").json():
+def delete_all(at: At, prefix: str) -> None:
+    with client(at) as connect:
+        for name in names(at):
             if name.startswith(prefix):
                 connect.delete(f"/connectors/{name}")
 

@@ -5,10 +5,10 @@
 users) and two Kafka Connect distributed workers (`workers.py`), each a Connect cluster of its
 own: `connect`, attached to the target, runs the MirrorMaker 2 connectors and is where a
 migration moves connectors to; `connect_source`, attached to the source, is the Connect
-cluster of the old estate that connectors move from. Both have the FileStream connectors
-(a plugin directory, as a real Connect cluster has its plugins installed). Everything it
-writes (configs, data, logs, the state file with the generated passwords) stays under one
-directory; `down` stops exactly the PIDs recorded there.
+cluster of the old estate that connectors move from, and asks for HTTP basic auth. Both have
+the FileStream connectors (a plugin directory, as a real Connect cluster has its plugins
+installed). Everything it writes (configs, data, logs, the state file with the generated
+passwords) stays under one directory; `down` stops exactly the PIDs recorded there.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from bot.errors import UserError
 from bot.sandbox import jars, jvm, render
 from bot.sandbox.state import (
+    BASIC_AUTH_WORKERS,
+    CONNECT_USER,
     WORKER_CLUSTERS,
     Endpoint,
     Sandbox,
@@ -34,17 +36,20 @@ from bot.sandbox.state import load as load_state
 from bot.sandbox.workers import (
     FILE_PLUGINS,
     MIRROR_PLUGINS,
+    OWN,
     SANDBOX_WORKERS,
     Worker,
     remove_worker,
     spawn_workers,
     start_worker,
+    start_workers,
     stop_worker,
     wait_workers,
     worker_url,
 )
 
 __all__ = [
+    "CONNECT_USER",
     "FILE_PLUGINS",
     "MIRROR_PLUGINS",
     "Endpoint",
@@ -81,7 +86,7 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
     root = Path(directory).resolve()
     existing = load(root)
     if existing is not None:
-        if set(WORKER_CLUSTERS) <= set(existing.pids) and all(existing.running().values()):
+        if current(existing) and all(existing.running().values()):
             log(f"sandbox already running in {root}")
             return existing
         down(root, log=lambda *_: None)
@@ -104,6 +109,7 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
         connect_source_url=worker_url(ports["connect_source"]),
         pids=pids,
         ports=ports,
+        connect_passwords={name: secrets.token_urlsafe(18) for name in BASIC_AUTH_WORKERS},
     )
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -132,6 +138,14 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
     )
     log(f"bot config: {sandbox.config_file}")
     return sandbox
+
+
+def current(sandbox: Sandbox) -> bool:
+    """The sandbox runs every worker of this version, those asking for basic auth with a
+    password recorded (one started by an older version is restarted)."""
+    return set(WORKER_CLUSTERS) <= set(sandbox.pids) and all(
+        sandbox.connect_auth(name) for name in BASIC_AUTH_WORKERS
+    )
 
 
 def _format(root: Path, lib: Path, side: str, ports: dict[str, int], users: dict[str, str]) -> None:
@@ -215,8 +229,10 @@ def stop_connect(sandbox: Sandbox, name: str = "connect") -> None:
 
 
 def start_connect(sandbox: Sandbox, name: str = "connect") -> None:
-    """Start that Connect worker again on its port, with its config; wait until it is ready."""
-    start_worker(sandbox, name, _own_worker(name), plugins=True)
+    """Start that Connect worker again on its port, with its config (and its password); wait
+    until it is ready."""
+    _own_worker(name)
+    start_workers(sandbox, [OWN[name]])
 
 
 def _own_worker(name: str) -> str:
@@ -225,12 +241,21 @@ def _own_worker(name: str) -> str:
     return WORKER_CLUSTERS[name]
 
 
+def connect_password_env(worker: str) -> str:
+    """The variable of sandbox.env holding the worker's basic-auth password."""
+    return f"SANDBOX_{worker.upper()}_PASSWORD"
+
+
 def _write_bot_config(sandbox: Sandbox) -> None:
     """A kafka-migrate.toml the bot can use as is; passwords go to sandbox.env (mode 600)."""
     env = {
         "SANDBOX_SOURCE_PASSWORD": sandbox.source.users["admin"],
         "SANDBOX_TARGET_PASSWORD": sandbox.target.users["admin"],
     }
+    for worker in sorted(WORKER_CLUSTERS):
+        auth = sandbox.connect_auth(worker)
+        if auth:
+            env[connect_password_env(worker)] = auth[1]
     write_private(sandbox.dir / "sandbox.env", "".join(f"{k}={v}\n" for k, v in env.items()))
     clusters = ""
     for name, endpoint, env_name in (
@@ -243,13 +268,17 @@ def _write_bot_config(sandbox: Sandbox) -> None:
             f'sasl_mechanism = "{endpoint.sasl_mechanism}"\nsasl_username = "admin"\n'
             f'sasl_password_env = "{env_name}"\n'
         )
-    connect_clusters = "".join(
-        f'\n[connect_clusters.{name}]\nurl = "{url}"\n'
-        for name, url in (
-            ("sandbox-connect-source", sandbox.connect_source_url),
-            ("sandbox-connect-target", sandbox.connect_url),
-        )
-    )
+    connect_clusters = ""
+    for name, worker, url in (
+        ("sandbox-connect-source", "connect_source", sandbox.connect_source_url),
+        ("sandbox-connect-target", "connect", sandbox.connect_url),
+    ):
+        connect_clusters += f'\n[connect_clusters.{name}]\nurl = "{url}"\n'
+        auth = sandbox.connect_auth(worker)
+        if auth:
+            connect_clusters += (
+                f'username = "{auth[0]}"\npassword_env = "{connect_password_env(worker)}"\n'
+            )
     sandbox.config_file.write_text(
         "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters, its MM2 worker\n"
         "# (on the target) and its two Connect clusters (one on each side).\n"

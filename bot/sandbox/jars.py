@@ -22,7 +22,14 @@ from bot.errors import UserError
 
 POM = Path(__file__).with_name("pom.xml")
 MARKER = ".complete"
-REQUIRED = ("kafka_2.13-", "connect-runtime-", "connect-mirror-", "kafka-tools-", "connect-file-")
+REQUIRED = (
+    "kafka_2.13-",
+    "connect-runtime-",
+    "connect-mirror-",
+    "kafka-tools-",
+    "connect-file-",
+    "connect-basic-auth-extension-",
+)
 PLUGINS = "plugins"
 # plugin directory -> the prefix of the jars that go into it (and leave the classpath)
 PLUGIN_JARS = {"connect-file": "connect-file-"}

@@ -38,7 +38,16 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def java_command(lib: Path, log_config: Path, heap: str, main: str, *args: str) -> list[str]:
+def java_command(
+    lib: Path,
+    log_config: Path,
+    heap: str,
+    main: str,
+    *args: str,
+    properties: dict[str, object] | None = None,
+) -> list[str]:
+    """`properties`: more Java system properties (-Dkey=value); never a secret, since a
+    process's command line is readable by every user of the machine."""
     return [
         "java",
         f"-Xmx{heap}",
@@ -46,6 +55,7 @@ def java_command(lib: Path, log_config: Path, heap: str, main: str, *args: str) 
         *JVM_FLAGS,
         f"-Dlog4j2.configurationFile={log_config}",
         f"-Dkafka.logs.dir={log_config.parent}",
+        *(f"-D{key}={value}" for key, value in (properties or {}).items()),
         "-cp",
         f"{lib}/*",
         main,

@@ -7,6 +7,9 @@ from pathlib import Path
 PLAIN_LOGIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
+BASIC_AUTH_EXTENSION = "org.apache.kafka.connect.rest.basic.auth.extension"
+# the JAAS section Connect's BasicAuthSecurityRestExtension logs REST callers in with
+REST_LOGIN_SECTION = "KafkaConnect"
 
 
 def _lines(props: dict[str, object]) -> str:
@@ -71,6 +74,7 @@ def connect_worker(
     rest_port: int,
     admin_password: str,
     plugin_path: Path | None,
+    basic_auth: bool = False,
 ) -> str:
     """A Kafka Connect distributed worker of its own group (`name`) on one sandbox cluster.
 
@@ -78,7 +82,10 @@ def connect_worker(
     producer., consumer. and admin. Converters pass bytes through untouched (MM2 needs that;
     a connector that wants others sets them in its own config). Plugins come from the
     classpath (MirrorMaker 2, found by their ServiceLoader manifests, without the slow
-    reflective scan) and, with `plugin_path`, from its plugin directories.
+    reflective scan) and, with `plugin_path`, from its plugin directories. With `basic_auth`,
+    the REST API asks every caller for HTTP basic auth (Kafka's BasicAuthSecurityRestExtension,
+    the users in the JAAS file `rest_jaas` names, given to the JVM); the internal requests
+    between workers are signed with the session key instead, and let through.
     """
     configs, offsets, status = worker_topics(name)
     security = {
@@ -113,7 +120,20 @@ def connect_worker(
     )
     if plugin_path is not None:
         props["plugin.path"] = plugin_path
+    if basic_auth:
+        props["rest.extension.classes"] = f"{BASIC_AUTH_EXTENSION}.BasicAuthSecurityRestExtension"
     return _lines(props)
+
+
+def rest_jaas(users_file: Path) -> str:
+    """The JAAS file of a worker asking for basic auth: its users are those of `users_file`."""
+    module = f"{BASIC_AUTH_EXTENSION}.PropertyFileLoginModule"
+    return f'{REST_LOGIN_SECTION} {{\n  {module} required\n  file="{users_file}";\n}};\n'
+
+
+def rest_users(users: dict[str, str]) -> str:
+    """The users file PropertyFileLoginModule reads: one `user=password` line each."""
+    return _lines(users)
 
 
 def worker_group(name: str) -> str:

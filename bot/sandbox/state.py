@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,9 @@ from bot.sandbox import jvm
 STATE_FILE = "sandbox.json"
 # the sandbox's own Connect workers -> the cluster each one is attached to (its own cluster)
 WORKER_CLUSTERS = {"connect": "target", "connect_source": "source"}
+# the sandbox's workers whose REST API asks for HTTP basic auth, as real Connect clusters often do
+BASIC_AUTH_WORKERS = frozenset({"connect_source"})
+CONNECT_USER = "connect-admin"  # the basic-auth user of every worker that asks for one
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class Sandbox:
     """`connect_url`: the worker attached to the TARGET (it runs MirrorMaker 2, and is where
     connectors move to); `connect_source_url`: the worker attached to the SOURCE (the Connect
     cluster connectors move from). `pids`/`ports` are keyed by process name (brokers `source`,
-    `target`; workers `connect`, `connect_source`, and any extra worker while it runs)."""
+    `target`; workers `connect`, `connect_source`, and any extra worker while it runs).
+    `connect_passwords`: the basic-auth password (user `CONNECT_USER`) of each worker whose REST
+    API asks for one, by worker name."""
 
     dir: Path
     source: Endpoint
@@ -58,6 +63,7 @@ class Sandbox:
     connect_source_url: str
     pids: dict[str, int]
     ports: dict[str, int]
+    connect_passwords: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def config_file(self) -> Path:
@@ -67,6 +73,12 @@ class Sandbox:
         if cluster not in ("source", "target"):
             raise ValueError(f"no sandbox cluster {cluster!r} (source or target)")
         return self.source if cluster == "source" else self.target
+
+    def connect_auth(self, worker: str) -> tuple[str, str] | None:
+        """(user, password) for the worker's REST API (httpx takes it as `auth=`), or None when
+        the worker asks for no credentials."""
+        password = self.connect_passwords.get(worker)
+        return (CONNECT_USER, password) if password else None
 
     def running(self) -> dict[str, bool]:
         return {
@@ -81,15 +93,25 @@ class Sandbox:
         return {
             "source": self.source.as_status(),
             "target": self.target.as_status(),
-            "connect": {"url": self.connect_url, "cluster": WORKER_CLUSTERS["connect"]},
+            "connect": {
+                "url": self.connect_url,
+                "cluster": WORKER_CLUSTERS["connect"],
+                **self._auth_status("connect"),
+            },
             "connect_source": {
                 "url": self.connect_source_url,
                 "cluster": WORKER_CLUSTERS["connect_source"],
+                **self._auth_status("connect_source"),
             },
             "dir": str(self.dir),
             "config": str(self.config_file),
             "running": self.running(),
         }
+
+    def _auth_status(self, worker: str) -> dict[str, str]:
+        """Printed like the brokers' passwords: `status --json` is what scripts read them from."""
+        auth = self.connect_auth(worker)
+        return {"username": auth[0], "password": auth[1]} if auth else {}
 
 
 def state_path(directory: Path) -> Path:
@@ -110,6 +132,7 @@ def load(directory: str | os.PathLike[str]) -> Sandbox | None:
         connect_source_url=state.get("connect_source", {}).get("url", ""),
         pids=state["pids"],
         ports=state["ports"],
+        connect_passwords=dict(state.get("connect_passwords", {})),
     )
 
 
@@ -128,11 +151,14 @@ def save(sandbox: Sandbox) -> None:
         "connect_source": {"url": sandbox.connect_source_url},
         "pids": sandbox.pids,
         "ports": sandbox.ports,
+        "connect_passwords": sandbox.connect_passwords,
     }
     write_private(state_path(sandbox.dir), json.dumps(state, indent=2))
 
 
 def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner reads (mode 600, also when it was there before)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -3,25 +3,36 @@
 The sandbox runs two (`state.WORKER_CLUSTERS`): `connect`, attached to the target, runs
 MirrorMaker 2 and is the Connect cluster connectors move to; `connect_source`, attached to the
 source, is the one they move from. Both have the FileStream connectors from the plugin
-directory (`jars.plugin_path`). A test starts more with `start_worker` (a bare one, without
-the plugin directory, is a Connect cluster a plugin is missing on) and removes them with
-`remove_worker`. A worker's own cluster keeps its internal topics and its group.
+directory (`jars.plugin_path`); `connect_source` asks for HTTP basic auth (user
+`state.CONNECT_USER`, its password generated like the brokers' and kept in the state file), as
+real Connect clusters often do. A test starts more with `start_worker` (a bare one, without
+the plugin directory, is a Connect cluster a plugin is missing on; `basic_auth=True` gives it
+a password of its own) and removes them with `remove_worker`. A worker's own cluster keeps its
+internal topics and its group.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from bot.sandbox import jars, jvm, render
-from bot.sandbox.state import WORKER_CLUSTERS, Sandbox, save
+from bot.sandbox.state import (
+    BASIC_AUTH_WORKERS,
+    CONNECT_USER,
+    WORKER_CLUSTERS,
+    Sandbox,
+    save,
+    write_private,
+)
 
 MIRROR_PLUGINS = frozenset(
     {
@@ -47,11 +58,13 @@ RESERVED = frozenset({"source", "target", "source_controller", "target_controlle
 @dataclass(frozen=True)
 class WorkerSpec:
     """A worker to start: its name (process, directory, group and topics), the sandbox cluster
-    it is attached to, and whether it gets the plugin directory (else: MM2's plugins only)."""
+    it is attached to, whether it gets the plugin directory (else: MM2's plugins only), and
+    whether its REST API asks for basic auth."""
 
     name: str
     cluster: str = "target"
     plugins: bool = False
+    basic_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,19 @@ class Worker:
     pid: int
     group: str
     topics: tuple[str, str, str]  # its internal topics (configs, offsets, status) on `cluster`
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password), httpx's
+
+    @property
+    def spec(self) -> WorkerSpec:
+        return WorkerSpec(self.name, self.cluster, self.plugins, self.auth is not None)
 
 
 Starting = tuple[Worker, subprocess.Popen]
-SANDBOX_WORKERS = tuple(WorkerSpec(n, c, plugins=True) for n, c in WORKER_CLUSTERS.items())
+SANDBOX_WORKERS = tuple(
+    WorkerSpec(n, c, plugins=True, basic_auth=n in BASIC_AUTH_WORKERS)
+    for n, c in WORKER_CLUSTERS.items()
+)
+OWN = {spec.name: spec for spec in SANDBOX_WORKERS}
 
 
 def worker_url(port: int) -> str:
@@ -75,13 +97,19 @@ def worker_url(port: int) -> str:
 
 
 def start_worker(
-    sandbox: Sandbox, name: str, cluster: str = "target", *, plugins: bool = False
+    sandbox: Sandbox,
+    name: str,
+    cluster: str = "target",
+    *,
+    plugins: bool = False,
+    basic_auth: bool = False,
 ) -> Worker:
     """Start the worker `name` attached to `cluster` and wait until it serves its plugins.
 
     A new name gets a free port, recorded with its PID in the sandbox's state (so `down` stops
-    it too); the sandbox's own workers restart on their port."""
-    return start_workers(sandbox, [WorkerSpec(name, cluster, plugins)])[0]
+    it too), and with `basic_auth` a password (`sandbox.connect_auth(name)`); the sandbox's own
+    workers restart on their port, with their password."""
+    return start_workers(sandbox, [WorkerSpec(name, cluster, plugins, basic_auth)])[0]
 
 
 def start_workers(sandbox: Sandbox, specs: Iterable[WorkerSpec]) -> list[Worker]:
@@ -124,8 +152,7 @@ def wait_workers(
         except jvm.SandboxError:
             if not respawn_exited or proc.poll() is None:
                 raise
-            spec = WorkerSpec(worker.name, worker.cluster, worker.plugins)
-            worker, proc = _spawn(sandbox, jars.fetch(log=lambda *_: None), spec)
+            worker, proc = _spawn(sandbox, jars.fetch(log=lambda *_: None), worker.spec)
             _wait_ready(sandbox, worker, proc)
         ready.append(worker)
     return ready
@@ -163,9 +190,12 @@ def _check(sandbox: Sandbox, spec: WorkerSpec) -> None:
     if not NAME_RE.fullmatch(spec.name) or spec.name in RESERVED:
         raise ValueError(f"{spec.name!r} cannot name a worker (lower case, digits, _)")
     sandbox.endpoint(spec.cluster)  # refuses a cluster that is neither source nor target
-    own = WORKER_CLUSTERS.get(spec.name)
-    if own is not None and (spec.cluster != own or not spec.plugins):
-        raise ValueError(f"{spec.name} is the sandbox's worker on the {own}, with the plugins")
+    own = OWN.get(spec.name)
+    if own is not None and spec != own:
+        raise ValueError(
+            f"{spec.name} is the sandbox's worker on the {own.cluster}, with the plugins"
+            + (" and basic auth" if own.basic_auth else "")
+        )
     pid = sandbox.pids.get(spec.name)
     if pid and jvm.owns(pid, str(sandbox.dir)) and jvm.pid_alive(pid):
         raise jvm.SandboxError(f"worker {spec.name} is already running (pid {pid})")
@@ -178,19 +208,21 @@ def _spawn(sandbox: Sandbox, lib: Path, spec: WorkerSpec) -> Starting:
     home = root / spec.name
     home.mkdir(parents=True, exist_ok=True)
     props = home / "worker.properties"
-    props.write_text(
+    write_private(
+        props,
         render.connect_worker(
             name=spec.name,
             bootstrap=endpoint.bootstrap_servers,
             rest_port=port,
             admin_password=endpoint.users["admin"],
             plugin_path=jars.plugin_path(lib) if spec.plugins else None,
-        )
+            basic_auth=spec.basic_auth,
+        ),
     )
-    os.chmod(props, 0o600)
     log4j = root / "logs" / f"log4j2-{spec.name}.properties"
     log4j.write_text(render.log4j2(root / "logs" / f"{spec.name}.log"))
-    command = jvm.java_command(lib, log4j, CONNECT_HEAP, MAIN, str(props))
+    properties = _rest_login(sandbox, spec, home)
+    command = jvm.java_command(lib, log4j, CONNECT_HEAP, MAIN, str(props), properties=properties)
     proc = jvm.spawn(command, root / "logs" / f"{spec.name}.out")
     sandbox.pids[spec.name] = proc.pid
     sandbox.ports[spec.name] = port
@@ -204,15 +236,32 @@ def _spawn(sandbox: Sandbox, lib: Path, spec: WorkerSpec) -> Starting:
         pid=proc.pid,
         group=render.worker_group(spec.name),
         topics=render.worker_topics(spec.name),
+        auth=sandbox.connect_auth(spec.name),
     )
     return worker, proc
+
+
+def _rest_login(sandbox: Sandbox, spec: WorkerSpec, home: Path) -> dict[str, object]:
+    """For a worker asking for basic auth: its users file and JAAS file (mode 600), its
+    password kept (or generated the first time) in the sandbox's state, and the system
+    property naming the JAAS file. The password is in no command line."""
+    users, jaas = home / "rest-users.properties", home / "rest-jaas.conf"
+    if not spec.basic_auth:
+        sandbox.connect_passwords.pop(spec.name, None)
+        users.unlink(missing_ok=True)
+        jaas.unlink(missing_ok=True)
+        return {}
+    password = sandbox.connect_passwords.setdefault(spec.name, secrets.token_urlsafe(18))
+    write_private(users, render.rest_users({CONNECT_USER: password}))
+    write_private(jaas, render.rest_jaas(users))
+    return {"java.security.auth.login.config": jaas}
 
 
 def _wait_ready(sandbox: Sandbox, worker: Worker, proc: subprocess.Popen) -> None:
     expected = MIRROR_PLUGINS | (FILE_PLUGINS if worker.plugins else frozenset())
 
     def ready() -> bool:
-        with httpx.Client(base_url=worker.url, timeout=5) as client:
+        with httpx.Client(base_url=worker.url, auth=worker.auth, timeout=5) as client:
             if client.get("/health").status_code != 200:
                 return False
             plugins = {p["class"] for p in client.get("/connector-plugins").json()}
@@ -231,6 +280,7 @@ def _wait_ready(sandbox: Sandbox, worker: Worker, proc: subprocess.Popen) -> Non
 def _forget(sandbox: Sandbox, name: str) -> None:
     sandbox.pids.pop(name, None)
     sandbox.ports.pop(name, None)
+    sandbox.connect_passwords.pop(name, None)
     save(sandbox)
 
 

@@ -10,7 +10,15 @@ import json
 import pytest
 
 from bot import sandbox as sandbox_mod
-from tests.connect_helpers import GrowingFile, delete_all, file_source, offsets, state, wait_state
+from tests.connect_helpers import (
+    GrowingFile,
+    delete_all,
+    file_source,
+    offsets,
+    state,
+    wait_state,
+    worker,
+)
 from tests.e2e.harness import Workspace
 from tests.kafka_helpers import create_topic, read_from
 from tests.waits import wait_for
@@ -19,7 +27,7 @@ pytestmark = pytest.mark.sandbox
 
 
 def test_killed_between_the_stop_and_the_copies(sandbox, tmp_path, unique):
-    old, new = sandbox.connect_source_url, sandbox.connect_url
+    old, new = worker(sandbox, "connect_source"), worker(sandbox, "connect")
     ws = Workspace(sandbox, tmp_path, quiet=8, drain=2, ready=500)
     topic = f"crashc-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)

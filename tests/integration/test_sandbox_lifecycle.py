@@ -73,11 +73,20 @@ def test_up_status_down_leaves_nothing_behind(tmp_path):
     assert state["connect_source"]["url"].startswith("http://127.0.0.1:")
     assert state["connect_source"]["cluster"] == "source"
     assert state["connect_source"]["url"] != state["connect"]["url"]
+    # passwords are printed for scripts, the Connect one like the brokers'; none in the text
+    assert state["connect_source"]["username"] == "connect-admin"
+    connect_password = state["connect_source"]["password"]
+    assert "password" not in state["connect"]  # that worker asks for none
+    text = cli("sandbox", "status", env=env).stdout
+    assert "connect_source" in text and "user connect-admin" in text
+    for password in (connect_password, state["source"]["sasl_password"]):
+        assert password not in text
     workers = {"connect": True, "connect_source": True}
     assert state["running"] == {"source": True, "target": True, **workers}
     assert (box / "kafka-migrate.toml").exists()
     assert oct((box / "sandbox.env").stat().st_mode & 0o777) == "0o600"
     assert state["source"]["sasl_password"] not in (box / "kafka-migrate.toml").read_text()
+    assert connect_password not in (box / "kafka-migrate.toml").read_text()
 
     saved = json.loads((box / "sandbox.json").read_text())
     pids, ports = list(saved["pids"].values()), list(saved["ports"].values())
@@ -110,6 +119,13 @@ def test_bot_config_written_by_up_loads_as_is(sandbox):
         ("sandbox-connect-target", sandbox.connect_url),
     ):
         assert str(settings.connect_cluster(name).url).rstrip("/") == url
+    old = settings.connect_cluster("sandbox-connect-source")
+    assert (old.username, old.password_env) == ("connect-admin", "SANDBOX_CONNECT_SOURCE_PASSWORD")
+    assert (old.username, settings.password(old.password_env, "k")) == sandbox.connect_auth(
+        "connect_source"
+    )
+    new = settings.connect_cluster("sandbox-connect-target")
+    assert new.username is None and new.password_env is None
     conf = settings.kafka_client_config("sandbox-source")
     assert conf["bootstrap.servers"] == sandbox.source.bootstrap_servers
     from confluent_kafka.admin import AdminClient

@@ -20,6 +20,7 @@ from tests.connect_helpers import (
     pause,
     state,
     wait_state,
+    worker,
 )
 from tests.kafka_helpers import create_topic, produce, read_from
 from tests.slack.support import live_config, running_bot
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.sandbox
 def test_cancel_at_the_repoint_gate_puts_the_old_connectors_back(
     sandbox, standin, tmp_path, unique
 ):
-    old, new = sandbox.connect_source_url, sandbox.connect_url
+    old, new = worker(sandbox, "connect_source"), worker(sandbox, "connect")
     topic = f"undo-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)
     feed = tmp_path / "in.txt"
@@ -81,7 +82,7 @@ def test_cancel_at_the_repoint_gate_puts_the_old_connectors_back(
 
 
 def test_a_plugin_missing_on_the_target_fails_preflight(sandbox, standin, tmp_path, unique):
-    old = sandbox.connect_source_url
+    old = worker(sandbox, "connect_source")
     topic = f"noplug-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)
     source = f"file-noplug-{unique}"
@@ -107,7 +108,7 @@ def test_a_plugin_missing_on_the_target_fails_preflight(sandbox, standin, tmp_pa
             assert failed.step == "preflight"
             assert f"connector {source}: its plugin {FILE_SOURCE} is not installed" in failed.reason
             assert state(old, source) == "RUNNING"  # nothing was stopped
-            assert not [n for n in names(bare.url) if n.startswith("file-")]
+            assert not [n for n in names(bare) if n.startswith("file-")]
     finally:
         sandbox_mod.remove_worker(sandbox, bare)
         delete_all(old, "file-noplug-")

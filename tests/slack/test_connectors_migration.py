@@ -19,6 +19,7 @@ from tests.connect_helpers import (
     pause,
     state,
     wait_state,
+    worker,
 )
 from tests.kafka_helpers import create_topic, group_at_end, produce, read_from
 from tests.slack.support import CHANNEL, live_config, running_bot
@@ -60,7 +61,7 @@ def start(driver, text: str) -> str:
 
 def test_file_connectors_move_with_the_migration(sandbox, signed_bot, unique, tmp_path):
     driver, store = signed_bot, signed_bot.bot.store
-    old, new = sandbox.connect_source_url, sandbox.connect_url
+    old, new = worker(sandbox, "connect_source"), worker(sandbox, "connect")
     src = sandbox.source.client_config()
     topic, behind = f"lines-{unique}", f"behind-{unique}"
     create_topic(src, topic, 1)

@@ -93,6 +93,40 @@ def test_start_worker_refuses_before_it_starts_anything(stopped_box, name, clust
     assert not (stopped_box.dir / name).exists()
 
 
+@pytest.mark.parametrize("name", ["connect", "connect_source"])
+def test_the_sandbox_workers_start_only_as_they_are(stopped_box, name):
+    """connect_source asks for basic auth, connect does not: neither starts the other way."""
+    own = workers.OWN[name]
+    assert own.basic_auth == (name == "connect_source")
+    with pytest.raises(ValueError, match="the sandbox's worker on the"):
+        sandbox_mod.start_worker(
+            stopped_box, name, own.cluster, plugins=True, basic_auth=not own.basic_auth
+        )
+    assert stopped_box.pids == {} and not (stopped_box.dir / name).exists()
+
+
+def test_a_worker_asking_for_basic_auth_names_the_extension_and_its_users():
+    guarded = props(
+        render.connect_worker(
+            name="connect_source",
+            bootstrap="127.0.0.1:1",
+            rest_port=2,
+            admin_password="pw",
+            plugin_path=None,
+            basic_auth=True,
+        )
+    )
+    assert guarded["rest.extension.classes"] == (
+        "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"
+    )
+    assert "rest.extension.classes" not in worker("connect", None)
+    jaas = render.rest_jaas(Path("/box/connect_source/rest-users.properties"))
+    assert jaas.startswith("KafkaConnect {\n")
+    assert "PropertyFileLoginModule required" in jaas
+    assert 'file="/box/connect_source/rest-users.properties";' in jaas
+    assert render.rest_users({"connect-admin": "s3cr3t"}) == "connect-admin=s3cr3t\n"
+
+
 def test_only_the_sandbox_workers_can_be_stopped_and_started_by_name(stopped_box):
     with pytest.raises(ValueError, match="no sandbox worker 'bare'"):
         sandbox_mod.stop_connect(stopped_box, "bare")
