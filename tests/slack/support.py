@@ -21,6 +21,7 @@ from standins.slack_api import SlackStandIn
 from bot import config
 from bot.migration.notify import Notification, NotificationKind
 from bot.migration.steps import Step
+from bot.sandbox.state import write_private
 from bot.service import Bot
 from bot.web import SlackRequest, parse, wsgi_app
 from tests.support import CONFIG as UNIT_CONFIG
@@ -320,7 +321,7 @@ def live_config(sandbox, tmp_path):
     """The sandbox's clusters with a fast timing and the test channel: a whole migration runs
     in seconds."""
     base = sandbox.config_file.read_text()
-    (tmp_path / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
+    write_private(tmp_path / "sandbox.env", (sandbox.dir / "sandbox.env").read_text())
     path = tmp_path / "kafka-migrate.toml"
     path.write_text(base[: base.index("[timing]")] + LIVE)
     return path
