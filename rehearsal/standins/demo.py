@@ -1,12 +1,16 @@
-"""The rehearsal's demo: topics, ACLs, a schema and live clients on the sandbox's source cluster.
+"""The rehearsal's demo: topics, ACLs, a schema, connectors and live clients on the sandbox's
+source side.
 
 `seed()` puts on the source what a real migration meets: several topics matching one pattern
 and one the migration excludes, a compacted topic with tombstones, a topic written with
-transactions, ACL bindings for the applications, and a JSON schema whose id the records carry
-(Confluent's wire format). The live clients are switched from the page, as people would during
-the cutover: a producer writing a few records a second, and two consumer groups, `-billing`
-keeping up and `-analytics` reading in bursts (behind most of the time). Each runs on the source
-or on the target, or is stopped; `stop()` stops them all.
+transactions, ACL bindings for the applications, a JSON schema whose id the records carry
+(Confluent's wire format), and two file connectors on the old Connect cluster
+(`demo_connectors`: a log file's lines into `<prefix>.events`, that topic archived into a file).
+The live clients are switched from the page, as people would during the cutover: a producer
+writing a few records a second, and two consumer groups, `-billing` keeping up and
+`-analytics` reading in bursts (behind most of the time). Each runs on the source or on the
+target, or is stopped. The log file grows from `start()` on, whatever the migration does (the
+bot moves the connectors itself); `stop()` stops it all.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from confluent_kafka.admin import (
     ResourcePatternType,
     ResourceType,
 )
+
+from standins.demo_connectors import DemoConnectors
 
 log = logging.getLogger(__name__)
 SCHEMA = {
@@ -60,6 +66,7 @@ class Demo:
         self.schema_id: int | None = None
         self.producer: Client | None = None
         self.consumers: dict[str, Client] = {}
+        self.connectors = DemoConnectors(box, prefix, self.topic("events"))
         self._lock = threading.Lock()
 
     # names ---------------------------------------------------------------------------------
@@ -104,6 +111,7 @@ class Demo:
             "customers": (1, {"cleanup.policy": "compact"}),
             "ledger": (2, {}),
             "test": (1, {}),
+            "events": (1, {}),  # written by the file source connector only, in order
         }
         new = [
             NewTopic(self.topic(name), partitions, 1, config=config)
@@ -120,6 +128,7 @@ class Demo:
         if self.topic("created") not in existing:
             self._records()
             self._acls(admin)
+        self.connectors.seed()
         return self
 
     def _records(self) -> None:
@@ -205,11 +214,13 @@ class Demo:
     def start(self) -> Demo:
         self.switch("producer", "source")
         self.switch("consumers", "source")
+        self.connectors.start()
         return self
 
     def stop(self) -> None:
         self.switch("producer", None)
         self.switch("consumers", None)
+        self.connectors.stop()
 
     def status(self) -> dict:
         producer = self.producer
@@ -225,6 +236,7 @@ class Demo:
             ],
             "pattern": self.pattern,
             "exclude": self.exclude,
+            "connectors": self.connectors.status(),
         }
 
     def _start(self, cluster: str, body, name: str) -> Client:

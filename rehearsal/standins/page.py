@@ -121,6 +121,7 @@ class Page:
         requester: str,
         demo=None,
         events_url: str | None = None,
+        suggestion: str | None = None,
     ):
         self.standin = standin
         self._secret = signing_secret
@@ -129,6 +130,7 @@ class Page:
         self.approvers = list(approvers)
         self.requester = requester
         self.demo = demo
+        self.suggestion = suggestion  # a command the page offers to put in the composer
         self.events_url = events_url  # set once the server has its port
         self._lock = threading.Lock()
 
@@ -244,6 +246,7 @@ class Page:
             "threads": threads,
             "modal": modal,
             "demo": self.demo.status() if self.demo is not None else None,
+            "suggestion": self.suggestion,
         }
 
     # what the page sends -------------------------------------------------------------------

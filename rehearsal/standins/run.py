@@ -2,11 +2,13 @@
 
 `Rehearsal(box).start()` brings up, around a running sandbox: two schema registry stand-ins
 (source and target), the Slack Web API stand-in with three people (a requester, an approver,
-and someone who is neither), the demo (topics, ACLs, a schema, a live producer and two consumer
-groups), and the real bot (bolt app, engine, scheduler) with a signing secret made up for this
-run, serving /slack/events, /healthz, /metrics and the page on one port. `stop()` stops exactly
-what `start()` started, in reverse order. `rehearse()` is what `kafka-migrate serve` runs when
-there is neither a config file nor Slack credentials.
+and someone who is neither), the demo (topics, ACLs, a schema, two file connectors on the old
+Connect cluster, a live producer and two consumer groups), and the real bot (bolt app, engine,
+scheduler) with a signing secret made up for this run, serving /slack/events, /healthz,
+/metrics and the page on one port; the page suggests the migration (`start_line`), its
+connectors included. `stop()` stops exactly what `start()` started, in reverse order.
+`rehearse()` is what `kafka-migrate serve` runs when there is neither a config file nor Slack
+credentials.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bot.service import Bot
 from standins.aiven_api import TARGET as AIVEN_TARGET
 from standins.aiven_api import AivenStandIn
 from standins.demo import Demo
+from standins.demo_connectors import NEW as CONNECT_TO
+from standins.demo_connectors import OLD as CONNECT_FROM
 from standins.page import Page, PageStandIn
 from standins.registry import RegistryStandIn
 
@@ -42,6 +46,18 @@ poll_interval_seconds = 1
 quiet_window_seconds = 3
 drain_window_seconds = 2
 """
+
+
+def start_line(demo: Demo, name: str = "rehearsal") -> str:
+    """The rehearsal's migration in one command, as the page suggests it: the demo's topics
+    with their schemas, and its connectors moving from the old Connect cluster to the
+    target's."""
+    return (
+        f"/kafka-migrate start {name} source=sandbox-source target=sandbox-target "
+        f"topics={demo.pattern} exclude={demo.exclude} via=sandbox-mm2 "
+        f"source_registry={REGISTRIES[0]} target_registry={REGISTRIES[1]} "
+        f"connect_from={CONNECT_FROM} connect_to={CONNECT_TO}"
+    )
 
 
 class Rehearsal:
@@ -151,6 +167,7 @@ plan = "startup-4"
             approvers=APPROVERS,
             requester=REQUESTER,
             demo=self.demo,
+            suggestion=start_line(self.demo),
         )
         self.server = self.bot.http_server(self.host, self.port, routes=self.page.routes())
         stack.callback(self.server.close)
@@ -174,7 +191,7 @@ def rehearse(directory: str) -> int:
     from bot import sandbox
 
     existing = sandbox.load(directory)
-    reuse = existing is not None and all(existing.running().values())
+    reuse = existing is not None and sandbox.current(existing) and all(existing.running().values())
     print(
         "No config and no Slack credentials: a local rehearsal on a real Kafka + MirrorMaker 2 "
         f"sandbox ({'running' if reuse else 'starting'} in {directory})."

@@ -26,6 +26,7 @@ def rehearsal(sandbox, unique):
         yield running
     finally:
         running.stop()
+        running.demo.connectors.remove()  # from both Connect clusters
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""A whole rehearsal performed in a real headless Chromium on the rehearsal page: the start form,
-a refused self-approval, approvals by a second person, the cutover's human steps with the demo
-clients, completion, the report and the chart in the thread. What the page shows is checked,
-and so is what the clusters hold."""
+"""A whole rehearsal performed in a real headless Chromium on the rehearsal page: the start form
+(the demo's file connectors moving with it), a refused self-approval, approvals by a second
+person, the cutover's human steps with the demo clients, completion, the report and the chart
+in the thread. What the page shows is checked, and so is what the clusters and the
+connectors' files hold."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import re
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
+from standins.run import start_line
+
+from tests.connect_helpers import lines, state, worker
+from tests.kafka_helpers import read_from
+from tests.waits import wait_for
 
 pytestmark = pytest.mark.sandbox
 LONG = 180_000  # ms: the runbook's own waits (quiet window, drain window) are in seconds
@@ -60,6 +66,17 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     shots.mkdir()
     page.goto(rehearsal.url)
     expect(page.locator('.person.active[data-user="U0ALICE"]'), 15_000)
+    # the page suggests the rehearsal's migration, connectors included: a click puts it in
+    # the composer (alice uses the form instead, below)
+    suggested = expect(page.locator("#suggestion-line"), 15_000)
+    assert suggested.inner_text() == start_line(demo)
+    assert "connect_from=sandbox-connect-source connect_to=sandbox-connect-target" in (
+        suggested.inner_text()
+    )
+    suggested.click()
+    assert page.input_value("#composer-input") == start_line(demo)
+    connectors = demo.connectors
+    expect(page.locator("#connectors-note", has_text=f"{connectors.source}: log file"), 15_000)
 
     # alice opens the start form with the slash command and fills it in
     page.fill("#composer-input", "/kafka-migrate start")
@@ -74,6 +91,8 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     form.locator('select[data-block-id="via"]').select_option("sandbox-mm2")
     form.locator('select[data-block-id="source_registry"]').select_option("registry-source")
     form.locator('select[data-block-id="target_registry"]').select_option("registry-target")
+    form.locator('select[data-block-id="connect_from"]').select_option("sandbox-connect-source")
+    form.locator('select[data-block-id="connect_to"]').select_option("sandbox-connect-target")
     page.screenshot(path=shots / "01-start-form.png")
     page.click("#modal-submit")
     page.locator("#modal.hidden").wait_for(state="attached", timeout=30_000)
@@ -119,6 +138,16 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
         .first
     )
     assert store.get(mid).status == "complete"
+    # the card's Connectors section: both moved, stopped on the old Connect, running on the new
+    card = page.locator("#list .message", has_text=f"Kafka migration {mid}").first
+    for name, kind, cls in (
+        (connectors.source, "source", "FileStreamSourceConnector"),
+        (connectors.sink, "sink", "FileStreamSinkConnector"),
+    ):
+        expect(card.filter(has_text=f"{name} ({kind}, {cls}): old STOPPED, new RUNNING"), 60_000)
+    old, new = worker(sandbox, "connect_source"), worker(sandbox, "connect")
+    for name in connectors.names:
+        assert (state(old, name), state(new, name)) == ("STOPPED", "RUNNING")
 
     # the report and the lag chart in the card's thread
     page.locator("#list .message", has_text=f"Kafka migration {mid}").first.locator(
@@ -142,4 +171,11 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     for group in demo.groups:
         offsets = committed(target, group)
         assert offsets and all(o > 0 for o in offsets.values()), (group, offsets)
+    # every line of the log file, on the target's events topic once and in order (those
+    # appended while its connector moved included), and in the archive, continued on the target
+    written = connectors.log_file.read_text().splitlines()
+    events = {(connectors.topic, 0): 0}
+    wait_for(lambda: len(read_from(target, events)) == len(written), 60, "every line on target")
+    assert [v.decode() for v in read_from(target, events)] == written
+    wait_for(lambda: lines(connectors.archive) == written, 60, "the archive complete")
     assert not page.locator("text=SIGNING").count()

@@ -39,3 +39,4 @@ def test_the_rehearsal_plans_a_migration_through_the_aiven_stand_in(sandbox, uni
         assert token not in str(rehearsal.page.state("U0ALICE"))
     finally:
         rehearsal.stop()
+        rehearsal.demo.connectors.remove()

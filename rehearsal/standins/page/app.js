@@ -81,7 +81,26 @@ function drawDemo(demo) {
     (groups ? " · " + groups : "") + (demo.errors.length ? " · " + demo.errors.join("; ") : "");
   $("channel-topic").textContent =
     "Rehearsal on the local sandbox: sandbox-source → sandbox-target via sandbox-mm2, topics " +
-    demo.pattern;
+    demo.pattern + ", connectors sandbox-connect-source → sandbox-connect-target";
+  const connectors = demo.connectors;
+  if (connectors) {
+    $("connectors-state").textContent = connectors.appending ? "log growing" : "log still";
+    $("connectors-state").className = "pill " + (connectors.appending ? "on" : "off");
+    $("connectors-note").textContent =
+      connectors.source + ": log file (" + connectors.lines + " lines) → " + connectors.topic +
+      " · " + connectors.sink + ": " + connectors.topic + " → archive (" + connectors.archived +
+      " lines)";
+  }
+}
+
+function drawSuggestion(line) {
+  const box = $("suggestion");
+  if (!line) {
+    box.classList.add("hidden");
+    return;
+  }
+  $("suggestion-line").textContent = line;
+  box.classList.remove("hidden");
 }
 
 function drawList(data) {
@@ -144,6 +163,7 @@ function draw(data) {
   state.data = data;
   drawPeople(data);
   drawDemo(data.demo);
+  drawSuggestion(data.suggestion);
   drawList(data);
   drawThread(data);
   drawModal(data);
@@ -251,6 +271,9 @@ document.addEventListener("click", (event) => {
     state.me = target.dataset.user;
     state.last = "";
     state.modalId = null;
+  } else if (target.id === "suggestion-line") {
+    $("composer-input").value = target.textContent;
+    $("composer-input").focus();
   } else if (target.dataset.clients) {
     post("/rehearsal/demo", { clients: target.dataset.clients, cluster: target.dataset.cluster || null });
   }
