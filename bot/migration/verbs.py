@@ -130,13 +130,10 @@ class Verbs:
                 self.clients.connect_cluster(name).info()
             except Exception as exc:  # noqa: BLE001 - said to the user as a reason
                 self.clients.forget_connect(name)
-                # an answer refusing the credentials names the cluster and the user itself
-                refused = getattr(exc, "status", None) in (401, 403)
-                where = (
-                    f"{key}={name}"
-                    if refused
-                    else (f"{key}: cannot reach the Kafka Connect cluster {name}")
-                )
+                if getattr(exc, "status", None) in (401, 403):
+                    where = f"{key}={name}"  # the refusal names the cluster and the user
+                else:
+                    where = f"{key}: cannot reach the Kafka Connect cluster {name}"
                 raise UserError(f"{where}: {reason(exc)}", field=key) from None
 
     def _reach(self, name: str, role: str) -> list[str]:

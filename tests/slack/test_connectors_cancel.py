@@ -117,7 +117,7 @@ def test_a_plugin_missing_on_the_target_fails_preflight(sandbox, standin, tmp_pa
 def test_a_copy_failing_on_the_target_fails_its_step_and_retry_restarts_it(
     sandbox, standin, tmp_path, unique
 ):
-    old, new = sandbox.connect_source_url, sandbox.connect_url
+    old, new = worker(sandbox, "connect_source"), worker(sandbox, "connect")
     topic = f"fails-{unique}"
     create_topic(sandbox.source.client_config(), topic, 1)
     produce(
