@@ -60,19 +60,19 @@ def test_cancel_at_the_repoint_gate_puts_the_old_connectors_back(
             assert state(new, source) == "STOPPED" and state(new, sink) == "STOPPED"
             assert state(old, source) == "STOPPED" and state(old, sink) == "STOPPED"
             driver.command(f"cancel {mid} yes", user="U0BOB")
-            wait_for(lambda: store.get(mid).status == "cancelled", 60, "cancelled")
+            wait_for(lambda: store.get(mid).status == "cancelled", 120, "cancelled")
             reason = store.get(mid).reason
             assert "2 connector cop(ies) deleted" in reason, reason
             assert f"{source} resumed" in reason and f"{sink} PAUSED again" in reason
-        wait_state(old, source, "RUNNING")
-        wait_state(old, sink, "PAUSED")
+        wait_state(old, source, "RUNNING", 120)
+        wait_state(old, sink, "PAUSED", 120)
         assert source not in names(new) and sink not in names(new)
         # the source connector reads on from where it stopped: the lines appended meanwhile
         # arrive on the source topic
         written = growing.stop()
         wait_for(
             lambda: len(read_from(sandbox.source.client_config(), {(topic, 0): 0})) == len(written),
-            60,
+            120,
             "every line on the source topic",
         )
     finally:
