@@ -8,9 +8,11 @@ socket's state is part of `/healthz`. One process owns the scheduler: run one in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -293,5 +295,17 @@ class SocketMode:
         return self.state().startswith(("ok", "reconnecting"))
 
     def close(self) -> None:
+        """Closes the link at once. slack_sdk's close joins threads of its client that look
+        again only after a timeout: the reader waits on the socket (up to 3 s) holding the lock
+        that closing the socket needs, the message processor on its queue (1 s). Shutting the
+        socket's read side ends the reader's wait (it reads end-of-file); the processor, told
+        the client is closed, takes a None (which it skips) and stops."""
         self._stop.set()
+        client = self.handler.client
+        sock = getattr(client.current_session, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
+        client.closed = True  # as client.close() says first
+        client.message_queue.put(None)
         self.handler.close()
