@@ -59,7 +59,7 @@ class SlackNotifier:
         self.channel = channel
         self.approvers = approvers
         self.card_interval = card_interval
-        self._inbox: queue.Queue[Work] = queue.Queue()
+        self._inbox: queue.Queue[Work | None] = queue.Queue()  # None: close() wakes the worker
         self._lanes = Lanes(backoff)
         self._dirty: set[str] = set()  # migrations whose card is behind (worker thread only)
         self._last_card: dict[str, float] = {}
@@ -90,26 +90,34 @@ class SlackNotifier:
     def close(self) -> None:
         """Stop the worker (what is still pending is not sent)."""
         self._closed.set()
+        self._inbox.put(None)  # the worker stops now, not at its next look at the inbox
         self._thread.join(timeout=30)
 
     # the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._closed.is_set():
-            try:
-                work: Work | None = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                work = None
+            work = self._take(timeout=0.2)
             while work is not None:
                 self._lanes.add(work.migration_id, work.what, work.sends)
                 if work.card_changed:
                     self._dirty.add(work.migration_id)
                 self._inbox.task_done()
-                try:
-                    work = self._inbox.get_nowait()
-                except queue.Empty:
-                    work = None
+                work = self._take()
+            if self._closed.is_set():
+                return
             self._lanes.run()
             self._flush_cards()
+
+    def _take(self, timeout: float = 0.0) -> Work | None:
+        """The next work in the inbox; None when none came within `timeout` or close() woke
+        the worker."""
+        try:
+            work = self._inbox.get(timeout=timeout) if timeout else self._inbox.get_nowait()
+        except queue.Empty:
+            return None
+        if work is None:
+            self._inbox.task_done()
+        return work
 
     def _flush_cards(self) -> None:
         now = time.monotonic()
