@@ -4,7 +4,9 @@ The document is vendored as `aiven_openapi.json.gz`: Aiven's public OpenAPI 3.0.
 (Apache-2.0, the snapshot of 2025-04-09 published in the Aiven-Open/mcp-aiven repository). It
 is read with openapi-core, after two changes for a local stand-in: its `security` entries are
 dropped (the stand-in checks the `authorization: aivenv1 <token>` header itself) and its server
-is `/v1`. Building the validator takes about two seconds, so it is built once per process.
+is `/v1`. The validator is built once per process, without openapi-core's check of the
+document itself against the OpenAPI schema (seconds of CPU for a file that does not change): a
+test makes that check once (tests/unit/test_aiven_standin_validation.py).
 
 The document sets no `additionalProperties: false`, so a misspelt field would pass: each
 operation also gets an allow-list of field names, read from its request schema's properties
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.templating.paths.exceptions import (
     OperationNotFound,
     PathNotFound,
@@ -63,7 +65,7 @@ def document() -> dict[str, Any]:
 
 @functools.cache
 def validator() -> OpenAPI:
-    return OpenAPI.from_dict(document())
+    return OpenAPI.from_dict(document(), config=Config(spec_validator_cls=None))
 
 
 def _resolve(schema: Any) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 from aiven.client.client import Error
+from openapi_spec_validator import validate
 from standins import aiven_openapi
 from standins.aiven_api import DROP
 
@@ -138,6 +139,11 @@ def test_a_dropped_connection_is_an_error_and_aiven_client_retries_only_gets(
         aiven.create_service(PROJECT, "mm2", "kafka_mirrormaker", "p")
     assert aiven.get_service(PROJECT, SOURCE)["state"] == "RUNNING"  # retried after one drop
     assert [r.status for r in aiven_offline.requests] == [DROP, DROP, 200]
+
+
+def test_the_document_as_the_standin_reads_it_is_a_valid_openapi_document():
+    # the check openapi-core would make each time the stand-in builds its validator, made once
+    validate(aiven_openapi.document())
 
 
 def test_the_response_validator_refuses_answers_the_document_would_refuse():
