@@ -71,6 +71,7 @@ class SlackStandIn:
         self.channels = set(channels)
         self.users = dict(users or {})
         self.usergroups = dict(usergroups or {})
+        # every Web API call: method, args, at (time.monotonic()), and the status of a burst
         self.calls: list[dict[str, Any]] = []
         self.messages: dict[str, Message] = {}
         self.ephemeral: list[dict[str, Any]] = []
@@ -85,7 +86,8 @@ class SlackStandIn:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        serve = lambda: self.server.serve_forever(poll_interval=0.05)  # noqa: E731 (quick stop)
+        self._thread = threading.Thread(target=serve, daemon=True)
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> SlackStandIn:
@@ -195,7 +197,7 @@ class SlackStandIn:
         method = url.path[len("/api/") :]
         args = self._args(handler, body, url.query)
         with self._lock:
-            self.calls.append({"method": method, "args": args})
+            self.calls.append({"method": method, "args": args, "at": time.monotonic()})
             burst = next((b for b in self._bursts if b.takes(method)), None)
             if burst is not None:
                 return self._fail(handler, burst)

@@ -125,7 +125,9 @@ def test_rate_limits_are_retried_after_retry_after(slackbot):
     slackbot.bot.notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "new"))
     assert slackbot.bot.notifier.wait_idle(15)
     assert store.get(m.id).card_ts  # posted on the second try
-    assert len(slackbot.standin.calls_of("chat.postMessage")) == 2
+    refused, posted = slackbot.standin.calls_of("chat.postMessage")
+    assert refused["status"] == 429 and "status" not in posted
+    assert posted["at"] - refused["at"] >= 1  # not before Retry-After said
 
 
 def test_the_standin_rejects_what_slack_rejects(slackbot):

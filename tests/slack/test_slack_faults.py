@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from types import SimpleNamespace
 from urllib.error import URLError
 
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web import SlackResponse
 
 from bot.db import open_database
@@ -119,12 +122,17 @@ def test_a_definite_error_drops_the_rest_of_its_notification_only(caplog):
 
 # the notifier against the Slack stand-in ---------------------------------------------------
 @pytest.fixture
-def notifier(standin, tmp_path):
+def notifier(standin, tmp_path, monkeypatch):
     db = open_database(f"sqlite:///{tmp_path / 'km.db'}")
     init_db(db)
     client = web_client(standin.token, standin.api_url)
-    # the lanes' own backoff shortened (the Web API client's retries still wait what Slack
-    # asks: Retry-After): the same sequence of failures and retries, in less time
+    # the waits shortened: the client's between its retries of a 5xx (slack_sdk's backoff from
+    # 0.5 s, plus up to 1 s at random), the random second slack_sdk adds to what Retry-After
+    # asks (the bursts below ask for none: Retry-After: 0; that what it asks is waited for:
+    # test_gates_card.py), the lanes' own backoff: the same failures and retries, in less time
+    for handler in client.retry_handlers:
+        handler.interval_calculator = FixedValueRetryIntervalCalculator(0.01)
+    monkeypatch.setattr(builtin_handlers, "random", SimpleNamespace(random=lambda: 0.0))
     notifier = SlackNotifier(
         client, Store(db), CHANNEL, ["U0BOB"], card_interval=0.2, backoff=Backoff(0.1, 1.0)
     )
@@ -145,8 +153,9 @@ def test_a_burst_of_429_and_5xx_loses_nothing_and_duplicates_nothing(standin, no
     caplog.set_level(logging.WARNING)
     store = notifier.store
     m = store.create(migration(), "U0ALICE")
-    standin.burst(429, method="chat.postMessage", times=5)  # beyond the client's 3 retries
-    standin.burst(500, 503, method="chat.postMessage", times=4)  # beyond its 2 retries
+    # beyond the client's 3 retries of a 429, then beyond its 2 of a 5xx
+    standin.burst(429, method="chat.postMessage", times=5, retry_after=0)
+    standin.burst(500, 503, method="chat.postMessage", times=4)
     standin.burst(502, 500, 503, method="chat.update", times=6)
     notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "started"))
     for i in range(4):
@@ -194,7 +203,7 @@ def test_a_definite_error_drops_only_that_notification(standin, notifier, caplog
     notifier.notify(Notification(NotificationKind.STEP_DONE, m.id, "first done", "preflight"))
     assert notifier.wait_idle(30)
     standin.burst(200, method="chat.postMessage", times=1, error="msg_too_long")
-    standin.burst(429, 500, method="chat.postMessage", times=5)
+    standin.burst(429, 500, method="chat.postMessage", times=5, retry_after=0)
     notifier.notify(Notification(NotificationKind.STALL, m.id, "copied nothing", "catch_up"))
     notifier.notify(Notification(NotificationKind.STEP_DONE, m.id, "second done", "prepare_target"))
     assert notifier.wait_idle(120)
@@ -216,7 +225,7 @@ def test_the_card_is_kept_current_through_a_burst_of_updates(standin, notifier):
     m = store.create(migration(), "U0ALICE")
     notifier.notify(Notification(NotificationKind.CARD_CHANGED, m.id, "started"))
     assert notifier.wait_idle(30)
-    standin.burst(429, 503, method="chat.update", times=8)
+    standin.burst(429, 503, method="chat.update", times=8, retry_after=0)
     for version in range(1, 4):
         store.save(store.get(m.id), version, actor="bot", kind="noted", message="noted")
         store.set_waiting_for(m.id, f"change {version}")

@@ -109,7 +109,7 @@ class Recorder(BaseHTTPRequestHandler):
 def page():
     standin = PageStandIn(channels=("C0MIGRATE",), users=USERS)
     events = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=events.serve_forever, daemon=True).start()
+    threading.Thread(target=events.serve_forever, args=(0.05,), daemon=True).start()
     Recorder.seen = []
     page = Page(
         standin,
