@@ -35,6 +35,7 @@ def test_the_bots_wheel_holds_no_standin(tmp_path):
             "pip",
             "wheel",
             "--no-deps",
+            "--no-build-isolation",  # the backend of the dev install (pyproject.toml: dev)
             "-q",
             "-w",
             str(tmp_path),
