@@ -9,11 +9,15 @@ reach live in a shared directory (`shared_dir`): pytest's temporary directories 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import pwd
+import shlex
 import shutil
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -51,6 +55,8 @@ def os_account(name: str) -> pwd.struct_passwd:
 def kafka_migrate_as(name: str, args: list[str], *, env: dict, timeout: float = 120):
     """`kafka-migrate ARGS` run as the OS account `name` (see tests/as_account.py)."""
     os_account(name)
+    if problem := _unreachable(name):
+        pytest.fail(problem, pytrace=False)
     return subprocess.run(
         [sys.executable, str(LAUNCHER), name, *args],
         capture_output=True,
@@ -59,6 +65,55 @@ def kafka_migrate_as(name: str, args: list[str], *, env: dict, timeout: float = 
         timeout=timeout,
         umask=0o000,  # the database and its WAL files stay writable for every test account
     )
+
+
+# what the CLI reads once it runs as the account: the checkout (the bot's modules it imports
+# late), the environment's packages, and the shared directories (`shared_dir`)
+def _needed() -> dict[str, Path]:
+    return {
+        "the checkout": LAUNCHER.parents[1],
+        "its Python environment": Path(sysconfig.get_paths()["purelib"]),
+        "the temporary directory": Path(tempfile.gettempdir()),
+    }
+
+
+# run as the account with a path's directories, from / down to the path: prints the first one
+# it may not enter, or the path itself when it may not list it
+_FIRST_CLOSED = (
+    'for d; do [ -x "$d" ] || { printf %s "$d"; exit 1; }; done; [ -r "$d" ] || printf %s "$d"'
+)
+
+
+@functools.cache
+def _unreachable(name: str) -> str | None:
+    """Why the OS account `name` could not run the CLI from here, or None. A checkout inside a
+    directory only root may enter (e.g. one made by `mktemp -d`, mode 700) fails every command
+    run as another account with a ModuleNotFoundError: this says so before the first one."""
+    account = pwd.getpwnam(name)
+    for what, path in _needed().items():
+        path = path.resolve()
+        found = subprocess.run(
+            ["/bin/sh", "-c", _FIRST_CLOSED, "sh", *map(str, reversed(path.parents)), str(path)],
+            user=account.pw_uid,
+            group=account.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if found.returncode not in (0, 1):
+            return f"could not check what {name} can reach: {found.stderr.strip()}"
+        if closed := found.stdout:
+            mode = stat.filemode(os.stat(closed).st_mode)
+            return (
+                f"the test account {name} cannot read {what} ({path}): {closed} is closed to "
+                f"other users ({mode}). Tests that run the CLI as another OS account need every "
+                "directory from / down to the checkout, its .venv and the temporary directory "
+                "readable and searchable by other users: "
+                f"`chmod o+rx {shlex.quote(closed)}`, or clone into a directory others may enter "
+                "(not one made by `mktemp -d`)"
+            )
+    return None
 
 
 def shared_dir(prefix: str) -> Path:
