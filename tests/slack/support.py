@@ -399,7 +399,11 @@ def answer(slackbot, words: str) -> str:
 
 
 def dump(driver) -> str:
-    """The whole database, as SQL: equal dumps, nothing changed."""
+    """The whole database, as SQL: equal dumps, nothing changed. Of the scheduler's lease, who
+    holds it and not until when: its holder renews it every few seconds (bot/jobs/runner.py),
+    whatever the requests do."""
     path = driver.bot.store.db.url.database
     with sqlite3.connect(path) as conn:
-        return "\n".join(conn.iterdump())
+        held = conn.execute("SELECT name, holder FROM leases ORDER BY name").fetchall()
+        rows = [row for row in conn.iterdump() if not row.startswith('INSERT INTO "leases"')]
+    return "\n".join(rows + [f"lease {name} held by {holder}" for name, holder in held])
