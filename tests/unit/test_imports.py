@@ -5,6 +5,7 @@ imports; those under `if TYPE_CHECKING:` are for type checkers only and excluded
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ def imported(tree: ast.AST, here: str, is_package: bool, modules: set[str]) -> s
     return found
 
 
+@functools.cache  # both tests read it (built once: parsing bot/ takes a while)
 def import_graph() -> dict[str, set[str]]:
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     modules = set(paths)
