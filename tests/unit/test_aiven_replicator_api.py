@@ -5,6 +5,7 @@ repeated, the flow is created once and updated in place, paused, resumed and del
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from standins.aiven_api import DROP, AivenStandIn
@@ -175,8 +176,19 @@ def test_pause_resume_delete_through_enabled(standin, api, unique):
 
 def test_creating_the_mm2_service_waits_for_running_with_progress(standin, api, unique):
     rep = replicator(api, f"new-{unique}", create_service=True, plan="startup-4", cloud="local")
+    # the new service rebuilds until the replicator has waited once: what it reports does not
+    # hang on how soon after the create its first read comes (after 0.2 s it read RUNNING)
+    standin.running_delay = 3600
+
+    def wait(_seconds: float) -> None:
+        standin.services[f"new-{unique}"].ready_at = time.monotonic()
+
+    rep.sleep = wait
     said: list[str] = []
-    assert rep.prepare(said.append)["state"] == "RUNNING"
+    try:
+        assert rep.prepare(said.append)["state"] == "RUNNING"
+    finally:
+        standin.running_delay = 0.2
     assert said[0].startswith(f"MM2 service acme/new-{unique} created (plan startup-4)")
     assert any("REBUILDING" in s for s in said)
     rep.prepare()  # exists: not created twice
