@@ -4,7 +4,7 @@
 // as text here.
 "use strict";
 
-const state = { me: null, last: "", data: null, thread: null, modalId: null };
+const state = { me: null, last: "", shown: "", data: null, thread: null, modalId: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, cls, text) {
@@ -164,8 +164,14 @@ function draw(data) {
   drawPeople(data);
   drawDemo(data.demo);
   drawSuggestion(data.suggestion);
-  drawList(data);
-  drawThread(data);
+  // the channel and the thread are drawn again only when they changed (the demo's counters
+  // change at every poll): a message being read or clicked stays the same element
+  const shown = JSON.stringify([data.messages, data.threads, state.thread, state.me]);
+  if (shown !== state.shown) {
+    state.shown = shown;
+    drawList(data);
+    drawThread(data);
+  }
   drawModal(data);
 }
 
