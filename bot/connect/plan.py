@@ -82,10 +82,6 @@ class ConnectorPlan:
     def sinks(self) -> list[Move]:
         return [m for m in self.moves if m.kind == "sink"]
 
-    @property
-    def sources(self) -> list[Move]:
-        return [m for m in self.moves if m.kind == "source"]
-
     def lines(self) -> list[str]:
         out = []
         for m in self.moves:

@@ -27,10 +27,6 @@ from bot.connect.plan import ConnectorPlan, plan_connectors
 from bot.migration.context import Context, Result
 
 
-def named(ctx: Context) -> bool:
-    return ctx.connect is not None
-
-
 def registry_urls(registries) -> tuple[str, str] | None:
     """(source, target) registry URLs of a migration that names its registries, or None."""
     if registries is None:
