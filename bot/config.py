@@ -164,6 +164,8 @@ class ConnectReplicatorConfig(_Model):
     password_env: EnvName | None = None
     source_alias: str = "source"
     target_alias: str = "target"
+    # the principal its workers write as (a reverse flow's: let through the fence, checked)
+    principal: str | None = None
 
 
 def _alias(value: str) -> str:

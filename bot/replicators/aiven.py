@@ -262,6 +262,9 @@ class AivenReplicator(Replicator):
             self.write_flow(flow)
         return self.parts(flow)
 
+    def start_from(self, flow: FlowSpec, starts: Mapping[TP, int]) -> list[str]:
+        raise ReplicatorError("a reverse flow on Aiven is not built yet")  # being built
+
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
         try:

@@ -38,6 +38,7 @@ class FlowSpec:
     offset_syncs_location: str = "target"  # source | target
     offset_lag_max: int = 100
     emit_heartbeats: bool = True
+    checkpoints: bool = True  # False: no checkpoint connector (a reverse flow hands offsets itself)
     read_committed: bool = True  # copy committed records only (no aborted transactions)
     # the Aiven service each side is (it joins an Aiven MM2 service directly), or None
     source_aiven: AivenService | None = None
@@ -103,6 +104,13 @@ class Replicator(ABC):
 
     @abstractmethod
     def delete(self, flow: FlowSpec) -> None: ...
+
+    @abstractmethod
+    def start_from(self, flow: FlowSpec, starts: Mapping[TP, int]) -> list[str]:
+        """Create the flow so that it copies each source partition from `starts[tp]` on (its
+        end offset at the cutover) and nothing before: created without running, the start
+        positions written and read back, then started. A flow that was started already is
+        left as it is (a restart never moves it back). Returns its parts."""
 
     # optional hooks ------------------------------------------------------------------------
     @property

@@ -8,7 +8,8 @@ logged. The CA file of a cluster must exist at the same path on the Connect work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from bot.connect.rest import ConnectError, ConnectRest
@@ -22,6 +23,7 @@ POLICIES = {
 }
 MIRROR = "org.apache.kafka.connect.mirror."
 REBALANCE_WAIT = 60.0  # seconds to keep retrying while the Connect group rebalances
+READ_BACK_WAIT = 15.0  # seconds to wait for a worker to read its own offsets write back
 LOGIN = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
@@ -52,6 +54,24 @@ def java_client_settings(prefix: str, conf) -> dict[str, str]:
     return out
 
 
+def source_connector(flow: FlowSpec) -> str:
+    return f"{flow.name}-source"
+
+
+def start_offsets(flow: FlowSpec, starts: Mapping[TP, int]) -> list[dict]:
+    """A MirrorSourceConnector's offsets that make it copy each partition from `starts[tp]`:
+    the offset stored is the last record copied (it resumes at N + 1); an empty partition is
+    left out (Connect refuses a negative offset; with none it starts at the beginning)."""
+    return [
+        {
+            "partition": {"cluster": flow.source_alias, "topic": topic, "partition": partition},
+            "offset": {"offset": start - 1},
+        }
+        for (topic, partition), start in sorted(starts.items())
+        if start > 0
+    ]
+
+
 def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
     common = {
         "source.cluster.alias": flow.source_alias,
@@ -70,7 +90,7 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
         "offset-syncs.topic.replication.factor": str(flow.replication_factor),
     }
     configs = {
-        f"{flow.name}-source": {
+        source_connector(flow): {
             "connector.class": MIRROR + "MirrorSourceConnector",
             **common,
             **topics,
@@ -84,7 +104,9 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
                 "read_committed" if flow.read_committed else "read_uncommitted"
             ),
         },
-        f"{flow.name}-checkpoint": {
+    }
+    if flow.checkpoints:
+        configs[f"{flow.name}-checkpoint"] = {
             "connector.class": MIRROR + "MirrorCheckpointConnector",
             **common,
             **topics,
@@ -96,9 +118,8 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
             "refresh.groups.interval.seconds": "30",
             "checkpoints.topic.replication.factor": str(flow.replication_factor),
             "tasks.max": "1",
-        },
-    }
-    if flow.groups_exclude:
+        }
+    if flow.checkpoints and flow.groups_exclude:
         configs[f"{flow.name}-checkpoint"]["groups.exclude"] = ",".join(flow.groups_exclude)
     if flow.emit_heartbeats:
         configs[f"{flow.name}-heartbeat"] = {
@@ -154,6 +175,37 @@ class ConnectReplicator(Replicator):
                 rest.put_config(name, config)
         return list(connector_configs(flow))
 
+    def start_from(self, flow: FlowSpec, starts: Mapping[TP, int]) -> list[str]:
+        """The MirrorSourceConnector created STOPPED, its offsets written through Connect's
+        offsets API (KIP-875) and read back, then resumed; one found STOPPED (a restart between
+        the two) gets its offsets written again; one that runs is left alone."""
+        configs = connector_configs(flow)
+        name = source_connector(flow)
+        wanted = start_offsets(flow, starts)
+        expected = {tp: start - 1 for tp, start in starts.items() if start > 0}
+        with self._calls() as rest:
+            for part, config in configs.items():
+                if part != name and rest.config(part) is None:
+                    rest.create(part, config, initial_state="RUNNING")
+            if rest.config(name) is None:
+                rest.create(name, configs[name], initial_state="STOPPED")
+            state = rest.status(name)
+            if state.state != "STOPPED":
+                return list(configs)  # started before: copying from where it stands
+            if wanted:
+                rest.alter_offsets(name, wanted)
+            deadline = time.monotonic() + READ_BACK_WAIT
+            while (got := mirror_offsets(rest.offsets(name))) != expected:
+                if time.monotonic() > deadline:
+                    raise ReplicatorError(
+                        f"{name}: wrote its start offsets, {self.url} reads back "
+                        f"{len(got)} of {len(expected)} as written",
+                        retriable=True,
+                    )
+                time.sleep(0.2)
+            rest.resume(name)
+        return list(configs)
+
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
         with self._calls() as rest:
@@ -179,7 +231,7 @@ class ConnectReplicator(Replicator):
                 rest.restart_failed(name)
 
     def replicated_offsets(self, flow: FlowSpec) -> dict[TP, int]:
-        name = f"{flow.name}-source"
+        name = source_connector(flow)
         try:
             return mirror_offsets(self.rest.offsets(name))
         except ConnectError as exc:

@@ -57,6 +57,12 @@ class MemoryReplicator(Replicator):
         self.flows.setdefault(flow.name, "RUNNING")
         return [f"{flow.name}-source", f"{flow.name}-checkpoint"]
 
+    def start_from(self, flow: FlowSpec, starts) -> list[str]:
+        self.calls.append("start_from")
+        self.starts = dict(starts)
+        self.flows.setdefault(flow.name, "RUNNING")
+        return [f"{flow.name}-source"]
+
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         if flow.name not in self.flows:
             return ReplicatorStatus(False, {})
