@@ -12,7 +12,8 @@ from bot.identity import cli_actor, cli_origin
 from bot.migration.compensation import parse_cleanup
 
 VERBS_HELP = (
-    "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report"
+    "start, plan, status, list, approve, reject, pause, resume, cancel, retry, skip, report, "
+    "finalize, rollback"
 )
 
 
@@ -71,6 +72,8 @@ def _runbook(args: argparse.Namespace) -> int:
         "pause": engine.verbs.pause,
         "resume": engine.verbs.resume,
         "retry": engine.verbs.retry,
+        "finalize": engine.verbs.finalize,
+        "rollback": engine.verbs.rollback,
     }
     if verb == "cancel":
         cleanup = parse_cleanup(args.options)
@@ -155,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
         "skip",
         "approve",
         "reject",
+        "finalize",
+        "rollback",
     ):
         sub = verbs.add_parser(verb, help=f"{verb} a migration")
         sub.add_argument("id")

@@ -164,6 +164,8 @@ class EventKind(StrEnum):
     RETRIED = "retried"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    REQUESTED = "requested"  # a finalize or a rollback asked for during the soak
+    DECLINED = "declined"  # ... and rejected: the soak goes on
     REFUSED = "refused"  # a decision or operation that was not allowed, with the reason
     UNDO = "undo"  # what a step in flight applied after a cancel, undone again
     REVERIFY = "reverify"

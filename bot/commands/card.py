@@ -1,4 +1,5 @@
-"""The card's buttons: Pause, Resume, Retry, Cancel (requester or approvers only)."""
+"""The card's buttons: Pause, Resume, Retry, Cancel and, during the soak, Roll back and
+Finalize (requester or approvers only; the last two open an approval gate)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ VERBS = {
     Action.RESUME: "resume",
     Action.RETRY: "retry",
     Action.CANCEL: "cancel",
+    Action.ROLLBACK: "rollback",
+    Action.FINALIZE: "finalize",
 }
 
 
 @after_ack(lambda context: VERBS[Action(context["payload"].action.action_id)])
 def operate(respond: Respond, context: BoltContext) -> None:
-    """Pause, resume, retry or cancel from the card, for the version the card showed."""
+    """Pause, resume, retry, cancel, roll back or finalize from the card, for the version
+    the card showed."""
     services, click, value = context["services"], context["payload"], context["button"]
     user = click.user.id
     current = services.engine.store.get(value.m)

@@ -17,7 +17,7 @@ from bot.migration.grammar import START_USAGE, StartRequest, parse_start, tokens
 from bot.slack import blocks
 from bot.slack.ids import COMMAND
 
-ID_VERBS = ("status", "pause", "resume", "cancel", "retry", "report")
+ID_VERBS = ("status", "pause", "resume", "cancel", "retry", "report", "finalize", "rollback")
 VERBS = ("start", "plan", "list", "help", *ID_VERBS)
 
 

@@ -55,9 +55,14 @@ def verify(
     count_limit: int = 1_000_000,
     read_committed: bool = False,
     target_ends: dict[TP, int] | None = None,
+    source_ends: dict[TP, int] | None = None,
+    target_read_committed: bool = False,
 ) -> VerifyReport:
     """Compare each source partition with its copy. `target_ends` stops the target side at a
-    point (the handover), when producers have written to the target since."""
+    point (the handover), when producers have written to the target since; `source_ends` the
+    source side (a reverse flow copies the target's new records back). On the way back the
+    "target" is the source cluster, whose own aborted transactions are read past as well
+    (`target_read_committed`)."""
     src_meta = source.admin.list_topics(timeout=30)
     pairs = [
         ((t, p), naming.target_partition((t, p)))
@@ -65,7 +70,8 @@ def verify(
         for p in src_meta.topics[t].partitions
     ]
     src_tps, tgt_tps = [s for s, _ in pairs], [t for _, t in pairs]
-    s_start, s_end = start_offsets(source, src_tps), end_offsets(source, src_tps)
+    s_start = start_offsets(source, src_tps)
+    s_end = {**end_offsets(source, src_tps), **(source_ends or {})}
     t_start = start_offsets(target, tgt_tps)
     t_end = {**end_offsets(target, tgt_tps), **(target_ends or {})}
     counted = {
@@ -83,7 +89,7 @@ def verify(
         for s, t in pairs
     }
     s_read = read_ranges(source, s_ranges, keep_last=sample, read_committed=read_committed)
-    t_read = read_ranges(target, t_ranges, keep_last=sample)
+    t_read = read_ranges(target, t_ranges, keep_last=sample, read_committed=target_read_committed)
     checks = []
     for s, t in pairs:
         a, b = list(s_read[s].digests), list(t_read[t].digests)

@@ -19,7 +19,7 @@ from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups
 from bot.kafka.verify import verify as kverify
-from bot.migration import aiven_steps, checks
+from bot.migration import aiven_steps, checks, reverse, rollback
 from bot.migration import connectors as kconnectors
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
@@ -59,6 +59,10 @@ def preflight(ctx: Context) -> Result:
         warnings.extend(moving.warnings)
     if src.authorizer and tgt.authorizer is False:
         warnings.append("the source enforces ACLs, the target has no authorizer")
+    back_problems, back_lines = reverse.preflight(ctx, ctx.options.get("reverse_principal"))
+    if back_problems:
+        return Result.failed("; ".join(back_problems[:5]))
+    warnings.extend(line.split("warning: ", 1)[1] for line in back_lines if "warning: " in line)
     ctx.state.preflight = {
         "source": {"kafka": src.kafka_version, "brokers": len(src.brokers)},
         "target": {"kafka": tgt.kafka_version, "brokers": len(tgt.brokers)},
@@ -80,7 +84,8 @@ def preflight(ctx: Context) -> Result:
         + excluded
         + ("; warnings: " + "; ".join(warnings) if warnings else "")
         + aiven.report()
-        + ("".join(f"\n• connector {line}" for line in moving.lines()) if moving else ""),
+        + ("".join(f"\n• connector {line}" for line in moving.lines()) if moving else "")
+        + "".join(f"\n• {line}" for line in back_lines),
         warnings=warnings,
         groups_excluded=left_out,
         groups_exclude_reason=ctx.options.get("groups_exclude_reason") if left_out else None,
@@ -433,7 +438,10 @@ def _handover_plans(ctx: Context):
 
 
 def repoint_preview(ctx: Context) -> dict:
-    """Before the repoint approval: which groups move exactly, and what the others will see."""
+    """Before the repoint approval: which groups move exactly, and what the others will see
+    (on the way back: how each group's offsets will be handed back)."""
+    if ctx.migration.step == Step.REPOINT_TO_SOURCE:
+        return rollback.handback_preview(ctx)
     plans = _handover_plans(ctx)
     return {
         p.group: {"kinds": p.kinds, "duplicates": sum(r.duplicates for r in p.offsets)}
@@ -442,8 +450,15 @@ def repoint_preview(ctx: Context) -> dict:
 
 
 def handover_offsets(ctx: Context) -> Result:
-    if broken := cutover_holds(ctx):
-        return broken
+    if ctx.state.reverse is None:
+        if broken := cutover_holds(ctx):
+            return broken
+    elif moved := checks.moved_since_quiet(ctx):  # the forward flow is gone: no way to regress
+        return Result.failed(
+            "a producer wrote to the source after the forward flow was deleted ("
+            + ", ".join(f"{t}[{p}]" for t, p in moved[:5])
+            + "): those records are not on the target; stop it, then cancel and start again"
+        )
     plans = _handover_plans(ctx)
     wanted = {
         p.group: {
@@ -457,9 +472,14 @@ def handover_offsets(ctx: Context) -> Result:
     if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
         apply_handover(ctx.target, plans)
     target_tps = [ctx.flow.naming.target_partition(tp) for tp in checks.partitions(ctx)]
-    ctx.state.handover_ends = [
-        [t, p, o] for (t, p), o in sorted(end_offsets(ctx.target, target_tps).items())
-    ]
+    if ctx.state.handover_ends is None or ctx.state.reverse is None:
+        ends = end_offsets(ctx.target, target_tps)
+        ctx.store_now("handover_ends", [[t, p, o] for (t, p), o in sorted(ends.items())])
+    ctx.state.handover_offsets = {
+        p.group: [[r.topic, r.partition, r.source_committed, r.target_offset] for r in p.offsets]
+        for p in plans
+    }
+    started = reverse.start(ctx) if ctx.back else ""
     kinds: dict[str, int] = {}
     for plan in plans:
         for kind, n in plan.kinds.items():
@@ -467,7 +487,8 @@ def handover_offsets(ctx: Context) -> Result:
     ctx.state.handover = {p.group: p.kinds for p in plans}
     return Result.done(
         f"offsets written for {len(plans)} group(s): "
-        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + started,
         kinds=kinds,
     )
 
@@ -507,6 +528,7 @@ def verify(ctx: Context) -> Result:
         naming=ctx.flow.naming,
         read_committed=ctx.flow.read_committed,
         target_ends=handover or None,
+        source_ends=checks.quiet_ends(ctx) if ctx.state.reverse else None,
     )
     ctx.state.verify = {
         "partitions": len(report.partitions),
@@ -570,8 +592,10 @@ def _verify_schema_ids(ctx: Context, ends: dict) -> SchemaIdSample | None:
 
 def complete(ctx: Context) -> Result:
     ctx.replicator.delete(ctx.flow)  # the flow is over: clients read and write the target
+    reverse.delete(ctx)  # and so is the way back
     return Result.done(
         "migration complete; MirrorMaker 2 connectors deleted"
+        + ("; the reverse flow deleted: the way back is closed" if ctx.state.reverse else "")
         + (
             "; the moved connectors run on the target's Connect, the old ones stay STOPPED"
             if (ctx.state.connectors or {}).get("moves")
@@ -585,8 +609,7 @@ def complete(ctx: Context) -> Result:
     )
 
 
-def unfence(source, bindings: list[list[str]]) -> None:
-    kfence.remove_fence(source, kfence.Fence([kacls.Acl(*b) for b in bindings], []))
+unfence = rollback.unfence
 
 
 def drop_topics(target, names: list[str]) -> None:
@@ -613,12 +636,17 @@ ACTIONS = {
     Step.CONSUMERS_ON_TARGET: consumers_on_target,
     Step.PRODUCERS_ON_TARGET: producers_on_target,
     Step.VERIFY: verify,
+    Step.SOAK: reverse.soak,
     Step.COMPLETE: complete,
+    **rollback.ACTIONS,
 }
 # what must still hold while a gate waits for people
 GATE_CONDITIONS = {
     Step.STOP_PRODUCERS: stop_producers_condition,
     Step.REPOINT_CLIENTS: repoint_condition,
+    Step.FINALIZE: reverse.finalize_condition,
+    Step.ROLLBACK: reverse.rollback_condition,
+    **rollback.GATE_CONDITIONS,
 }
 
 KAFKA_RUNBOOK = Runbook(ACTIONS, GATE_CONDITIONS, repoint_preview, unfence, drop_topics, drop_acls)

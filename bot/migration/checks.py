@@ -37,6 +37,11 @@ def source_ends(ctx: Context) -> dict[TP, int]:
     return end_offsets(ctx.source, partitions(ctx))
 
 
+def quiet_ends(ctx: Context) -> dict[TP, int]:
+    """The source end offsets attested quiet before the cutover."""
+    return {(t, int(p)): int(off) for t, p, off in ctx.state.quiet_offsets or []}
+
+
 def moved_since_quiet(ctx: Context) -> list[TP]:
     """Partitions written since producers were attested stopped (empty: still quiet)."""
     reference = {(t, int(p)): off for t, p, off in ctx.state.quiet_offsets or []}

@@ -74,6 +74,30 @@ class Clients:
         source, target = options.get("source_registry"), options.get("target_registry")
         return (self.registry(source), self.registry(target)) if source and target else None
 
+    def back(self, m: Migration) -> tuple[Replicator, FlowSpec] | None:
+        """The reverse flow (target -> source) of a migration that names `reverse_via`, on that
+        replicator: its MirrorSourceConnector only (offsets are handed back by the bot), with
+        identity names (the grammar refuses another policy), never run beside the forward one."""
+        name = m.options.get("reverse_via")
+        if not name:
+            return None
+        conf = self.settings.config.replicators[name]
+        flow = FlowSpec(
+            name=f"km-{m.id}-back",
+            source=self.settings.kafka_client_config(m.target),
+            target=self.settings.kafka_client_config(m.source),
+            topics=[re.escape(t) for t in m.selected_topics],
+            groups=[],
+            source_alias=conf.source_alias,
+            target_alias=conf.target_alias,
+            replication_policy="identity",
+            emit_heartbeats=False,
+            checkpoints=False,
+            source_aiven=self.settings.aiven_service(m.target),
+            target_aiven=self.settings.aiven_service(m.source),
+        )
+        return self.replicator(name), flow
+
     def flow(self, m: Migration) -> FlowSpec:
         conf = self.settings.config.replicators[m.replicator]
         return FlowSpec(

@@ -1,7 +1,8 @@
 """What a cancel takes back: the side effects the steps recorded before applying them.
 
-Always: the MirrorMaker 2 connectors (the flow) and the source's write fence (producers may
-write to the source again); until the repoint is approved, the connectors that were moving: the
+Always: the MirrorMaker 2 connectors (the flow, and the reverse flow of a soak or a rollback)
+and the write fences (producers may write to the source again; on the way back, to the
+target); until the repoint is approved, the connectors that were moving: the
 STOPPED copies are deleted from the target's Connect and the old ones run again as they were
 (RUNNING or PAUSED). After it, the connectors stay where they are. With `cleanup=target`, also
 the target topics and ACL bindings this migration created (never those that were there
@@ -63,6 +64,16 @@ def undo_plan(
     plan = []
     if state.replication:
         plan.append("delete the MirrorMaker 2 connectors")
+    if state.reverse and not state.reverse_deleted:
+        plan.append(
+            "delete the reverse flow (nothing is copied back to the source any more; clients "
+            "stay where they are)"
+        )
+    if state.back_fence:
+        plan.append(
+            f"remove the write fence on the target ({len(state.back_fence)} DENY binding(s)): "
+            "producers may write to the target again"
+        )
     copies, stopped = state.connector_copies or [], state.connectors_stopped or {}
     if (copies or stopped) and connectors_return(step):
         if copies:
@@ -112,6 +123,14 @@ def undo(clients: Clients, runbook: Runbook, m: Migration, cleanup: str | None =
         if state.replication:
             clients.replicator(m.replicator).delete(clients.flow(m))
             undone.append("MirrorMaker 2 connectors deleted")
+        back = clients.back(m)
+        if state.reverse and back is not None:
+            back[0].delete(back[1])
+            if not state.reverse_deleted:
+                undone.append("reverse flow deleted")
+        if state.back_fence:
+            runbook.unfence(clients.cluster(m.target), state.back_fence)
+            undone.append(f"target write fence removed ({len(state.back_fence)} DENY binding(s))")
         connect = clients.connect(m.options)
         if connect and connectors_return(m.step):
             old, new = connect

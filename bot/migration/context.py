@@ -25,6 +25,9 @@ class Observations:
     copied: list[int] = field(default_factory=list)  # MM2's copied position, per catch_up poll
     figures: dict[str, Any] = field(default_factory=dict)  # what the last live check measured
     degraded_since: float | None = None  # a transient fault holds the step since then
+    back_watch: ProducerWatch | None = None  # the target's producers, on the way back
+    back_drain_since: float | None = None
+    alerted: str | None = None  # the last alert said in the channel (said once)
 
 
 class Outcome(StrEnum):
@@ -82,6 +85,7 @@ class Context:
     persist: Callable[[str, Any], int | None] = lambda _key, _value: None
     registries: tuple[Any, Any] | None = None  # (source, target) schema registries, if named
     connect: tuple[Any, Any] | None = None  # (old, new) Connect clusters whose connectors move
+    back: tuple[Replicator, FlowSpec] | None = None  # the reverse flow's replicator, and flow
 
     def record_side_effect(self, key: str, value: Any) -> None:
         """Write down a side effect BEFORE applying it (the fence, the connectors), so that a

@@ -6,7 +6,7 @@
           [principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME]
           [allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT]
           [connect_from=CONNECT connect_to=CONNECT [connectors=REGEX,...]
-           [connectors_exclude=REGEX,...]]
+           [connectors_exclude=REGEX,...]] [reverse_via=REPLICATOR [soak=DURATION]]
 
 Values may be quoted with '...' or "..."; backslashes are kept as typed (they are regexes).
 """
@@ -27,7 +27,7 @@ START_USAGE = (
     "[principals=User:from=User:to,...] [source_registry=NAME] [target_registry=NAME] "
     "[allow_config_changes=yes|no] [groups_exclude=REGEX,... groups_exclude_reason=TEXT] "
     "[connect_from=CONNECT connect_to=CONNECT [connectors=REGEX,...] "
-    "[connectors_exclude=REGEX,...]]"
+    "[connectors_exclude=REGEX,...]] [reverse_via=REPLICATOR [soak=DURATION]]"
 )
 REQUIRED = ("source", "target", "topics", "via")
 OPTIONAL = (
@@ -45,7 +45,13 @@ OPTIONAL = (
     "connect_to",
     "connectors",
     "connectors_exclude",
+    "reverse_via",
+    "soak",
 )
+DEFAULT_SOAK = 24 * 3600  # seconds the reverse flow runs after verify, when reverse_via is given
+SOAK_LIMIT = 90 * 24 * 3600
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_RE = re.compile(r"^(\d{1,7})([smhd]?)$")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -109,6 +115,50 @@ def _check_connect(values: dict[str, str]) -> None:
             raise _refused(f"start: {key}: {exc.message}", key, usage=False) from None
 
 
+def parse_duration(key: str, value: str) -> int:
+    """'90s', '30m', '24h', '2d' or plain seconds -> seconds (1 s to 90 days)."""
+    found = DURATION_RE.match(value.strip().lower())
+    seconds = int(found.group(1)) * UNITS[found.group(2) or "s"] if found else 0
+    if not 1 <= seconds <= SOAK_LIMIT:
+        raise _refused(
+            f"start: {key}={shown(value)} must be a duration such as 30m, 24h or 2d "
+            "(1 second to 90 days)",
+            key,
+            usage=False,
+        )
+    return seconds
+
+
+def _check_reverse(values: dict[str, str], replication_policy: str) -> int | None:
+    """reverse_via: another replicator than via, identity names; soak= only with it."""
+    via = values.get("reverse_via")
+    if values.get("soak") and not via:
+        raise _refused("start: soak= needs reverse_via= (the reverse flow it keeps)", "soak")
+    if not via:
+        return None
+    if via == values["via"]:
+        raise _refused(
+            "start: reverse_via names the forward replicator; the reverse flow writes to the "
+            "source: name a replicator attached to the source (or an MM2 service's aliases "
+            "the other way)",
+            "reverse_via",
+        )
+    if replication_policy != "identity":
+        raise _refused(
+            "start: reverse_via needs replication_policy=identity (the reverse flow writes "
+            "the source's own topic names back)",
+            "reverse_via",
+        )
+    if values.get("connect_from"):
+        raise _refused(
+            "start: reverse_via with connect_from/connect_to is not supported: moved "
+            "connectors have no way back yet",
+            "reverse_via",
+            usage=False,
+        )
+    return parse_duration("soak", values["soak"]) if values.get("soak") else DEFAULT_SOAK
+
+
 def parse_start(args: list[str]) -> StartRequest:
     if not args or "=" in args[0]:
         raise _refused("start: give the migration a NAME first (e.g. start orders ...)", "name")
@@ -146,7 +196,10 @@ def parse_start(args: list[str]) -> StartRequest:
             "groups_exclude",
         )
     _check_connect(values)
+    soak = _check_reverse(values, replication_policy)
     options = {
+        "reverse_via": values.get("reverse_via"),
+        "soak": soak,
         "connect_from": values.get("connect_from"),
         "connect_to": values.get("connect_to"),
         "connectors": values.get("connectors", ""),

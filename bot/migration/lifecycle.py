@@ -13,7 +13,11 @@ nothing to skip"); the verbs audit the refusal.
     skip          active, failed -> active (at the next step; a paused one: resume it first)
     approve       active -> active   (at an open gate)
     reject        active -> paused
-    mover: open_gate, advance, regress keep active; fail -> failed; complete -> complete
+    finalize      active -> active   (during the soak: opens the finalize gate)
+    rollback      active -> active   (during the soak: opens the rollback gate)
+    decline       active -> active   (a finalize or rollback request rejected: back to the soak)
+    mover: open_gate, advance, regress keep active; fail -> failed; complete -> complete;
+           finish_rollback -> rolled_back
 
 Skip acts on a failed migration too: a skippable step (schemas, ACLs, clients on the target,
 verify) that keeps failing is passed over deliberately, with a reason in the audit trail;
@@ -48,12 +52,16 @@ class Verb(StrEnum):
     SKIP = "skip"
     APPROVE = "approve"
     REJECT = "reject"
+    FINALIZE = "finalize"
+    ROLLBACK = "rollback"
+    DECLINE = "decline"
     # the mover's
     OPEN_GATE = "open_gate"
     ADVANCE = "advance"
     REGRESS = "regress"
     FAIL = "fail"
     COMPLETE = "complete"
+    FINISH_ROLLBACK = "finish_rollback"
 
 
 @dataclass(frozen=True)
@@ -90,11 +98,31 @@ TRANSITIONS: dict[Verb, Transition] = {
         _t(Verb.SKIP, (A, F), A, "nothing to skip", paused="resume it first"),
         _t(Verb.APPROVE, (A,), A, "nothing to approve"),
         _t(Verb.REJECT, (A,), P, "nothing to reject"),
+        _t(
+            Verb.FINALIZE,
+            (A,),
+            A,
+            "nothing to finalize",
+            paused="resume it first",
+            complete="it is final already",
+        ),
+        _t(
+            Verb.ROLLBACK,
+            (A,),
+            A,
+            "nothing to roll back",
+            paused="resume it first",
+            failed="retry it first (the reverse flow must run to roll back exactly)",
+            complete="it was finalized: the reverse flow is gone, there is no way back",
+            rolled_back="it is rolled back already",
+        ),
+        _t(Verb.DECLINE, (A,), A, "nothing to decline"),
         _t(Verb.OPEN_GATE, (A,), A),
         _t(Verb.ADVANCE, (A,), A),
         _t(Verb.REGRESS, (A,), A),
         _t(Verb.FAIL, (A,), F),
         _t(Verb.COMPLETE, (A,), Status.COMPLETE),
+        _t(Verb.FINISH_ROLLBACK, (A,), Status.ROLLED_BACK),
     )
 }
 PEOPLE = (
@@ -105,6 +133,8 @@ PEOPLE = (
     Verb.APPROVE,
     Verb.REJECT,
     Verb.CANCEL,
+    Verb.FINALIZE,
+    Verb.ROLLBACK,
 )
 
 

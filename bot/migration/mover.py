@@ -22,12 +22,26 @@ from bot.migration.notify import NotificationKind as Kinds
 from bot.migration.pace import stalled
 from bot.migration.ports import Runbook
 from bot.migration.state import GateRound
-from bot.migration.steps import INFO, ORDER, Kind, Status, Step, next_step, rollback_hint
+from bot.migration.steps import (
+    INFO,
+    ORDER,
+    REQUESTS,
+    Kind,
+    Status,
+    Step,
+    next_step,
+    rollback_hint,
+)
 from bot.migration.store import ConcurrentUpdate
 from bot.models import EventKind, Migration
 from bot.reasons import reason, transient
 
 log = logging.getLogger(__name__)
+FINISH = {Step.COMPLETE: Verb.COMPLETE, Step.ROLLED_BACK: Verb.FINISH_ROLLBACK}
+
+
+def _hint(m: Migration, step: Step) -> str:
+    return rollback_hint(step, reverse=bool(m.options.get("reverse_via")))
 
 
 class Mover:
@@ -59,6 +73,7 @@ class Mover:
             lambda key, value: self.store.record_state(m.id, key, value),
             self.clients.registries(m.options),
             self.clients.connect(m.options),
+            self.clients.back(m),
         )
 
     def tick(self, migration_id: str) -> Migration:
@@ -158,6 +173,11 @@ class Mover:
         if result.lag is not None or result.consumer_lag is not None:
             self.store.add_lag(m.id, result.lag, result.consumer_lag, None)
         if result.outcome == Outcome.WAITING:
+            alert = result.detail.get("alert")
+            observed = self.observed.setdefault(m.id, Observations())
+            if alert and alert != observed.alerted:
+                self.journal.announce(m, Kinds.ALERT, alert)
+            observed.alerted = alert
             if result.message != m.waiting_for:
                 self.store.set_waiting_for(m.id, result.message)
                 m.waiting_for = result.message
@@ -171,7 +191,7 @@ class Mover:
             lifecycle.move(m, Verb.FAIL, result.message)
             self.journal.save(m, version, "bot", EventKind.FAILED, f"{step} failed", result.message)
             self.journal.announce(
-                m, Kinds.FAILURE, f"{step} failed: {result.message}. {rollback_hint(step)}"
+                m, Kinds.FAILURE, f"{step} failed: {result.message}. {_hint(m, step)}"
             )
             return False
         if result.outcome == Outcome.REGRESS:
@@ -203,8 +223,10 @@ class Mover:
         m.state.gate = None
         m.waiting_for = None
         following = next_step(step)
-        lifecycle.move(m, Verb.COMPLETE if following is None else Verb.ADVANCE)
+        lifecycle.move(m, Verb.ADVANCE if following else FINISH[step])
         m.step = following or m.step
+        if step in REQUESTS:
+            m.state.requested = None
         self.journal.save(
             m,
             version,
@@ -224,8 +246,8 @@ class Mover:
             )
         if step == Step.CATCH_UP:
             self.journal.announce(m, Kinds.LAG_ZERO, f"replication caught up: {result.message}")
-        if m.status == Status.COMPLETE:
-            self.journal.announce(m, Kinds.COMPLETED, f"{m.id} complete")
+        if m.status in (Status.COMPLETE, Status.ROLLED_BACK):
+            self.journal.announce(m, Kinds.COMPLETED, f"{m.id} {m.status}")
         return True
 
     def _actor_of(self, m: Migration, step: Step) -> str:
@@ -283,7 +305,7 @@ class Mover:
         m, step = ctx.migration, ctx.migration.step
         version = m.version
         extra = {}
-        if step == Step.REPOINT_CLIENTS:
+        if step in (Step.REPOINT_CLIENTS, Step.REPOINT_TO_SOURCE):
             extra["preview"] = self.runbook.preview(ctx)
         lifecycle.move(m, Verb.OPEN_GATE)
         m.state.gate = GateRound(
@@ -299,7 +321,7 @@ class Mover:
         self.journal.announce(
             m,
             Kinds.GATE_OPENED,
-            rollback_hint(step),  # the request itself (title, version, approvers) is rendered
+            _hint(m, step),  # the request itself (title, version, approvers) is rendered
             version=m.version,
             **extra,
         )

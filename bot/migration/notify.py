@@ -17,6 +17,7 @@ class NotificationKind(StrEnum):
     LAG_ZERO = "lag_zero"
     STALL = "stall"
     FAILURE = "failure"
+    ALERT = "alert"  # something people must look at now (a write on the source during the soak)
     COMPLETED = "completed"
 
 

@@ -71,6 +71,16 @@ class MigrationState(BaseModel):
     verify: dict[str, Any] | None = None
     mm2_service: str | None = None
     connectors: dict[str, Any] | None = None  # the connectors that move: plan and states, masked
+    # group -> [[topic, partition, source committed, target offset]] as handed over at cutover
+    handover_offsets: dict[str, Any] | None = None
+    soak: dict[str, Any] | None = None  # since, seconds, the reverse flow's figures
+    foreign_writes: list[list[Any]] | None = None  # [topic, partition, records] not copied back
+    requested: dict[str, Any] | None = None  # the open finalize/rollback request: step, by, at
+    back_quiet: list[list[Any]] | None = (
+        None  # [topic, partition, target end] quiet on the way back
+    )
+    handback: dict[str, Any] | None = None  # group -> kinds of offsets handed back
+    handback_ends: list[list[Any]] | None = None  # [topic, partition, source end] at the handback
     gate: GateRound | None = None
     # side effects, recorded before they are applied (what a cancel undoes)
     replication: str | None = None  # the flow's name: its connectors
@@ -80,6 +90,9 @@ class MigrationState(BaseModel):
     created_schemas: list[list[Any]] | None = None  # [subject, version, id]
     connectors_stopped: dict[str, str] | None = None  # old Connect: name -> state before the stop
     connector_copies: list[str] | None = None  # created STOPPED on the new Connect
+    reverse: str | None = None  # the reverse flow's name (target -> source)
+    reverse_deleted: bool | None = None  # ... deleted at the handback (nothing copies back)
+    back_fence: list[list[str]] | None = None  # DENY WRITE bindings on the target, on the way back
     cancel_cleanup: str | None = None
 
     @classmethod

@@ -29,7 +29,20 @@ class Step(StrEnum):
     CONSUMERS_ON_TARGET = "consumers_on_target"
     PRODUCERS_ON_TARGET = "producers_on_target"
     VERIFY = "verify"
+    SOAK = "soak"
+    FINALIZE = "finalize"
     COMPLETE = "complete"
+    # the way back (rollback.py): the cutover run backwards, each step verified like its twin
+    ROLLBACK = "rollback"
+    TARGET_PRODUCERS_STOPPED = "target_producers_stopped"
+    REVERSE_DRAIN = "reverse_drain"
+    TARGET_CONSUMERS_STOPPED = "target_consumers_stopped"
+    REPOINT_TO_SOURCE = "repoint_to_source"
+    HANDBACK_OFFSETS = "handback_offsets"
+    CONSUMERS_ON_SOURCE = "consumers_on_source"
+    PRODUCERS_ON_SOURCE = "producers_on_source"
+    VERIFY_SOURCE = "verify_source"
+    ROLLED_BACK = "rolled_back"
 
 
 class Status(StrEnum):
@@ -38,6 +51,7 @@ class Status(StrEnum):
     FAILED = "failed"  # the current step failed: retry or cancel
     CANCELLED = "cancelled"
     COMPLETE = "complete"
+    ROLLED_BACK = "rolled_back"  # the rollback ran to its end: clients are on the source again
 
 
 OPEN = (Status.ACTIVE, Status.PAUSED, Status.FAILED)  # statuses that hold topic locks
@@ -75,25 +89,71 @@ STEPS: tuple[StepInfo, ...] = (
         Step.PRODUCERS_ON_TARGET, Kind.WAIT, "Producers writing to the target", skippable=True
     ),
     StepInfo(Step.VERIFY, Kind.AUTO, "Verify counts and records", skippable=True),
+    # with reverse_via: the reverse flow copies the target's new records back; without, done
+    StepInfo(Step.SOAK, Kind.WAIT, "Soak: reverse replication keeps the way back open"),
+    StepInfo(Step.FINALIZE, Kind.GATE, "Approve: finalize (end the soak, drop the way back)"),
     StepInfo(Step.COMPLETE, Kind.AUTO, "Report"),
+    StepInfo(Step.ROLLBACK, Kind.GATE, "Approve: roll back to the source"),
+    StepInfo(
+        Step.TARGET_PRODUCERS_STOPPED,
+        Kind.WAIT,
+        "Producers stopped on the target (no write for the quiet window)",
+    ),
+    StepInfo(Step.REVERSE_DRAIN, Kind.WAIT, "Reverse replication and target consumer lag reach 0"),
+    StepInfo(Step.TARGET_CONSUMERS_STOPPED, Kind.WAIT, "Consumers stopped on the target"),
+    StepInfo(Step.REPOINT_TO_SOURCE, Kind.GATE, "Approve: repoint clients to the source"),
+    StepInfo(Step.HANDBACK_OFFSETS, Kind.AUTO, "Hand consumer offsets back exactly"),
+    StepInfo(
+        Step.CONSUMERS_ON_SOURCE, Kind.WAIT, "Consumers running on the source", skippable=True
+    ),
+    StepInfo(
+        Step.PRODUCERS_ON_SOURCE, Kind.WAIT, "Producers writing to the source", skippable=True
+    ),
+    StepInfo(Step.VERIFY_SOURCE, Kind.AUTO, "Verify the source holds every record", skippable=True),
+    StepInfo(Step.ROLLED_BACK, Kind.AUTO, "Report"),
 )
 INFO = {info.step: info for info in STEPS}
 ORDER = [info.step for info in STEPS]
 GATES = [info.step for info in STEPS if info.kind == Kind.GATE]
+# the way forward ends at COMPLETE; finalize and rollback are entered only from the soak (by
+# people: verbs.py), and the rollback ends at ROLLED_BACK
+FORWARD = ORDER[: ORDER.index(Step.SOAK) + 1] + [Step.COMPLETE]
+BACK = ORDER[ORDER.index(Step.ROLLBACK) :]
+REQUESTS = (Step.FINALIZE, Step.ROLLBACK)  # gates opened by a request during the soak
+NEXT: dict[Step, Step | None] = {
+    **dict(zip(FORWARD, FORWARD[1:] + [None], strict=True)),
+    Step.FINALIZE: Step.COMPLETE,
+    **dict(zip(BACK, BACK[1:] + [None], strict=True)),
+}
+FINAL = {Step.COMPLETE: Status.COMPLETE, Step.ROLLED_BACK: Status.ROLLED_BACK}
 
 
 def next_step(step: Step) -> Step | None:
-    index = ORDER.index(step)
-    return ORDER[index + 1] if index + 1 < len(ORDER) else None
+    return NEXT[Step(step)]
 
 
-def rollback_hint(step: Step) -> str:
-    """What undoing the migration means from this step, said plainly."""
+def on_the_way_back(step: str) -> bool:
+    return Step(step) in BACK
+
+
+def rollback_hint(step: Step, reverse: bool = False) -> str:
+    """What undoing the migration means from this step, said plainly (`reverse`: a reverse
+    flow was named, reverse_via)."""
+    if on_the_way_back(step):
+        return (
+            "Rolling back: clients move to the source again; cancelling stops the rollback "
+            "where it stands (see what a cancel would undo)."
+        )
     if ORDER.index(Step(step)) < ORDER.index(Step.STOP_PRODUCERS):
         return "Nothing has moved yet: cancelling leaves every client on the source."
     if ORDER.index(Step(step)) <= ORDER.index(Step.PRODUCERS_ON_TARGET):
         return (
             "Rollback: restart producers (and consumers) on the source; the source still "
             "holds every record."
+        )
+    if reverse and Step(step) in (Step.VERIFY, Step.SOAK, Step.FINALIZE):
+        return (
+            "Producers write to the target now; the reverse flow copies their records back to "
+            "the source: `rollback` runs the cutover backwards with exact offsets."
         )
     return "Producers write to the target now: rolling back means replicating back to the source."

@@ -13,7 +13,7 @@ from bot.errors import ConfigError, UserError
 from bot.kafka.acls import parse_principal_map
 from bot.kafka.naming import TopicNaming
 from bot.kafka.select import TopicSelection, group_patterns
-from bot.migration import approvals, compensation, lifecycle
+from bot.migration import approvals, compensation, lifecycle, reverse
 from bot.migration.approvals import ApprovalRule, Decision
 from bot.migration.clients import Clients
 from bot.migration.context import Observations
@@ -23,7 +23,15 @@ from bot.migration.lifecycle import Refused, Verb
 from bot.migration.notify import NotificationKind
 from bot.migration.ports import Runbook
 from bot.migration.state import MigrationState
-from bot.migration.steps import GATES, INFO, Step, next_step, rollback_hint
+from bot.migration.steps import (
+    GATES,
+    INFO,
+    ORDER,
+    REQUESTS,
+    Step,
+    next_step,
+    rollback_hint,
+)
 from bot.migration.store import ConcurrentUpdate, new_id
 from bot.migration.view import Plan, TopicLine
 from bot.models import Approval, EventKind, Migration
@@ -62,6 +70,7 @@ class Verbs:
         self._refuse_shared_flow(req.via)
         self._check_registries(req.options)
         self._check_connect(req.options)
+        reverse.check_request(self.settings, self.clients, req.options, req.source)
         selection = TopicSelection(req.topics, req.exclude)
         group_patterns(req.options.get("groups_exclude") or "")
         parse_principal_map(req.options.get("principals") or "")
@@ -235,12 +244,24 @@ class Verbs:
             requested_by=actor,
             channel=channel,
             selected_topics=topics,
-            options=req.options,
+            options=self._with_reverse(req.options),
             state=MigrationState(),
         )
         self.store.create(m, actor, origin)
         self.journal.announce(m, CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
         return m
+
+    def _with_reverse(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The reverse flow's principal, when configured, is let through the source's fence."""
+        writer = reverse.principal(self.settings, options)
+        if writer is None:
+            return options
+        allow = list(options.get("fence_allow") or [])
+        return {
+            **options,
+            "reverse_principal": writer,
+            "fence_allow": allow + ([writer] if writer not in allow else []),
+        }
 
     @contextmanager
     def _audited(
@@ -337,6 +358,14 @@ class Verbs:
         gate = m.state.round_at(m.step, m.version)
         if gate is None:
             raise Refused(f"{step} is not open for approval yet: {m.waiting_for or 'checking'}")
+        asked = m.state.requested or {}
+        if (
+            approve
+            and asked.get("step") == step
+            and asked.get("by") == actor
+            and self.rule.two_person_rule
+        ):
+            raise Refused(f"{actor} asked for the {step} and cannot approve it (two-person rule)")
         decision = "approved" if approve else "rejected"
         recorded = self.store.add_approval(
             Approval(
@@ -354,7 +383,13 @@ class Verbs:
             earlier = [a for a in self.store.approvals(m.id, step, version) if a.actor == actor]
             said = earlier[0].decision if earlier else "decided"
             raise Refused(f"{actor} already {said} {step} at this version")
-        if not approve:
+        if not approve and step in REQUESTS:  # a declined request: the soak goes on
+            why = f"{step} declined by {actor}" + (f": {reason}" if reason else "")
+            lifecycle.move(m, Verb.DECLINE)
+            m.step, m.state.gate, m.state.requested, m.waiting_for = Step.SOAK, None, None, None
+            self.store.finish_step(m.id, step, "declined", actor=actor, reason=why)
+            self.journal.save(m, version, actor, EventKind.DECLINED, why, **origin)
+        elif not approve:
             lifecycle.move(
                 m, verb, f"{step} rejected by {actor}" + (f": {reason}" if reason else "")
             )
@@ -414,7 +449,14 @@ class Verbs:
         m = self.store.get(migration_id)
         with self._refusing(m, actor, Verb.RETRY, origin):
             lifecycle.check(m, Verb.RETRY)
-        if m.state.replication:
+        back = self.clients.back(m)
+        if m.state.reverse and back is not None:
+            if not m.state.reverse_deleted:  # the forward flow is gone: never created again
+                try:  # the reverse flow (started at its offsets) restarts where it stands
+                    back[0].restart(back[1])
+                except Exception as exc:  # noqa: BLE001 - said to the user as a reason
+                    raise UserError(f"cannot restart the reverse flow: {reason(exc)}") from None
+        elif m.state.replication:
             flow, replicator = self.clients.flow(m), self.clients.replicator(m.replicator)
             try:  # a failed connector or task is restarted, a deleted one created again
                 replicator.ensure(flow)
@@ -462,7 +504,7 @@ class Verbs:
                 )
             except ConcurrentUpdate:
                 continue
-            hint = rollback_hint(m.step)
+            hint = rollback_hint(m.step, reverse=bool(m.options.get("reverse_via")))
             self.journal.announce(m, CARD_CHANGED, f"cancelled by {actor}. {hint}")
             return m
         raise UserError(f"{migration_id} kept changing while it was cancelled: try again")
@@ -504,3 +546,48 @@ class Verbs:
             step=skipped,
             **(origin or {}),
         )
+
+    def finalize(
+        self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
+        """Ask to end the soak now: the finalize gate opens (approved like the cutover); on
+        approval the reverse flow is deleted and the migration completes."""
+        return self._ask(migration_id, actor, Verb.FINALIZE, Step.FINALIZE, origin)
+
+    def rollback(
+        self, migration_id: str, actor: str, origin: dict[str, Any] | None = None
+    ) -> Migration:
+        """Ask to roll back to the source: the rollback gate opens (approved like the cutover);
+        on approval the cutover runs backwards (rollback.py)."""
+        return self._ask(migration_id, actor, Verb.ROLLBACK, Step.ROLLBACK, origin)
+
+    def _ask(
+        self, migration_id: str, actor: str, verb: Verb, gate: Step, origin: dict[str, Any] | None
+    ) -> Migration:
+        m = self.store.get(migration_id)
+        with self._refusing(m, actor, verb, origin):
+            lifecycle.check(m, verb)
+            if not m.options.get("reverse_via"):
+                raise Refused(
+                    f"{m.id} has no reverse flow (reverse_via): "
+                    + (
+                        "it completes after verify, there is no soak to end"
+                        if verb == Verb.FINALIZE
+                        else "rolling back means replicating back to the source by hand"
+                    )
+                )
+            if m.step != Step.SOAK:
+                raise Refused(
+                    f"{m.id} is at {m.step}: {verb} is asked for during the soak only"
+                    + (" (after verify)" if ORDER.index(m.step) < ORDER.index(Step.SOAK) else "")
+                )
+        version = m.version
+        self.store.finish_step(m.id, Step.SOAK, "done", actor=actor, reason=f"{verb} asked for")
+        lifecycle.move(m, verb)
+        m.step, m.waiting_for = gate, None
+        m.state.requested = {"step": str(gate), "by": actor}
+        saved = self.journal.save(
+            m, version, actor, EventKind.REQUESTED, f"{verb} asked for by {actor}", **(origin or {})
+        )
+        self.journal.announce(saved, CARD_CHANGED, f"{verb} asked for by {actor}")
+        return saved

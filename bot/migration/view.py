@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.migration.compensation import undo_plan
 from bot.migration.pace import eta_seconds
-from bot.migration.steps import INFO, rollback_hint
+from bot.migration.steps import BACK, INFO, Step, rollback_hint
 from bot.migration.store import Store
 
 
@@ -110,6 +110,9 @@ class MigrationView:
     rollback: str  # what undoing the current step means
     undo: tuple[str, ...]  # what a cancel would take back
     connectors: tuple[ConnectorLine, ...] = ()  # Kafka Connect connectors moving with it
+    reverse: str | None = None  # the reverse flow's replicator (reverse_via), if any
+    soak: Mapping[str, Any] | None = None  # since, seconds
+    foreign_writes: tuple[tuple[str, int, int], ...] = ()  # on the source, not copied back
 
     @property
     def gate_open(self) -> bool:
@@ -122,6 +125,7 @@ class MigrationView:
         data["steps"] = [asdict(s) for s in self.steps]
         data["undo"] = list(self.undo)
         data["connectors"] = [asdict(c) | {"topics": list(c.topics)} for c in self.connectors]
+        data["foreign_writes"] = [list(f) for f in self.foreign_writes]
         if self.gate is not None:
             gate = {k: v for k, v in asdict(self.gate).items() if k != "preview"}
             data["gate"] = gate | ({"preview": self.gate.preview} if self.gate.preview else {})
@@ -255,6 +259,16 @@ class Plan:
         }
 
 
+def shown(step: Step, ran: bool, reverse: bool) -> bool:
+    """The card lists the way forward; the soak with a reverse flow; a finalize request and
+    the way back once they were entered."""
+    if step == Step.SOAK:
+        return reverse or ran
+    if step == Step.FINALIZE or step in BACK:
+        return ran
+    return True
+
+
 def migration_view(store: Store, migration_id: str) -> MigrationView:
     m = store.get(migration_id)
     runs = {run.step: run for run in store.step_runs(m.id)}
@@ -266,6 +280,8 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
     steps = []
     for info in INFO.values():
         run = runs.get(info.step)
+        if not shown(info.step, run is not None, bool(m.options.get("reverse_via"))):
+            continue
         seconds = None
         if run and run.started_at and run.finished_at:
             seconds = (run.finished_at - run.started_at).total_seconds()
@@ -309,9 +325,12 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
         )
         if gate
         else None,
-        rollback=rollback_hint(m.step),
+        rollback=rollback_hint(m.step, reverse=bool(m.options.get("reverse_via"))),
         undo=tuple(undo_plan(m.state, step=m.step)),
         connectors=connector_lines(m.state.connectors),
+        reverse=m.options.get("reverse_via"),
+        soak=m.state.soak,
+        foreign_writes=tuple((t, int(p), int(n)) for t, p, n in m.state.foreign_writes or []),
     )
 
 

@@ -118,6 +118,11 @@ class Replicator(ABC):
         """The replicator as named in messages."""
         return repr(self)
 
+    def kafka_cluster_id(self) -> str | None:
+        """The id of the Kafka cluster the replicator writes into, when it can say (a Connect
+        worker's own cluster: where a MirrorSourceConnector's records go)."""
+        return None
+
     def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
         """The replicator's own preflight checks (none here)."""
         return []

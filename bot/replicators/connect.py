@@ -14,7 +14,13 @@ from contextlib import contextmanager
 
 from bot.connect.rest import ConnectError, ConnectRest
 from bot.kafka.cluster import TP
-from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
+from bot.replicators.base import (
+    Finding,
+    FlowSpec,
+    Replicator,
+    ReplicatorError,
+    ReplicatorStatus,
+)
 from bot.replicators.offsets import mirror_offsets
 
 POLICIES = {
@@ -163,6 +169,32 @@ class ConnectReplicator(Replicator):
     def check(self) -> None:
         with self._calls() as rest:
             rest.info()
+
+    @property
+    def where(self) -> str:
+        return f"Kafka Connect at {self.url}"
+
+    def kafka_cluster_id(self) -> str | None:
+        with self._calls() as rest:
+            return rest.info().get("kafka_cluster_id")
+
+    def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
+        """For a reverse flow (no checkpoints): the worker has MirrorSourceConnector. (A forward
+        flow's missing plugin fails start_replication with Connect's own words.)"""
+        if flow.checkpoints:
+            return []
+        with self._calls() as rest:
+            plugins = rest.plugins()
+        cls = MIRROR + "MirrorSourceConnector"
+        if cls in plugins:
+            return [Finding(True, f"{self.where} has MirrorSourceConnector {plugins[cls].version}")]
+        return [
+            Finding(
+                False,
+                f"{self.where} has no MirrorSourceConnector plugin (connect-mirror on its "
+                "plugin.path)",
+            )
+        ]
 
     def ensure(self, flow: FlowSpec) -> list[str]:
         with self._calls() as rest:

@@ -47,6 +47,7 @@ HELP = (
     "• `plan <same arguments as start>`: what start would do, changing nothing\n"
     "• `status ID`, `list`, `report ID`\n"
     "• `pause ID`, `resume ID`, `cancel ID`, `retry ID`\n"
+    "• during the soak (with `reverse_via`): `rollback ID` or `finalize ID` (each is approved)\n"
     "Approvals come as buttons in the channel: stop producers, then repoint clients."
 )
 
@@ -156,8 +157,48 @@ def _card_buttons(view: MigrationView) -> list[ButtonElement]:
             deny="Keep going",
         ),
     )
+    soak = []
+    if view.status == "active" and view.step == "soak" and view.reverse:
+        soak = [
+            ButtonElement(
+                text="Roll back",
+                action_id=Action.ROLLBACK,
+                value=value,
+                style="danger",
+                confirm=ConfirmObject(
+                    title="Ask to roll back?",
+                    text=clip(
+                        f'This opens the gate "roll back to the source" for {view.id}: once '
+                        "approved, producers and consumers move back to the source with exact "
+                        "offsets.",
+                        300,
+                    ),
+                    confirm="Ask",
+                    deny="Not now",
+                ),
+            ),
+            ButtonElement(
+                text="Finalize",
+                action_id=Action.FINALIZE,
+                value=value,
+                confirm=ConfirmObject(
+                    title="Ask to finalize?",
+                    text=clip(
+                        f'This opens the gate "finalize" for {view.id}: once approved, the '
+                        "reverse flow is deleted and there is no way back.",
+                        300,
+                    ),
+                    confirm="Ask",
+                    deny="Not now",
+                ),
+            ),
+        ]
     by_status = {
-        "active": [ButtonElement(text="Pause", action_id=Action.PAUSE, value=value), cancel],
+        "active": [
+            *soak,
+            ButtonElement(text="Pause", action_id=Action.PAUSE, value=value),
+            cancel,
+        ],
         "paused": [
             ButtonElement(text="Resume", action_id=Action.RESUME, value=value, style="primary"),
             cancel,
@@ -200,6 +241,22 @@ def gate_request(view: MigrationView, title: str, approvers: list[str], text: st
                 ]
             )
         )
+    foreign = (gate.decided.get("foreign_writes") if gate is not None else None) or []
+    if foreign:
+        lines = [f"• {code(f'{t}[{p}]')}: {n:,} record(s)" for t, p, n in foreign[:10]]
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(
+                        "*Written on the source during the soak, not by the reverse flow*\n"
+                        + "\n".join(lines)
+                        + "\nThere offsets go back by record matching, not arithmetic: a group "
+                        "whose unread records are mixed with these writes is not located "
+                        "(handed back as unknown), and these records stay on the source."
+                    )
+                )
+            )
+        )
     preview = gate.preview if gate is not None else None
     if preview:
         lines = [
@@ -210,7 +267,16 @@ def gate_request(view: MigrationView, title: str, approvers: list[str], text: st
         ]
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=clip("*Offsets at cutover*\n" + "\n".join(lines)))
+                text=MarkdownTextObject(
+                    text=clip(
+                        (
+                            "*Offsets handed back*\n"
+                            if step == "repoint_to_source"
+                            else "*Offsets at cutover*\n"
+                        )
+                        + "\n".join(lines)
+                    )
+                )
             )
         )
     if view.connectors and step == "repoint_clients":
@@ -467,6 +533,13 @@ def start_modal(
                 if connects
                 else []
             ),
+            InputBlock(
+                block_id="reverse_via",
+                label="Reverse flow after the cutover (optional: a replicator on the source)",
+                optional=True,
+                element=select("value", replicators),
+            ),
+            optional_input("soak", "Soak: how long the way back stays open (default 24h)", "24h"),
         ],
     )
 

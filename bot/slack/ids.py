@@ -13,6 +13,8 @@ class Action(StrEnum):
     RESUME = "migration_resume"
     CANCEL = "migration_cancel"
     RETRY = "migration_retry"
+    ROLLBACK = "migration_rollback"
+    FINALIZE = "migration_finalize"
 
 
 START_VIEW = "start_migration"
@@ -33,6 +35,8 @@ START_FIELDS = (
     "connect_to",
     "connectors",
     "connectors_exclude",
+    "reverse_via",
+    "soak",
 )
 COMMAND = "/kafka-migrate"
 

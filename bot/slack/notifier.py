@@ -186,7 +186,13 @@ class SlackNotifier:
             at_step = m.step == message.step
             if m.status == Status.ACTIVE and at_step and m.state.round_at(m.step, message.version):
                 continue  # still open
-            if m.status in (Status.CANCELLED, Status.COMPLETE, Status.FAILED, Status.PAUSED):
+            if m.status in (
+                Status.CANCELLED,
+                Status.COMPLETE,
+                Status.ROLLED_BACK,
+                Status.FAILED,
+                Status.PAUSED,
+            ):
                 why = f"the migration is {m.status}" + (f" ({m.reason})" if m.reason else "")
             elif at_step and (gate := m.state.round_at(m.step)):
                 why = f"expired; a new request (version {gate.version}) replaces it"
@@ -311,8 +317,12 @@ class SlackNotifier:
                 partial(self._channel_say, mid, f":checkered_flag: {blocks.code(mid)}: {said}"),
                 partial(self._chart, mid, f"{mid}: {notification.text[:60]}"),
             ]
-        if notification.kind in (NotificationKind.STALL, NotificationKind.FAILURE):
-            mark = ":warning:" if notification.kind == NotificationKind.STALL else ":x:"
+        if notification.kind in (
+            NotificationKind.STALL,
+            NotificationKind.FAILURE,
+            NotificationKind.ALERT,
+        ):
+            mark = ":x:" if notification.kind == NotificationKind.FAILURE else ":warning:"
             return [
                 partial(self._channel_say, mid, f"{mark} {blocks.code(mid)}: {said}"),
                 partial(self._thread_say, mid, f"{mark} {said}"),

@@ -15,7 +15,7 @@ from bot.migration.approvals import Refused
 from bot.migration.context import Result
 from bot.migration.engine import Engine
 from bot.migration.notify import LogNotifier, NotificationKind
-from bot.migration.steps import ORDER, Status, Step
+from bot.migration.steps import FORWARD, Status, Step
 from tests.support import CONFIG, migration
 from tests.unit.ports import MemoryCluster, MemoryReplicator, ScriptedRunbook, fence_step
 
@@ -100,7 +100,7 @@ def test_a_clean_run_passes_every_step_with_two_approvals_and_deletes_the_connec
     m = rig.tick()
     assert m.status == Status.COMPLETE
     assert rig.replicator.flows == {} and rig.replicator.calls[-1] == "delete"
-    assert [r.state for r in rig.store.step_runs(rig.id)] == ["done"] * len(ORDER)
+    assert [r.state for r in rig.store.step_runs(rig.id)] == ["done"] * len(FORWARD)
     assert (
         rig.kinds().count(NotificationKind.GATE_OPENED) == 2
         and rig.kinds()[-1] == NotificationKind.COMPLETED

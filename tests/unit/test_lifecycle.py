@@ -23,6 +23,8 @@ ALLOWED = {
     Verb.APPROVE: {Status.ACTIVE: Status.ACTIVE},
     Verb.REJECT: {Status.ACTIVE: Status.PAUSED},
     Verb.CANCEL: {s: Status.CANCELLED for s in (Status.ACTIVE, Status.PAUSED, Status.FAILED)},
+    Verb.FINALIZE: {Status.ACTIVE: Status.ACTIVE},
+    Verb.ROLLBACK: {Status.ACTIVE: Status.ACTIVE},
 }
 WHY = {  # what a refusal says after "<id> is <status> (<reason>): "
     Verb.SKIP: "nothing to skip",
@@ -32,15 +34,32 @@ WHY = {  # what a refusal says after "<id> is <status> (<reason>): "
     Verb.APPROVE: "nothing to approve",
     Verb.REJECT: "nothing to reject",
     Verb.CANCEL: "cannot cancel it",
+    Verb.FINALIZE: "nothing to finalize",
+    Verb.ROLLBACK: "nothing to roll back",
+}
+SAID = {  # ... or, in these statuses, this
+    (Verb.SKIP, Status.PAUSED): "resume it first",
+    (Verb.FINALIZE, Status.PAUSED): "resume it first",
+    (Verb.FINALIZE, Status.COMPLETE): "it is final already",
+    (Verb.ROLLBACK, Status.PAUSED): "resume it first",
+    (Verb.ROLLBACK, Status.FAILED): "retry it first (the reverse flow must run to roll back "
+    "exactly)",
+    (Verb.ROLLBACK, Status.COMPLETE): "it was finalized: the reverse flow is gone, there is no "
+    "way back",
+    (Verb.ROLLBACK, Status.ROLLED_BACK): "it is rolled back already",
 }
 GATED = (Verb.APPROVE, Verb.REJECT)
+REQUESTS = (Verb.FINALIZE, Verb.ROLLBACK)  # asked for during the soak
 
 
 def stored(store, status: Status, verb: Verb):
     """A migration in `status`: at an open gate for approve/reject, else at a skippable step."""
     step = Step.STOP_PRODUCERS if verb in GATED else Step.MIGRATE_SCHEMAS
+    options = {}
+    if verb in REQUESTS:
+        step, options = Step.SOAK, {"reverse_via": "mm2-back", "soak": 3600}
     reason = None if status == Status.ACTIVE else f"{status} for the test"
-    m = store.create(migration(step=step), "U0ALICE")
+    m = store.create(migration(step=step, options=options), "U0ALICE")
     m.status, m.reason = status, reason
     if verb in GATED:
         m.state.gate = GateRound(step=step, opened_at=0, version=2)
@@ -65,7 +84,7 @@ def act(engine, verb: Verb, m):
 def test_every_verb_in_every_status(engine, store, verb, status):
     m = stored(store, status, verb)
     if status not in ALLOWED[verb]:
-        why = "resume it first" if (verb, status) == (Verb.SKIP, Status.PAUSED) else WHY[verb]
+        why = SAID.get((verb, status), WHY[verb])
         with pytest.raises(Refused) as refused:
             act(engine, verb, m)
         said = "" if status == Status.ACTIVE else f" ({status} for the test)"
@@ -87,7 +106,9 @@ def test_every_verb_in_every_status(engine, store, verb, status):
         assert [a.actor for a in store.all_approvals(m.id)] == ["U0BOB"]
     else:
         assert after.version > m.version
-    assert after.step == (Step.MIGRATE_ACLS if verb == Verb.SKIP else m.step)
+    after_step = {Verb.SKIP: Step.MIGRATE_ACLS, Verb.FINALIZE: Step.FINALIZE}
+    after_step[Verb.ROLLBACK] = Step.ROLLBACK
+    assert after.step == after_step.get(verb, m.step)
     assert [e for e in store.events(m.id) if e.kind == EventKind.REFUSED] == []
 
 
@@ -121,7 +142,15 @@ def test_approve_returns_what_was_decided(engine, store):
 
 def test_the_mover_changes_status_only_as_declared():
     assert lifecycle.allowed(Verb.FAIL, Status.ACTIVE)
-    for verb in (Verb.FAIL, Verb.COMPLETE, Verb.ADVANCE, Verb.REGRESS, Verb.OPEN_GATE):
+    for verb in (
+        Verb.FAIL,
+        Verb.COMPLETE,
+        Verb.ADVANCE,
+        Verb.REGRESS,
+        Verb.OPEN_GATE,
+        Verb.FINISH_ROLLBACK,
+        Verb.DECLINE,
+    ):
         assert [s for s in Status if lifecycle.allowed(verb, s)] == [Status.ACTIVE]
     assert set(lifecycle.TRANSITIONS) == set(Verb)
 

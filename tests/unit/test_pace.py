@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.migration.pace import eta_seconds, poll_interval, stalled
-from bot.migration.steps import ORDER, Step, next_step, rollback_hint
+from bot.migration.steps import BACK, FORWARD, ORDER, Step, next_step, rollback_hint
 
 
 def test_eta_by_regression():
@@ -29,11 +29,17 @@ def test_poll_faster_near_zero():
 
 
 def test_runbook_order_and_rollback_words():
-    assert ORDER[0] == Step.PREFLIGHT and ORDER[-1] == Step.COMPLETE and len(ORDER) == 17
+    assert FORWARD[0] == Step.PREFLIGHT and FORWARD[-1] == Step.COMPLETE and len(FORWARD) == 18
     assert next_step(Step.DRAIN) == Step.CONSUMERS_STOPPED and next_step(Step.COMPLETE) is None
+    # the soak ends in the migration's completion; finalize and rollback are asked for
+    assert next_step(Step.SOAK) == Step.COMPLETE and next_step(Step.FINALIZE) == Step.COMPLETE
+    assert BACK[0] == Step.ROLLBACK and next_step(Step.ROLLED_BACK) is None
+    assert set(ORDER) == set(FORWARD) | set(BACK) | {Step.FINALIZE}
     assert "Nothing has moved" in rollback_hint(Step.CATCH_UP)
     assert "restart producers" in rollback_hint(Step.PRODUCERS_ON_TARGET)
     assert "replicating back" in rollback_hint(Step.VERIFY)
+    assert "`rollback` runs the cutover backwards" in rollback_hint(Step.SOAK, reverse=True)
+    assert "Rolling back" in rollback_hint(Step.REVERSE_DRAIN)
 
 
 def test_a_large_backlog_is_counted_from_offsets_and_its_small_rest_exactly():
