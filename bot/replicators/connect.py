@@ -221,8 +221,14 @@ class ConnectReplicator(Replicator):
                     rest.create(part, config, initial_state="RUNNING")
             if rest.config(name) is None:
                 rest.create(name, configs[name], initial_state="STOPPED")
-            state = rest.status(name)
-            if state.state != "STOPPED":
+            deadline = time.monotonic() + READ_BACK_WAIT
+            while (state := rest.status(name).state) in ("MISSING", "UNASSIGNED"):
+                if time.monotonic() > deadline:  # just created: its state is not known yet
+                    raise ReplicatorError(
+                        f"{name}: no state after {READ_BACK_WAIT:.0f}s", retriable=True
+                    )
+                time.sleep(0.2)
+            if state != "STOPPED":
                 return list(configs)  # started before: copying from where it stands
             if wanted:
                 rest.alter_offsets(name, wanted)

@@ -246,6 +246,22 @@ def connect_password_env(worker: str) -> str:
     return f"SANDBOX_{worker.upper()}_PASSWORD"
 
 
+def _back_replicator(sandbox: Sandbox) -> str:
+    """The reverse flow's replicator: MM2 on the worker attached to the source (a
+    MirrorSourceConnector writes into its worker's own cluster), aliases the other way; its
+    workers write as the source's admin user."""
+    text = (
+        f'\n[replicators.sandbox-mm2-back]\nkind = "connect"\nurl = "{sandbox.connect_source_url}"\n'
+        'source_alias = "target"\ntarget_alias = "source"\nprincipal = "User:admin"\n'
+    )
+    auth = sandbox.connect_auth("connect_source")
+    if auth:
+        text += (
+            f'username = "{auth[0]}"\npassword_env = "{connect_password_env("connect_source")}"\n'
+        )
+    return text
+
+
 def _write_bot_config(sandbox: Sandbox) -> None:
     """A kafka-migrate.toml the bot can use as is; passwords go to sandbox.env (mode 600)."""
     env = {
@@ -281,11 +297,12 @@ def _write_bot_config(sandbox: Sandbox) -> None:
             )
     sandbox.config_file.write_text(
         "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters, its MM2 worker\n"
-        "# (on the target) and its two Connect clusters (one on each side).\n"
+        "# (on the target), the reverse flow's (on the source) and its two Connect clusters.\n"
         "# Passwords are not in this file: they are read from sandbox.env beside it.\n"
         'env_file = "sandbox.env"\n'
         + clusters
         + f'\n[replicators.sandbox-mm2]\nkind = "connect"\nurl = "{sandbox.connect_url}"\n'
+        + _back_replicator(sandbox)
         + connect_clusters
         + "\n[timing]\npoll_interval_seconds = 2\nquiet_window_seconds = 10\n"
         + "drain_window_seconds = 5\n"
