@@ -251,7 +251,8 @@ def _back_replicator(sandbox: Sandbox) -> str:
     MirrorSourceConnector writes into its worker's own cluster), aliases the other way; its
     workers write as the source's admin user."""
     text = (
-        f'\n[replicators.sandbox-mm2-back]\nkind = "connect"\nurl = "{sandbox.connect_source_url}"\n'
+        '\n[replicators.sandbox-mm2-back]\nkind = "connect"\n'
+        f'url = "{sandbox.connect_source_url}"\n'
         'source_alias = "target"\ntarget_alias = "source"\nprincipal = "User:admin"\n'
     )
     auth = sandbox.connect_auth("connect_source")

@@ -44,8 +44,9 @@ def gate(driver, mid: str, step: str, timeout: float = 180):
     def find():
         for msg in reversed(driver.standin.channel_messages(CHANNEL)):
             blocks = msg.blocks or []
-            if f"({mid})" in msg.text and any(b.get("block_id") == f"gate_{step}" for b in blocks):
-                if any(b["type"] == "actions" for b in blocks):
+            ours = f"({mid})" in msg.text
+            if ours and any(b.get("block_id") == f"gate_{step}" for b in blocks):  # noqa: SIM102
+                if any(b["type"] == "actions" for b in blocks):  # still open
                     return msg
         return None
 
