@@ -310,3 +310,62 @@ def test_rollback_after_the_cutover_hands_both_groups_back_exactly(sandbox, sign
     assert {"handover_offsets", "handback_offsets"} <= {
         s.step for s in report.migration.steps if s.state == "done"
     }
+
+
+def test_finalize_needs_another_approver_and_closes_the_way_back(sandbox, signed_bot, unique):
+    driver, store = signed_bot, signed_bot.bot.store
+    src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
+    topic = f"fin-{unique}"
+    create_topic(src, topic, 1)
+    produce(src, topic, [(None, f"s{i}".encode(), []) for i in range(10)])
+    driver.command(
+        f"start fin source=sandbox-source target=sandbox-target topics={topic} "
+        "via=sandbox-mm2 reverse_via=sandbox-mm2-back soak=1h",
+        user="U0BOB",
+    )
+    mid = answer(driver, "Started `").split("`")[1]
+    driver.click(gate(driver, mid, "stop_producers"), "gate_approve", "U0DAN")
+    driver.click(gate(driver, mid, "repoint_clients"), "gate_approve", "U0DAN")
+    at_step(store, mid, "producers_on_target")
+    produce(tgt, topic, [(None, b"t0", [])])
+    at_step(store, mid, "soak", 120)
+    back = worker(sandbox, "connect_source")
+    with client(back) as connect:
+        assert f"km-{mid}-back-source" in connect.get("/connectors").json()
+
+    def card():
+        return driver.standin.messages[store.get(mid).card_ts]
+
+    wait_for(
+        lambda: any(
+            e.get("action_id") == "migration_finalize"
+            for b in card().blocks
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ),
+        60,
+        "the card's Finalize button",
+    )
+    driver.click(card(), "migration_finalize", "U0EVE")  # neither requester nor approver
+    answer(driver, "may not operate")
+    assert store.get(mid).step == "soak"
+    driver.click(card(), "migration_finalize", "U0BOB")
+    request = gate(driver, mid, "finalize")
+    driver.click(request, "gate_approve", "U0BOB")
+    answer(driver, "cannot approve it (two-person rule)")
+    driver.click(request, "gate_approve", "U0EVE")
+    answer(driver, "is not an approver for this migration")
+    assert store.get(mid).step == "finalize"
+    driver.click(request, "gate_approve", "U0DAN")
+    wait_for(lambda: store.get(mid).status == "complete", 120, "complete")
+    with client(back) as connect:
+        assert [n for n in connect.get("/connectors").json() if n.startswith(f"km-{mid}-")] == []
+    driver.command(f"rollback {mid}", user="U0BOB")
+    said = answer(driver, "there is no way back")
+    assert f"{mid} is complete: it was finalized" in said, said
+    refused = [
+        e for e in store.events(mid) if e.kind == "refused" and e.data.get("verb") == "rollback"
+    ]
+    assert refused and refused[-1].actor == "U0BOB"
+    approvals = [(a.step, a.actor) for a in store.all_approvals(mid) if a.decision == "approved"]
+    assert approvals[-1] == ("finalize", "U0DAN")

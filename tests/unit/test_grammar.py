@@ -83,3 +83,40 @@ def test_groups_can_be_left_out_with_a_reason_and_patterns_in_javas_dialect():
     assert excluded_groups(groups, "analytics,old-.*") == ["analytics", "old-1"]
     with pytest.raises(UserError, match="unknown inline modifier"):
         excluded_groups(groups, "(?P<x>a)")
+
+
+BASE = "start a source=x target=y topics=t via=r"
+
+
+def test_a_reverse_flow_soaks_24h_unless_told():
+    options = start(f"{BASE} reverse_via=back").options
+    assert (options["reverse_via"], options["soak"]) == ("back", 86400)
+    for given, seconds in (("90s", 90), ("30m", 1800), ("2h", 7200), ("2d", 172800), ("45", 45)):
+        assert start(f"{BASE} reverse_via=back soak={given}").options["soak"] == seconds
+    assert start(BASE).options["reverse_via"] is None and start(BASE).options["soak"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem", "field"),
+    [
+        ("soak=1h", "soak= needs reverse_via=", "soak"),
+        ("reverse_via=r", "reverse_via names the forward replicator", "reverse_via"),
+        (
+            "reverse_via=back replication_policy=default",
+            "reverse_via needs replication_policy=identity",
+            "reverse_via",
+        ),
+        (
+            "reverse_via=back connect_from=a connect_to=b",
+            "moved connectors have no way back yet",
+            "reverse_via",
+        ),
+        ("reverse_via=back soak=0", "must be a duration such as 30m", "soak"),
+        ("reverse_via=back soak=1w", "must be a duration such as 30m", "soak"),
+        ("reverse_via=back soak=91d", "1 second to 90 days", "soak"),
+    ],
+)
+def test_reverse_flow_arguments_are_checked(extra, problem, field):
+    with pytest.raises(UserError) as caught:
+        start(f"{BASE} {extra}")
+    assert problem in str(caught.value) and caught.value.field == field
