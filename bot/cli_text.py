@@ -132,6 +132,10 @@ def plan(p: Plan) -> str:
             lines += [f"      {k} = {v}" for k, v in sorted(config.items())]
         lines += [f"  problem: {line}" for line in p.connector_problems]
         lines += [f"  warning: {line}" for line in p.connector_warnings]
+    if p.reverse_lines or p.reverse_problems:
+        lines.append("way back (reverse_via):")
+        lines += [f"  problem: {line}" for line in p.reverse_problems]
+        lines += [f"  {line}" for line in p.reverse_lines]
     return "\n".join(lines)
 
 

@@ -75,26 +75,32 @@ class Clients:
         return (self.registry(source), self.registry(target)) if source and target else None
 
     def back(self, m: Migration) -> tuple[Replicator, FlowSpec] | None:
-        """The reverse flow (target -> source) of a migration that names `reverse_via`, on that
-        replicator: its MirrorSourceConnector only (offsets are handed back by the bot), with
-        identity names (the grammar refuses another policy), never run beside the forward one."""
-        name = m.options.get("reverse_via")
+        """The reverse flow (target -> source) of a migration that names `reverse_via`."""
+        return self.back_of(m.id, m.options, m.source, m.target, m.selected_topics)
+
+    def back_of(
+        self, mid: str, options: dict[str, Any], source: str, target: str, topics: list[str]
+    ) -> tuple[Replicator, FlowSpec] | None:
+        """The reverse flow on the `reverse_via` replicator: its MirrorSourceConnector only
+        (offsets are handed back by the bot), with identity names (the grammar refuses another
+        policy), never run beside the forward one."""
+        name = options.get("reverse_via")
         if not name:
             return None
         conf = self.settings.config.replicators[name]
         flow = FlowSpec(
-            name=f"km-{m.id}-back",
-            source=self.settings.kafka_client_config(m.target),
-            target=self.settings.kafka_client_config(m.source),
-            topics=[re.escape(t) for t in m.selected_topics],
+            name=f"km-{mid}-back",
+            source=self.settings.kafka_client_config(target),
+            target=self.settings.kafka_client_config(source),
+            topics=[re.escape(t) for t in topics],
             groups=[],
             source_alias=conf.source_alias,
             target_alias=conf.target_alias,
             replication_policy="identity",
             emit_heartbeats=False,
             checkpoints=False,
-            source_aiven=self.settings.aiven_service(m.target),
-            target_aiven=self.settings.aiven_service(m.source),
+            source_aiven=self.settings.aiven_service(target),
+            target_aiven=self.settings.aiven_service(source),
         )
         return self.replicator(name), flow
 

@@ -75,12 +75,17 @@ def principal(settings, options: dict) -> str | None:
 
 
 def preflight(ctx: Context, writer: str | None) -> tuple[list[str], list[str]]:
-    """(problems, lines) of the reverse flow: the replicator's own findings and whether its
-    principal may write the selected topics on the source (an explicit DENY is a problem; no
-    ALLOW is a warning: a super user writes anyway, and brokers do not say who they are)."""
+    """(problems, lines) of the reverse flow (see `findings`)."""
     if ctx.back is None:
         return [], []
-    replicator, flow = ctx.back
+    return findings(ctx.back, ctx.source, ctx.topics, writer)
+
+
+def findings(back, source, topics: list[str], writer: str | None) -> tuple[list[str], list[str]]:
+    """(problems, lines) of a reverse flow: the replicator's own findings and whether its
+    principal may write the selected topics on the source (an explicit DENY is a problem; no
+    ALLOW is a warning: a super user writes anyway, and brokers do not say who they are)."""
+    replicator, flow = back
     found = replicator.preflight_findings(flow)
     problems = [f"reverse flow: {f.text}" for f in found if not f.ok]
     lines = [f"reverse flow: {f}" for f in found]
@@ -89,11 +94,11 @@ def preflight(ctx: Context, writer: str | None) -> tuple[list[str], list[str]]:
             "reverse flow: warning: its principal is not configured (principal = ... on the "
             "replicator): whether it may write the source topics is not checked"
         )
-    elif has_authorizer(ctx.source):
-        acls = [a for a in describe_all(ctx.source) if a.resource == "TOPIC"]
+    elif has_authorizer(source):
+        acls = [a for a in describe_all(source) if a.resource == "TOPIC"]
         denied = [
             t
-            for t in ctx.topics
+            for t in topics
             if any(
                 a.principal in (writer, "User:*")
                 and a.permission == "DENY"
@@ -104,7 +109,7 @@ def preflight(ctx: Context, writer: str | None) -> tuple[list[str], list[str]]:
         ]
         allowed = [
             t
-            for t in ctx.topics
+            for t in topics
             if any(
                 a.principal in (writer, "User:*")
                 and a.permission == "ALLOW"
@@ -117,10 +122,10 @@ def preflight(ctx: Context, writer: str | None) -> tuple[list[str], list[str]]:
             problems.append(
                 f"reverse flow: {writer} is denied WRITE on the source for " + ", ".join(denied[:5])
             )
-        elif len(allowed) < len(ctx.topics):
+        elif len(allowed) < len(topics):
             lines.append(
                 f"reverse flow: warning: no ACL lets {writer} write "
-                f"{len(ctx.topics) - len(allowed)} selected topic(s) on the source (a super "
+                f"{len(topics) - len(allowed)} selected topic(s) on the source (a super "
                 "user may write anyway)"
             )
         else:

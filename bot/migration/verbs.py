@@ -193,8 +193,18 @@ class Verbs:
                 req.options,
                 self.clients.registries(req.options),
             )
+        reverse_problems, reverse_lines = [], []
+        if back := self.clients.back_of("plan", req.options, req.source, req.target, topics):
+            reverse_problems, reverse_lines = reverse.findings(
+                back,
+                self.clients.cluster(req.source),
+                topics,
+                reverse.principal(self.settings, req.options),
+            )
         return Plan(
             topics=tuple(topics),
+            reverse_lines=tuple(reverse_lines),
+            reverse_problems=tuple(reverse_problems),
             excluded=tuple(preview.excluded),
             internal=tuple(preview.internal),
             topic_lines=tuple(

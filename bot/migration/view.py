@@ -225,10 +225,16 @@ class Plan:
     connector_configs: Mapping[str, Mapping[str, str]] | None = None  # on the target, masked
     connector_problems: tuple[str, ...] = ()
     connector_warnings: tuple[str, ...] = ()
+    reverse_lines: tuple[str, ...] = ()  # when reverse_via is named: what the way back relies on
+    reverse_problems: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:
-        return bool(self.summary.get("problems")) or bool(self.connector_problems)
+        return (
+            bool(self.summary.get("problems"))
+            or bool(self.connector_problems)
+            or bool(self.reverse_problems)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         schemas = None
@@ -250,6 +256,10 @@ class Plan:
                 for t in self.topic_lines
             ],
             "summary": dict(self.summary),
+            "reverse_plan": {
+                "lines": list(self.reverse_lines),
+                "problems": list(self.reverse_problems),
+            },
             "connector_plan": {
                 "lines": list(self.connector_lines),
                 "configs": {k: dict(v) for k, v in (self.connector_configs or {}).items()},

@@ -336,6 +336,10 @@ def plan_text(plan: Plan) -> str:
         lines += [f"• {escape(line)}" for line in plan.connector_lines[:20]]
         lines += [f"• *problem:* {escape(line)}" for line in plan.connector_problems[:10]]
         lines += [f"• warning: {escape(line)}" for line in plan.connector_warnings[:10]]
+    if plan.reverse_lines or plan.reverse_problems:
+        lines.append("*Way back* (reverse_via)")
+        lines += [f"• *problem:* {escape(line)}" for line in plan.reverse_problems[:10]]
+        lines += [f"• {escape(line)}" for line in plan.reverse_lines[:10]]
     topics = plan.summary["topics"]
     return clip(f"*Plan* ({topics} topic(s), nothing changed):\n" + "\n".join(lines))
 

@@ -187,6 +187,10 @@ def test_rollback_after_the_cutover_hands_both_groups_back_exactly(sandbox, sign
         f"rb source=sandbox-source target=sandbox-target topics={plain},{tx} via=sandbox-mm2 "
         "reverse_via=sandbox-mm2-back soak=1h"
     )
+    driver.command(f"plan {args}", user="U0BOB")
+    plan = answer(driver, "*Plan*")
+    assert "*Way back* (reverse_via)" in plan, plan
+    assert "has MirrorSourceConnector" in plan and "no ACL lets User:admin write" in plan, plan
     driver.command(f"start {args}", user="U0BOB")
     mid = answer(driver, "Started `").split("`")[1]
     watcher = Watcher(sandbox, mid)
