@@ -63,6 +63,8 @@ def report(r: Report) -> str:
         for a in r.approvals
     ] or ["  none"]
     lines.append(f"handover: {r.handover_text()}")
+    if r.handback:
+        lines.append(f"handback: {r.handover_text(back=True)}")
     if schemas := r.schemas:
         lines.append(
             f"schemas ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "

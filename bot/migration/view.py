@@ -176,14 +176,17 @@ class Report:
     verify: Mapping[str, Any] | None
     schemas: Mapping[str, Any] | None
     lag_samples: tuple[tuple[str, int | None], ...]
+    handback: Mapping[str, Mapping[str, int]] | None = None  # on the way back, group -> kinds
 
-    def handover_text(self) -> str:
-        """e.g. "billing: 5 exact; analytics: 4 exact, 2 translated" (— before the handover)."""
-        if not self.handover:
+    def handover_text(self, back: bool = False) -> str:
+        """e.g. "billing: 5 exact; analytics: 4 exact, 2 translated" (— before the handover);
+        `back`: the handback of a rollback."""
+        handed = self.handback if back else self.handover
+        if not handed:
             return "—"
         return "; ".join(
             f"{group}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-            for group, kinds in sorted(self.handover.items())
+            for group, kinds in sorted(handed.items())
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +194,7 @@ class Report:
             "approvals": [asdict(a) for a in self.approvals],
             "timeline": [asdict(e) for e in self.timeline],
             "handover": self.handover,
+            "handback": self.handback,
             "verify": self.verify,
             "schemas": self.schemas,
             "lag_samples": [list(s) for s in self.lag_samples],
@@ -271,7 +275,7 @@ class Plan:
 
 def shown(step: Step, ran: bool, reverse: bool) -> bool:
     """The card lists the way forward; the soak with a reverse flow; a finalize request and
-    the way back once they were entered."""
+    the way back once they were entered (`ran`: it ran, or the way back was entered)."""
     if step == Step.SOAK:
         return reverse or ran
     if step == Step.FINALIZE or step in BACK:
@@ -288,9 +292,14 @@ def migration_view(store: Store, migration_id: str) -> MigrationView:
     ]
     consumer = [s.consumer_lag for s in samples if s.consumer_lag is not None]
     steps = []
+    back = any(step in runs for step in BACK)
     for info in INFO.values():
         run = runs.get(info.step)
-        if not shown(info.step, run is not None, bool(m.options.get("reverse_via"))):
+        if not shown(
+            info.step,
+            run is not None or (back and info.step in BACK),
+            bool(m.options.get("reverse_via")),
+        ):
             continue
         seconds = None
         if run and run.started_at and run.finished_at:
@@ -387,6 +396,7 @@ def report(store: Store, migration_id: str) -> Report:
             for e in store.events(m.id)
         ),
         handover=m.state.handover,
+        handback=m.state.handback,
         verify=m.state.verify,
         schemas=m.state.schemas,
         lag_samples=tuple(

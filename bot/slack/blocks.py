@@ -368,7 +368,8 @@ def report_text(r: Report) -> str:
         + (f" ({escape(v.reason)})" if v.reason else "")
         + "\n"
         f"*Approvals*\n{approvals}\n*Handover*: {escape(r.handover_text())}\n"
-        f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
+        + (f"*Handback*: {escape(r.handover_text(back=True))}\n" if r.handback else "")
+        + f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
         f"{len(verify.get('differences', [])) if verify else '—'}"
     )
     if schemas := r.schemas:

@@ -310,6 +310,12 @@ def test_rollback_after_the_cutover_hands_both_groups_back_exactly(sandbox, sign
         ("repoint_to_source", "U0DAN"),
     ]
     assert m.state.handback == {caught: {"exact": 3}, partway: {"exact": 3}}
+    assert driver.bot.notifier.wait_idle(20)
+    thread = driver.standin.channel_messages(CHANNEL, thread_ts=m.card_ts)
+    said = next(t.text for t in thread if "Report for" in t.text)
+    for step in ("stop_producers", "repoint_clients", "rollback", "repoint_to_source"):
+        assert f"{step} approved by <@U0DAN>" in said, said
+    assert f"*Handback*: {caught}: 3 exact; {partway}: 3 exact" in said, said
     report = driver.bot.engine.report(mid)
     assert {"handover_offsets", "handback_offsets"} <= {
         s.step for s in report.migration.steps if s.state == "done"
