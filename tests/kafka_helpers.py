@@ -220,3 +220,28 @@ def group_at_end(cluster, group: str, partitions: list[tuple[str, int]], timeout
         return all(got.get(tp) == end for tp, end in ends.items())
 
     return wait_for(at_end, timeout, f"{group} at the end of {partitions}", every=0.2)
+
+
+def murmur2(data: bytes) -> int:
+    """Java's `Utils.murmur2` (the hash its default partitioner takes of a record's key)."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    whole = len(data) // 4 * 4
+    for i in range(0, whole, 4):
+        k = (int.from_bytes(data[i : i + 4], "little") * m) & mask
+        k = ((k ^ (k >> 24)) * m) & mask
+        h = ((h * m) & mask) ^ k
+    tail = data[whole:]
+    if len(tail) >= 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if tail:
+        h = ((h ^ tail[0]) * m) & mask
+    h = ((h ^ (h >> 13)) * m) & mask
+    return h ^ (h >> 15)
+
+
+def java_partition(key: bytes, partitions: int) -> int:
+    """The partition Java's producer writes a keyed record to (toPositive(murmur2) % n)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -9,6 +9,10 @@ restarted bot reuses what exists):
 3. the MM2 service's user_config: consumer groups and checkpoints (per service, not per flow);
 4. the replication flow between the two ALIASES, created or updated, then read back.
 Writes to one MM2 service hold its lock (bot.aiven.api.service_lock).
+
+`start_from` (a reverse flow, from the cutover's end offsets on): steps 1-2, the flow created
+DISABLED, its start positions written to MM2's offsets topic on the flow's target and read back
+(bot.replicators.aiven_start: the Aiven API cannot set them), then the flow enabled.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from bot.replicators.aiven_flow import (
 )
 from bot.replicators.aiven_links import MM2, POLL, Links, alias_of, integration_state
 from bot.replicators.aiven_preflight import preflight
+from bot.replicators.aiven_start import StartStore, past_starts, positions
 from bot.replicators.base import Finding, FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
 from bot.replicators.offsets import offsets_topic_offsets
 
@@ -242,12 +247,18 @@ class AivenReplicator(Replicator):
             self._flow_name(flow),
         ]
 
-    def ensure(self, flow: FlowSpec) -> list[str]:
+    def _refuse_unfit(self, flow: FlowSpec) -> None:
+        """Refuse what Aiven cannot hold before anything is written."""
         try:
-            mm2_user_config(flow)  # refuse a group selection Aiven cannot hold before writing
+            if flow.checkpoints:
+                mm2_user_config(flow)  # a group selection that fits Aiven's groups setting
             flow_body(flow)
         except UserError as exc:
             raise ReplicatorError(str(exc)) from None
+
+    def _join(self, flow: FlowSpec) -> dict[str, Any]:
+        """Both clusters joined to the MM2 service and their integrations running; the
+        service as read (created first when missing and allowed)."""
         svc = self.mm2_service() or self.prepare()
         self.links.fresh = set()
         with self._lock():
@@ -257,13 +268,69 @@ class AivenReplicator(Replicator):
             ):
                 self.links.integration(self.links.source_of(conf, alias, svc_of), alias)
         self.links.wait([flow.source_alias, flow.target_alias])
+        return svc
+
+    def ensure(self, flow: FlowSpec) -> list[str]:
+        self._refuse_unfit(flow)
+        svc = self._join(flow)
         with self._lock():
             self._service_settings(flow, svc)
             self.write_flow(flow)
         return self.parts(flow)
 
     def start_from(self, flow: FlowSpec, starts: Mapping[TP, int]) -> list[str]:
-        raise ReplicatorError("a reverse flow on Aiven is not built yet")  # being built
+        """The flow created DISABLED, its MirrorSourceConnector's positions written where
+        Aiven's MM2 reads them (bot.replicators.aiven_start) and read back, then enabled and
+        read back. An enabled flow is left as it is, its positions untouched. A disabled one
+        (a crash before it was enabled) gets its positions written again, unless it has
+        copied past them already: then it ran and was disabled since, or the entries are
+        stale, and moving it back or forward would copy records twice or lose them (raised,
+        nothing changed). A reverse flow (no checkpoints) leaves the service's groups setting
+        as it is: that is shared with the forward flow, and a reverse flow hands no group
+        offsets."""
+        self._refuse_unfit(flow)
+        svc = self._join(flow)
+        with self._lock():
+            if flow.checkpoints:
+                self._service_settings(flow, svc)
+            current = self.read_flow(flow)
+            if current is not None and current.get("enabled"):
+                return self.parts(flow)  # started before: copying from where it stands
+            self.write_flow(flow, enabled=False)
+        store = self.start_store(flow)
+        past = past_starts(store.read(), starts)
+        if past:
+            (tp, (stored, start)), *_ = sorted(past.items())
+            raise ReplicatorError(
+                f"the {self._flow_name(flow)} of {self.where} is disabled, and {store.where} "
+                f"holds positions past the start for {len(past)} partition(s) (e.g. "
+                f"{tp[0]}[{tp[1]}]: copied up to {stored}, start {start}): it ran and was "
+                "disabled since (resume it), or these entries are stale (reset them there "
+                "with a tombstone per key, as Aiven's docs say); nothing was changed"
+            )
+        store.write(positions(starts), sleep=self.sleep)
+        with self._lock():
+            current = self.read_flow(flow)
+            if current is None:
+                raise ReplicatorError(
+                    f"{self.where}: the {self._flow_name(flow)} was removed before it started",
+                    retriable=True,
+                )
+            if not current.get("enabled"):
+                self.write_flow(flow, enabled=True)
+        return self.parts(flow)
+
+    def start_store(self, flow: FlowSpec) -> StartStore:
+        """Where the flow's MirrorSourceConnector keeps its positions: MM2's offsets topic on
+        the flow's target."""
+        topic = self.offsets_topic.format(source=flow.source_alias, target=flow.target_alias)
+        return StartStore(self._target(flow), topic, self.offsets_connector, flow.source_alias)
+
+    def _target(self, flow: FlowSpec) -> Cluster:
+        cluster = self._clusters.get(flow.name)
+        if cluster is None:
+            cluster = self._clusters[flow.name] = Cluster(f"{flow.name}-target", flow.target)
+        return cluster
 
     def status(self, flow: FlowSpec) -> ReplicatorStatus:
         parts, errors = {}, []
@@ -308,9 +375,7 @@ class AivenReplicator(Replicator):
         """From MM2's offsets topic on the target (`mm2-offsets.<source alias>.internal`): the
         same figures as with Kafka Connect, read from the clusters themselves."""
         topic = self.offsets_topic.format(source=flow.source_alias, target=flow.target_alias)
-        cluster = self._clusters.get(flow.name)
-        if cluster is None:
-            cluster = self._clusters[flow.name] = Cluster(f"{flow.name}-target", flow.target)
+        cluster = self._target(flow)
         source = flow.source_alias
 
         def mine(name: str, part: dict) -> bool:  # the flow's MirrorSourceConnector

@@ -1,7 +1,8 @@
 """Preflight on Aiven: one finding per line, each saying what was checked and what was found.
 
 Checked: the token (through the project), the MM2 service (exists and RUNNING, or may be
-created), and each side that is an Aiven Kafka service (exists, RUNNING, its Kafka version,
+created), the groups setting (a reverse flow instead says where its start positions go), and
+each side that is an Aiven Kafka service (exists, RUNNING, its Kafka version,
 the schema registry when schemas are migrated, topic auto-creation: the bot creates every topic
 itself with its configs, so auto-creation is never relied on).
 """
@@ -25,6 +26,7 @@ class MM2Service(Protocol):
     project: str
     plan: str | None
     cloud: str | None
+    offsets_topic: str
 
     @property
     def where(self) -> str: ...
@@ -45,11 +47,14 @@ def preflight(rep: MM2Service, flow: FlowSpec, *, schemas: bool = False) -> list
         Finding(True, f"token in {rep.api.token_env} accepted; project {rep.project} found")
     )
     found.append(_mm2(rep))
-    try:
-        groups = groups_expression(flow.groups)
-        found.append(Finding(True, f"consumer groups as Aiven's groups setting: {groups}"))
-    except Exception as exc:  # noqa: BLE001 - UserError: the selection does not fit
-        found.append(Finding(False, str(exc)))
+    if not flow.checkpoints:
+        found.append(_start_positions(rep, flow))
+    else:
+        try:
+            groups = groups_expression(flow.groups)
+            found.append(Finding(True, f"consumer groups as Aiven's groups setting: {groups}"))
+        except Exception as exc:  # noqa: BLE001 - UserError: the selection does not fit
+            found.append(Finding(False, str(exc)))
     for side, svc, registry in (
         ("source", flow.source_aiven, False),
         ("target", flow.target_aiven, schemas),
@@ -60,6 +65,20 @@ def preflight(rep: MM2Service, flow: FlowSpec, *, schemas: bool = False) -> list
             continue
         found.extend(_kafka(rep, side, svc, registry))
     return found
+
+
+def _start_positions(rep: MM2Service, flow: FlowSpec) -> Finding:
+    """A reverse flow starts at given offsets, which the Aiven API cannot set."""
+    topic = rep.offsets_topic.format(source=flow.source_alias, target=flow.target_alias)
+    return Finding(
+        True,
+        f"the {flow.source_alias}->{flow.target_alias} flow starts at the cutover's end "
+        f"offsets, written by the bot to {topic} on {flow.target_alias} while the flow is "
+        "disabled (the Aiven API cannot set a flow's start): this relies on Aiven's MM2 "
+        "reading its start positions from that topic, as Aiven's docs on resetting a topic "
+        "describe",
+        warning=True,
+    )
 
 
 def _unless_passing(exc: ReplicatorError) -> None:

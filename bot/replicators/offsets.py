@@ -2,7 +2,13 @@
 it replicated. Kafka Connect serves them at `GET /connectors/<name>/offsets`; they also live in
 the worker's offsets topic (`connect-offsets`, or `mm2-offsets.<alias>.internal` in dedicated
 mode) as JSON: key `["<connector>", {"cluster": alias, "partition": p, "topic": t}]`, value
-`{"offset": n}`."""
+`{"offset": n}`.
+
+Written back as Connect writes them (`offset_record`): the key's bytes are what Java's
+JsonConverter makes of it, compact, the partition map's fields in the order Connect gives them
+(cluster, partition, topic); the worker looks a partition's offset up by those exact bytes. A
+key's last write wins only within its partition of the topic, so the records go where Java's
+producer puts that key (librdkafka's `murmur2_random` partitioner: murmur2 of the key bytes)."""
 
 from __future__ import annotations
 
@@ -11,6 +17,24 @@ from collections.abc import Callable
 
 from bot.kafka.cluster import TP, Cluster
 from bot.kafka.records import scan_topic
+
+JAVA_PARTITIONER = "murmur2_random"  # librdkafka's name for Java's default keyed partitioner
+
+
+def offset_key(connector: str, alias: str, tp: TP) -> bytes:
+    """The offsets topic's key of one source partition of a MirrorSourceConnector, byte for
+    byte as Connect writes it."""
+    topic, partition = tp
+    part = {"cluster": alias, "partition": partition, "topic": topic}
+    return json.dumps([connector, part], separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def offset_record(
+    connector: str, alias: str, tp: TP, offset: int | None
+) -> tuple[bytes, bytes | None]:
+    """(key, value) of that partition's offset record; `offset` None: a tombstone (reset)."""
+    value = None if offset is None else json.dumps({"offset": offset}, separators=(",", ":"))
+    return offset_key(connector, alias, tp), None if value is None else value.encode()
 
 
 def mirror_offsets(offsets: list[dict]) -> dict[TP, int]:

@@ -3,7 +3,8 @@ tests and rehearsals, backed by the real sandbox.
 
 One project (its state and answers: rehearsal/standins/aiven_project.py); the Kafka services it
 hosts are sandbox clusters (name -> librdkafka settings); MirrorMaker 2 services run their
-replication flows as MM2 connectors on the sandbox's Connect worker (aiven_kafka.py). Every
+replication flows as MM2 connectors on the sandbox's Connect worker attached to the flow's
+target (`connect` for the target, `connect_source` for the source; aiven_kafka.py). Every
 request is checked against Aiven's OpenAPI document and a field-name allow-list
 (aiven_openapi.py), and every 2xx answer too: an answer the document refuses is a
 `ResponseMismatch`, answered as a 500 and kept in `problems` for the test to assert on.
@@ -19,7 +20,9 @@ replicates nothing and raises no error, as on Aiven.
 MM2's committed source offsets are copied every OFFSETS_EVERY s from the Connect worker to
 `mm2-offsets.<source alias>.internal` on the target, under `MirrorSourceConnector`, where the
 bot reads them on Aiven (aiven_kafka.OffsetsMirror); `offsets_held = True` stops that (an MM2
-that commits nothing new).
+that commits nothing new). A flow enabled starts its MirrorSourceConnector from the positions
+stored there (none: from the beginning), as Aiven's MM2 does; one disabled stores its last
+positions there first and runs no connector.
 
 Knobs: `fail(method, path_regex, status, times)` answers the next matching requests with an
 Aiven-like error (or DROP: the connection is closed without an answer) and changes nothing.
@@ -80,14 +83,14 @@ class Fault:
 class AivenStandIn(AivenProject):
     def __init__(self, *, token: str, project: str, **kwargs: Any):
         """`token`: what `authorization: aivenv1 <token>` must carry; the other arguments are
-        AivenProject's (kafka_services, connect_url, running_delay, existing)."""
+        AivenProject's (kafka_services, connect_url, connect_workers, running_delay,
+        existing)."""
         validator()  # once per process
         super().__init__(project=project, **kwargs)
         self._token = token
         self.requests: list[Logged] = []
         self.problems: list[str] = []  # answers the document refused (stand-in bugs)
         self.offset_errors: list[str] = []  # copying MM2's offsets failed (clusters away)
-        self.offsets_held = False  # a knob: MM2 commits no new offsets (stuck or slow)
         self._faults: list[Fault] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -99,13 +102,22 @@ class AivenStandIn(AivenProject):
     @classmethod
     def on_sandbox(cls, box, *, token: str, project: str, **kwargs: Any) -> AivenStandIn:
         """The sandbox's (bot.sandbox.Sandbox) clusters as Kafka services `source-kafka` and
-        `target-kafka` (as its admin user), its Connect worker running the MM2 flows."""
+        `target-kafka` (as its admin user); a flow into the target runs on its worker `connect`,
+        one into the source on `connect_source`."""
         services = {SOURCE: box.source.client_config(), TARGET: box.target.client_config()}
+        workers = {
+            box.target.bootstrap_servers: (box.connect_url, box.connect_auth("connect")),
+            box.source.bootstrap_servers: (
+                box.connect_source_url,
+                box.connect_auth("connect_source"),
+            ),
+        }
         return cls(
             token=token,
             project=project,
             kafka_services=services,
             connect_url=box.connect_url,
+            connect_workers=workers,
             **kwargs,
         )
 

@@ -1,6 +1,12 @@
 """What the Aiven API stand-in does on the real sandbox clusters: replication flows become
-MirrorMaker 2 connectors on the Connect worker (bot.replicators.connect), their progress is read
-from the data, native ACLs and topics are applied with Kafka's admin API.
+MirrorMaker 2 connectors on a Connect worker attached to the flow's target cluster (a
+MirrorSourceConnector writes into its worker's own cluster; bot.replicators.connect), their
+progress is read from the data, native ACLs and topics are applied with Kafka's admin API.
+
+As Aiven's MM2 in dedicated mode, an enabled flow's MirrorSourceConnector starts from the
+positions found in `mm2-offsets.<source alias>.internal` on the target, read as Connect reads
+its offsets topic (the last record per exact key bytes; no entry: from the beginning; `start`);
+a disabled flow runs no connector, its last positions committed there first (`remove`).
 
 Aiven's defaults where a flow leaves a field out: topics [".*"], MM2's default topic exclusions,
 DefaultReplicationPolicy, offset_lag_max 100, sync_group_offsets_interval_seconds 60,
@@ -8,10 +14,10 @@ offset-syncs on the source, no heartbeats; groups and groups_exclude come from t
 service's user_config. The replication factor is the target's default unless the flow sets one
 (Aiven's is 3, which a one-broker sandbox cannot hold).
 
-MM2's internal topics, as the bot reads them on Aiven (assumed to be upstream MM2's, as Aiven
-documents none of them): committed offsets in `mm2-offsets.<source alias>.internal` on the
-target under `MirrorSourceConnector` (dedicated mode; copied there by OffsetsMirror, as the
-stand-in's connectors commit to the worker's own topic), checkpoints in
+MM2's internal topics, as Aiven's docs name them: committed offsets in
+`mm2-offsets.<source alias>.internal` on the target under `MirrorSourceConnector` (dedicated
+mode; 25 partitions, compacted; copied there by OffsetsMirror, as the stand-in's connectors
+commit to their worker's own topic), checkpoints in
 `<source alias>.checkpoints.internal` on the target, offset syncs where the flow's
 offset_syncs_topic_location says, heartbeats in `heartbeats` (IdentityReplicationPolicy) on the
 target. The connectors write the last three themselves, as on Aiven.
@@ -23,6 +29,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,13 +39,16 @@ import httpx
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bot.connect.rest import ConnectError
 from bot.kafka.acls import Acl
-from bot.kafka.cluster import TIMEOUT, Cluster, KafkaOpError, gather
+from bot.kafka.cluster import TIMEOUT, TP, Cluster, KafkaOpError, gather
 from bot.kafka.groups import end_offsets, start_offsets
 from bot.kafka.progress import replication_progress
+from bot.kafka.records import scan_topic
 from bot.kafka.select import is_internal
 from bot.replicators.base import FlowSpec, ReplicatorError
-from bot.replicators.connect import ConnectReplicator
+from bot.replicators.connect import ConnectReplicator, connector_configs, source_connector
+from bot.replicators.offsets import JAVA_PARTITIONER, mirror_offsets, offset_key, offset_record
 
 IDENTITY = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy"
 MM2_TOPICS_EXCLUDE = [r".*[\-\.]internal", r".*\.replica", r"__.*"]
@@ -122,24 +132,78 @@ def flow_spec(
     )
 
 
-def deploy(connect: ConnectReplicator, spec: FlowSpec) -> str | None:
-    """The flow's connectors as it wants them; the worker's refusal, if any."""
+FAILURES = (ReplicatorError, ConnectError, httpx.HTTPError, KafkaException, KafkaOpError)
+SETTLE = 30.0  # seconds for a connector to stop, or to show the offsets written to it
+
+
+def deploy(connect: ConnectReplicator, spec: FlowSpec, store: OffsetsMirror) -> str | None:
+    """The flow's connectors as it wants them, its MirrorSourceConnector started from the
+    stored positions when it does not run yet; the worker's refusal, if any."""
     try:
-        connect.ensure(spec)
+        if connect.rest.status(source_connector(spec)).state in ("MISSING", "STOPPED"):
+            start(connect, spec, store)
+        connect.ensure(spec)  # the other connectors; a running source is updated in place
         if not spec.emit_heartbeats:  # turned off by an update
             connect.client.delete(f"/connectors/{spec.name}-heartbeat")
-    except (ReplicatorError, httpx.HTTPError) as exc:
+    except (*FAILURES, TimeoutError) as exc:
         return str(exc)
     return None
 
 
-def remove(connect: ConnectReplicator, name: str) -> str | None:
-    """No connectors for the flow (disabled, deleted, or its aliases name no cluster)."""
+def start(connect: ConnectReplicator, spec: FlowSpec, store: OffsetsMirror) -> None:
+    """The MirrorSourceConnector created STOPPED, given exactly the stored positions (its own
+    older ones reset), read back, then resumed: MM2 starting from its offsets topic."""
+    rest, name = connect.rest, source_connector(spec)
+    config = connector_configs(spec)[name]
+    current = rest.config(name)
+    if current is None:
+        rest.create(name, config, initial_state="STOPPED")
+    elif {k: v for k, v in current.items() if k != "name"} != config:
+        rest.put_config(name, config)  # a STOPPED connector stays stopped
+    _settle(lambda: rest.status(name).stopped, f"{name} STOPPED")
+    stored = store.stored(spec)
+    own = mirror_offsets(rest.offsets(name))
+    wanted = {**dict.fromkeys(own), **stored}  # None: reset
+    if wanted:
+        rest.alter_offsets(name, [_entry(spec, tp, n) for tp, n in sorted(wanted.items())])
+    _settle(lambda: mirror_offsets(rest.offsets(name)) == stored, f"{name} offsets as stored")
+    store.known(spec, stored)
+    rest.resume(name)
+
+
+def _entry(spec: FlowSpec, tp: TP, offset: int | None) -> dict:
+    part = {"cluster": spec.source_alias, "topic": tp[0], "partition": tp[1]}
+    return {"partition": part, "offset": None if offset is None else {"offset": offset}}
+
+
+def _settle(done, what: str) -> None:
+    deadline = time.monotonic() + SETTLE
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not after {SETTLE:.0f}s")
+        time.sleep(0.1)
+
+
+def remove(
+    connect: ConnectReplicator,
+    name: str,
+    spec: FlowSpec | None = None,
+    store: OffsetsMirror | None = None,
+) -> str | None:
+    """No connectors for the flow (disabled, deleted, or its aliases name no cluster). With
+    `spec` and `store`: its source connector stopped first, its last offsets committed to the
+    store, as MM2 commits when its tasks stop."""
     nowhere = {"bootstrap.servers": ""}
-    spec = FlowSpec(name, nowhere, nowhere, [], emit_heartbeats=True)  # names all three
+    every = FlowSpec(name, nowhere, nowhere, [], emit_heartbeats=True)  # names all three
     try:
-        connect.delete(spec)
-    except ReplicatorError as exc:
+        source = f"{name}-source"
+        stops = spec is not None and store is not None
+        if stops and connect.rest.status(source).state != "MISSING":
+            connect.rest.stop(source)
+            _settle(lambda: connect.rest.status(source).stopped, f"{source} STOPPED")
+            store.copy(connect, spec)
+        connect.delete(every)
+    except (*FAILURES, TimeoutError) as exc:
         return str(exc)
     return None
 
@@ -258,14 +322,17 @@ def describe_topic(cluster: Cluster, name: str) -> dict[str, Any] | None:
 
 
 MM2_OFFSETS = "mm2-offsets.{source}.internal"  # on the target, as MM2 in dedicated mode
+MM2_OFFSETS_PARTITIONS = 25  # as Aiven lists it
 
 
 class OffsetsMirror:
-    """Where Aiven's MM2 keeps its committed source offsets, as the bot reads them: on the
-    target, in `mm2-offsets.<source alias>.internal`, keyed by connector `MirrorSourceConnector`
-    (MM2's dedicated mode; assumed of Aiven, whose MM2 internals are not documented). The
-    stand-in's connectors commit to the Connect worker's own offsets topic under their names:
-    `copy` writes what changed there into that topic, as the worker would."""
+    """Where Aiven's MM2 keeps its committed source offsets: on the target, in
+    `mm2-offsets.<source alias>.internal`, keyed by connector `MirrorSourceConnector` (MM2's
+    dedicated mode, as Aiven's docs describe it). The stand-in's connectors commit to their
+    Connect worker's own offsets topic under their names: `copy` writes what changed there
+    into that topic as the worker would (Connect's key bytes, Java's partitioner), `stored`
+    reads it as the worker does when the flow starts. `ignored`: keys found there that Connect
+    would not match (other bytes for a partition of the flow's source alias)."""
 
     CONNECTOR = "MirrorSourceConnector"
 
@@ -273,13 +340,57 @@ class OffsetsMirror:
         self._sent: dict[tuple[str, str, str, int], int] = {}
         self._producers: dict[str, Producer] = {}
         self._topics: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()
+        self.ignored: list[bytes] = []
 
     def copy(self, connect: ConnectReplicator, spec: FlowSpec) -> int:
-        """Copy the flow's new committed offsets; how many were written."""
-        try:
-            offsets = connect.replicated_offsets(spec)
-        except ReplicatorError:  # connectors not there yet, or the worker restarting
-            return 0
+        """Copy the flow's new committed offsets; how many were written. Read and written
+        under one lock: a copy read before a flow stopped never lands after its last one."""
+        with self._lock:
+            try:
+                offsets = connect.replicated_offsets(spec)
+            except ReplicatorError:  # connectors not there yet, or the worker restarting
+                return 0
+            return self._write(spec, offsets)
+
+    def known(self, spec: FlowSpec, offsets: dict[TP, int]) -> None:
+        """What the store holds for the flow now (read when it started): nothing to copy."""
+        with self._lock:
+            where, alias = spec.target["bootstrap.servers"], spec.source_alias
+            for tp, offset in offsets.items():
+                self._sent[(where, alias, *tp)] = offset
+
+    def stored(self, spec: FlowSpec) -> dict[TP, int]:
+        """The flow's positions as Connect reads its offsets topic: the last record of each
+        key (by its exact bytes, every partition read); a tombstone removes the entry."""
+        alias = spec.source_alias
+        latest: dict[bytes, bytes | None] = {}
+        target = cluster(f"{alias}-offsets", spec.target)
+
+        def keep(msg) -> None:
+            latest[msg.key() or b""] = msg.value()
+
+        scan_topic(target, MM2_OFFSETS.format(source=alias), keep)
+        found: dict[TP, int] = {}
+        for key, value in latest.items():
+            try:
+                name, part = json.loads(key)
+                tp = (part["topic"], part["partition"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            if name != self.CONNECTOR or part.get("cluster") != alias:
+                continue
+            if key != offset_key(self.CONNECTOR, alias, tp):
+                with self._lock:
+                    self.ignored.append(key)
+                continue
+            if value is not None:
+                found[tp] = int(json.loads(value)["offset"])
+            else:
+                found.pop(tp, None)
+        return found
+
+    def _write(self, spec: FlowSpec, offsets: dict[TP, int]) -> int:
         where = spec.target["bootstrap.servers"]
         alias = spec.source_alias
         changed = {tp: o for tp, o in offsets.items() if self._sent.get((where, alias, *tp)) != o}
@@ -287,10 +398,12 @@ class OffsetsMirror:
             return 0
         topic = MM2_OFFSETS.format(source=alias)
         if where not in self._producers:
-            self._producers[where] = Producer({**spec.target, "log_level": 3})
+            self._producers[where] = Producer(
+                {**spec.target, "partitioner": JAVA_PARTITIONER, "log_level": 3}
+            )
         if (where, topic) not in self._topics:
             target = cluster(f"{alias}-offsets", spec.target)
-            new = NewTopic(topic, 1, -1, config={"cleanup.policy": "compact"})
+            new = NewTopic(topic, MM2_OFFSETS_PARTITIONS, -1, config={"cleanup.policy": "compact"})
             try:
                 gather(
                     target.admin.create_topics([new], request_timeout=TIMEOUT), f"create {topic}"
@@ -300,9 +413,9 @@ class OffsetsMirror:
                     raise
             self._topics.add((where, topic))
         producer = self._producers[where]
-        for (t, p), offset in sorted(changed.items()):
-            key = [self.CONNECTOR, {"cluster": alias, "partition": p, "topic": t}]
-            producer.produce(topic, key=json.dumps(key), value=json.dumps({"offset": offset}))
+        for tp, offset in sorted(changed.items()):
+            key, value = offset_record(self.CONNECTOR, alias, tp, offset)
+            producer.produce(topic, key=key, value=value)
         if producer.flush(10) != 0:
             return 0
         for tp, offset in changed.items():
@@ -310,6 +423,7 @@ class OffsetsMirror:
         return len(changed)
 
     def close(self) -> None:
-        for producer in self._producers.values():
-            producer.flush(5)
-        self._producers.clear()
+        with self._lock:
+            for producer in self._producers.values():
+                producer.flush(5)
+            self._producers.clear()

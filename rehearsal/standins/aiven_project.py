@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,17 +82,30 @@ class AivenProject:
         project: str,
         kafka_services: dict[str, dict[str, str]],
         connect_url: str,
+        connect_workers: Mapping[str, tuple[str, tuple[str, str] | None]] | None = None,
         running_delay: float = 0.5,
         existing: list[str] | None = None,
     ):
         """`kafka_services`: the Kafka services this project can host (name -> librdkafka
         settings of a sandbox cluster); those in `existing` (default: all) exist and run from
-        the start, the others appear when created."""
+        the start, the others appear when created. A flow's MM2 connectors run on the Connect
+        worker attached to the flow's target cluster (a MirrorSourceConnector writes into its
+        worker's own cluster): `connect_workers` maps a cluster's bootstrap servers to its
+        worker's (URL, basic-auth credentials or None); `connect_url`: the worker of any other
+        target."""
         self.project = project
         self.kafka_services = kafka_services
         self.running_delay = running_delay
         self.connect = ConnectReplicator(connect_url)
+        self._by_url = {connect_url: self.connect}  # one client per worker
+        self.workers: dict[str, ConnectReplicator] = {}
+        for servers, (url, auth) in (connect_workers or {}).items():
+            if url not in self._by_url:
+                user, password = auth or (None, None)
+                self._by_url[url] = ConnectReplicator(url, username=user, password=password)
+            self.workers[_servers(servers)] = self._by_url[url]
         self.offsets = aiven_kafka.OffsetsMirror()
+        self.offsets_held = False  # a knob: MM2 commits no new offsets (stuck or slow)
         self.services: dict[str, Service] = {}
         self.endpoints: dict[str, dict] = {}  # id -> {endpoint_name, endpoint_type, user_config}
         self.integrations: dict[str, Integration] = {}
@@ -107,12 +121,20 @@ class AivenProject:
         """The MM2 connectors of a flow are named `<this>-source`, `-checkpoint`, `-heartbeat`."""
         return re.sub(r"[^A-Za-z0-9_.-]", "-", f"aiven-{service}-{source}-{target}")
 
+    def worker(self, spec) -> ConnectReplicator:
+        """The Connect worker attached to the flow's target: where its connectors run."""
+        return self.workers.get(_servers(spec.target["bootstrap.servers"]), self.connect)
+
+    def every_worker(self) -> list[ConnectReplicator]:
+        """Each Connect worker a flow may run on, once."""
+        return list(self._by_url.values())
+
     def remove_connectors(self) -> None:
         """Remove the MM2 connectors of every flow (as if its MM2 services were gone)."""
         with self._lock:
             for key in self.flows:
-                if self._spec(key) is not None:
-                    aiven_kafka.remove(self.connect, self.connector_prefix(*key))
+                for worker in self.every_worker():
+                    aiven_kafka.remove(worker, self.connector_prefix(*key))
 
     def mirror_offsets(self) -> int:
         """Copy each running flow's committed source offsets where Aiven's MM2 keeps them
@@ -123,7 +145,7 @@ class AivenProject:
                 for key, flow in self.flows.items()
                 if flow.config.get("enabled") and (spec := self._spec(key)) is not None
             ]
-        return sum(self.offsets.copy(self.connect, spec) for spec in specs)
+        return sum(self.offsets.copy(self.worker(spec), spec) for spec in specs)
 
     def route(self, method: str, path: str, query: dict, body: dict) -> tuple[int, Any]:
         parts = [unquote(p) for p in path.removeprefix("/v1/").strip("/").split("/")]
@@ -447,12 +469,22 @@ class AivenProject:
         return aiven_kafka.flow_spec(name, (source, target), clients, flow, mm2_config)
 
     def _apply(self, key: tuple[str, str, str]) -> None:
-        flow = self.flows[key]
-        spec = self._spec(key)
-        if spec is None or not flow.config.get("enabled"):  # remove what was deployed
-            flow.error = aiven_kafka.remove(self.connect, self.connector_prefix(*key))
-        else:
-            flow.error = aiven_kafka.deploy(self.connect, spec)
+        """An enabled flow's connectors on its target's worker, started from the positions
+        stored on its target; a disabled one's removed, its last positions stored first
+        (unless offsets are held). Connectors left on another worker (a flow whose target
+        changed) are removed."""
+        flow, spec, name = self.flows[key], self._spec(key), self.connector_prefix(*key)
+        home = self.worker(spec) if spec is not None else None
+        store = None if self.offsets_held else self.offsets
+        errors = []
+        for worker in self.every_worker():
+            if worker is home and flow.config.get("enabled"):
+                errors.append(aiven_kafka.deploy(worker, spec, self.offsets))
+            elif worker is home:
+                errors.append(aiven_kafka.remove(worker, name, spec, store))
+            else:
+                errors.append(aiven_kafka.remove(worker, name))
+        flow.error = next((e for e in errors if e), None)
 
     def _apply_flows(self, service: str) -> None:
         for key in [k for k in self.flows if k[0] == service]:
@@ -461,7 +493,7 @@ class AivenProject:
     def _flow_json(self, key: tuple[str, str, str]) -> dict:
         flow = self.flows[key]
         spec = self._spec(key) if flow.config.get("enabled") else None
-        done = aiven_kafka.progress(self.connect, spec) if spec is not None else 0.0
+        done = aiven_kafka.progress(self.worker(spec), spec) if spec is not None else 0.0
         return {
             **flow.config,
             "source_cluster": key[1],
@@ -596,6 +628,11 @@ ROUTES: list[tuple[tuple[str, ...], dict[str, str]]] = [
     (("service", "*", "topic"), {"POST": "create_topic"}),
     (("service", "*", "topic", "*"), {"GET": "get_topic"}),
 ]
+
+
+def _servers(bootstrap: str) -> str:
+    """Bootstrap servers compared as a set (order and spaces aside)."""
+    return ",".join(sorted(s.strip() for s in bootstrap.split(",") if s.strip()))
 
 
 def _project_json(name: str) -> dict:

@@ -58,6 +58,19 @@ def mm2_with_aliases(standin, sandbox, unique: str):
     return api
 
 
+def config_of(sandbox, name: str) -> dict:
+    """A connector's config as the worker answers it once it can (a 409 while the Connect
+    group rebalances after the flow's connectors were created)."""
+
+    def answer():
+        got = httpx.get(f"{sandbox.connect_url}/connectors/{name}/config", timeout=10)
+        return got.status_code != 409 and got
+
+    got = wait_for(answer, 30, f"{name}'s config answered")
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
 def connectors(sandbox, prefix: str) -> list[str]:
     names = httpx.get(f"{sandbox.connect_url}/connectors", timeout=10).json()
     return sorted(n for n in names if n.startswith(prefix + "-"))
@@ -77,7 +90,7 @@ def test_a_flow_between_aliases_replicates_and_disabling_removes_it(aiven, sandb
     }
     prefix = aiven.connector_prefix("mm2", "src", "dst")
     assert connectors(sandbox, prefix) == [f"{prefix}-checkpoint", f"{prefix}-source"]
-    checkpoint = httpx.get(f"{sandbox.connect_url}/connectors/{prefix}-checkpoint/config").json()
+    checkpoint = config_of(sandbox, f"{prefix}-checkpoint")
     assert (checkpoint["groups"], checkpoint["groups.exclude"]) == ("orders-.*", "tmp-.*")
     assert checkpoint["replication.policy.class"] == IDENTITY
     assert checkpoint["source.cluster.bootstrap.servers"] == sandbox.source.bootstrap_servers

@@ -241,3 +241,35 @@ def test_deleting_a_service_deletes_its_integrations_and_flows(mm2):
     assert refusal(aiven.get_service_integration, PROJECT, integration_id)[0] == 404
     assert refusal(aiven.list_mirrormaker_replication_flows, PROJECT, "mm2")[0] == 404
     assert aiven.get_service(PROJECT, SOURCE)["service_integrations"] == []
+
+
+def test_a_flow_runs_on_the_worker_of_its_target_one_client_per_worker():
+    """A MirrorSourceConnector writes into its worker's own cluster: a flow into the source runs
+    on the source's worker; the target's worker, given twice, is one worker (a flow updated on
+    it is never removed from it as if it ran elsewhere)."""
+    from standins.aiven_api import AivenStandIn
+
+    from bot.replicators.base import FlowSpec
+
+    source, target = "127.0.0.1:1", "127.0.0.1:2"
+    standin = AivenStandIn(
+        token=TOKEN,
+        project=PROJECT,
+        kafka_services={},
+        connect_url="http://127.0.0.1:9",
+        connect_workers={
+            target: ("http://127.0.0.1:9", None),
+            f" {source} ": ("http://127.0.0.1:8", ("connect-admin", "pw")),
+        },
+    )
+
+    standin.server.server_close()  # never started: no request is made
+
+    def into(servers: str) -> FlowSpec:
+        return FlowSpec("f", {"bootstrap.servers": "x:1"}, {"bootstrap.servers": servers}, [])
+
+    assert standin.worker(into(source)).url == "http://127.0.0.1:8"
+    assert standin.worker(into(source)).rest.username == "connect-admin"
+    assert standin.worker(into(target)) is standin.connect
+    assert standin.worker(into("elsewhere:3")) is standin.connect
+    assert len({id(w) for w in standin.every_worker()}) == len(standin.every_worker()) == 2
