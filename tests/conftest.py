@@ -51,6 +51,26 @@ def sandbox(tmp_path_factory):
 
 
 @pytest.fixture
+def heartbeats_removed(sandbox):
+    """MM2 copies every heartbeats topic whatever a flow's topics (IdentityReplicationPolicy
+    names them as the default policy does): the reverse flow creates `target.heartbeats` (and
+    more) on the sandbox's source. Those it created are removed after the test: the flows of
+    later tests would copy them on, and count them."""
+    conf = sandbox.source.client_config()
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(conf)
+    before = set(admin.list_topics(timeout=30).topics)
+    yield
+    made = [t for t in admin.list_topics(timeout=30).topics if t not in before]
+    copied = [t for t in made if t.endswith("heartbeats")]
+    if copied:
+        from tests.kafka_helpers import delete_topics
+
+        delete_topics(conf, copied)
+
+
+@pytest.fixture
 def unique():
     """A short unique suffix for topic, group and connector names."""
     return uuid.uuid4().hex[:8]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from bot.aiven.api import AivenApi
 from bot.aiven.service import AivenService
@@ -31,12 +30,14 @@ from tests.aiven_fixtures import (
     aiven_fixture,  # noqa: F401 - the `aiven` fixture
 )
 from tests.connect_helpers import names, worker
-from tests.kafka_helpers import create_topic, delete_topics, java_partition, produce, read_from
+from tests.kafka_helpers import create_topic, java_partition, produce, read_from
 from tests.waits import wait_for
 
 OLD, EARLY, NEW, MORE = 30, 4, 20, 6  # records before the cutover; after it, before the flow
 # starts; once it runs; after a second start_from
 PARTITIONS = 2
+
+pytestmark = pytest.mark.usefixtures("heartbeats_removed")
 
 
 def flows(sandbox, api, unique: str) -> tuple[FlowSpec, FlowSpec]:
@@ -113,22 +114,6 @@ def flow_writes(standin, since: int, source: str, target: str) -> list[tuple[str
         and path.search(r.path)
         and (r.method == "PUT" or (r.body or {}).get("source_cluster") == source)
     ]
-
-
-@pytest.fixture(autouse=True)
-def no_heartbeats_left_on_the_source(sandbox):
-    """MM2 copies every heartbeats topic whatever a flow's topics (IdentityReplicationPolicy
-    names them as the default policy does): the reverse flow creates `target.heartbeats` (and
-    more) on the sandbox's source. Those it created are removed after the test: the flows of
-    later tests would copy them on, and count them."""
-    conf = sandbox.source.client_config()
-    admin = AdminClient(conf)
-    before = set(admin.list_topics(timeout=30).topics)
-    yield
-    made = [t for t in admin.list_topics(timeout=30).topics if t not in before]
-    copied = [t for t in made if t.endswith("heartbeats")]
-    if copied:
-        delete_topics(conf, copied)
 
 
 @pytest.fixture

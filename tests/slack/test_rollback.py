@@ -22,7 +22,7 @@ from tests.kafka_helpers import commit, create_topic, produce, read_from
 from tests.slack.support import CHANNEL, live_config, running_bot
 from tests.waits import wait_for
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("heartbeats_removed")]
 
 
 @pytest.fixture
