@@ -264,7 +264,9 @@ def rollback_condition(ctx: Context) -> Result | None:
             + "): a rollback starts only while it copies"
         )
     moved = progress(ctx)
-    found = record_foreign(ctx)
+    # read, not stored: storing moves the version on, and approvals of the open gate name the
+    # version it opened at (the count moves with the reverse lag while the target is written)
+    found = foreign_writes(ctx)
     ctx.observed.figures = {
         "replication_lag": moved.lag,
         "at": ctx.now,

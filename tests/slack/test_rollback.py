@@ -8,17 +8,16 @@ reverse connectors never exist together."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 
 import pytest
-from confluent_kafka import Consumer, Producer
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from tests.connect_helpers import client, worker
 from tests.kafka_helpers import commit, create_topic, produce, read_from
+from tests.rollback_helpers import Member, Watcher, committed_records, transactions
 from tests.slack.support import CHANNEL, live_config, running_bot
 from tests.waits import wait_for
 
@@ -55,117 +54,6 @@ def gate(driver, mid: str, step: str, timeout: float = 180):
 
 def at_step(store, mid: str, step: str, timeout: float = 180) -> None:
     wait_for(lambda: store.get(mid).step == step, timeout, f"{mid} at {step}")
-
-
-class Watcher(threading.Thread):
-    """Polls both Connect workers; remembers any moment the forward and the reverse
-    connectors of the migration were listed together."""
-
-    def __init__(self, sandbox, mid: str):
-        super().__init__(daemon=True)
-        self.forward, self.back = worker(sandbox, "connect"), worker(sandbox, "connect_source")
-        self.mid, self.both, self.seen_back, self.looks = mid, [], False, 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        with client(self.forward) as fwd, client(self.back) as back:
-            while not self.done.is_set():
-                try:
-                    forward = [
-                        n for n in fwd.get("/connectors").json() if n.startswith(f"km-{self.mid}-")
-                    ]
-                    reverse = [
-                        n for n in back.get("/connectors").json() if n.startswith(f"km-{self.mid}-")
-                    ]
-                except Exception:  # noqa: BLE001 - a worker busy for a moment: look again
-                    continue
-                self.looks += 1
-                forward = [n for n in forward if "-back-" not in n]
-                self.seen_back |= bool(reverse)
-                if forward and reverse:
-                    self.both.append((forward, reverse))
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join(10)
-
-
-class Member(threading.Thread):
-    """A consumer group member: reads and commits after each batch; with `limit`, it stops
-    reading after that many records (its partitions paused), and stays a member."""
-
-    def __init__(self, conf: dict, group: str, topics: list[str], limit: int | None = None):
-        super().__init__(daemon=True)
-        self.conf, self.group, self.topics, self.limit = conf, group, topics, limit
-        self.values: list[bytes] = []
-        self.done = threading.Event()
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        consumer = Consumer(
-            {
-                **self.conf,
-                "group.id": self.group,
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-            }
-        )
-        try:
-            consumer.subscribe(self.topics)
-            paused = False
-            while not self.done.is_set():
-                msgs = consumer.consume(50, timeout=0.2)
-                batch = []
-                for msg in msgs:
-                    if msg.error() is not None:
-                        continue
-                    if self.limit is not None and len(self.values) >= self.limit:
-                        break
-                    self.values.append(msg.value())
-                    batch.append(msg)
-                if batch:
-                    last = {}
-                    for msg in batch:
-                        last[(msg.topic(), msg.partition())] = msg.offset() + 1
-                    from confluent_kafka import TopicPartition
-
-                    consumer.commit(
-                        offsets=[TopicPartition(t, p, o) for (t, p), o in last.items()],
-                        asynchronous=False,
-                    )
-                if self.limit is not None and len(self.values) >= self.limit and not paused:
-                    consumer.pause(consumer.assignment())
-                    paused = True
-        except Exception as exc:  # noqa: BLE001 - the test reads it
-            self.error = exc
-        finally:
-            consumer.close()
-
-    def stop(self) -> list[bytes]:
-        self.done.set()
-        self.join(30)
-        assert self.error is None, self.error
-        return self.values
-
-
-def transactions(conf: dict, topic: str, batches: list[list[bytes]], abort_last: bool) -> None:
-    producer = Producer({**conf, "transactional.id": f"tx-{topic}-{time.time_ns()}"})
-    producer.init_transactions(30)
-    for i, batch in enumerate(batches):
-        producer.begin_transaction()
-        for value in batch:
-            producer.produce(topic, value=value, partition=0)
-        if abort_last and i == len(batches) - 1:
-            producer.abort_transaction(30)
-        else:
-            producer.commit_transaction(30)
-
-
-def committed_records(conf: dict, tps: list[tuple[str, int]]) -> list[bytes]:
-    """Every record a read_committed reader sees on those partitions."""
-    return read_from({**conf, "isolation.level": "read_committed"}, {tp: 0 for tp in tps})
 
 
 def test_rollback_after_the_cutover_hands_both_groups_back_exactly(sandbox, signed_bot, unique):
