@@ -200,15 +200,22 @@ def _left(seconds: float) -> str:
 
 
 def record_foreign(ctx: Context) -> dict[TP, int]:
-    found = foreign_writes(ctx)
-    rows = [[t, p, n] for (t, p), n in sorted(found.items())]
-    if rows != (ctx.state.foreign_writes or []):
-        ctx.store_now("foreign_writes", rows)
+    """The foreign writes seen so far: a lower bound each time (the reverse lag hides some),
+    so the largest count per partition is kept, and stored only when it grows (a store moves
+    the version on)."""
+    found = {(t, int(p)): int(n) for t, p, n in ctx.state.foreign_writes or []}
+    grown = {tp: n for tp, n in foreign_writes(ctx).items() if n > found.get(tp, 0)}
+    if grown:
+        found.update(grown)
+        ctx.store_now("foreign_writes", [[t, p, n] for (t, p), n in sorted(found.items())])
     return found
 
 
-def foreign_text(found: dict[TP, int]) -> str:
-    where = ", ".join(f"{t}[{p}] +{n}" for (t, p), n in sorted(found.items())[:5])
+def foreign_text(found: dict[TP, int], counts: bool = True) -> str:
+    """What the card says (with the counts), or the alert (said once per set of partitions)."""
+    where = ", ".join(
+        f"{t}[{p}]" + (f" +{n}" if counts else "") for (t, p), n in sorted(found.items())[:5]
+    )
     return (
         f"records written on the source that did not come from the reverse flow: {where} "
         "(a producer still writes to the source: stop it; a rollback hands those partitions "
@@ -243,7 +250,9 @@ def soak(ctx: Context) -> Result:
     )
     if found:
         return Result.waiting(
-            text + "; " + foreign_text(found), lag=moved.lag, alert=foreign_text(found)
+            text + "; " + foreign_text(found),
+            lag=moved.lag,
+            alert=foreign_text(found, counts=False),
         )
     return Result.waiting(text, lag=moved.lag)
 

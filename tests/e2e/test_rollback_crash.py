@@ -285,7 +285,7 @@ def test_a_write_on_the_source_during_the_soak_is_an_alert(sandbox, tmp_path, un
         assert alerted["foreign_writes"] == [[topic, 1, 7]]
         line = (
             f"[{mid}] alert: records written on the source that did not come from the reverse "
-            f"flow: {topic}[1] +7"
+            f"flow: {topic}[1] (a producer"
         )
         wait_for(lambda: line in ws.serve_log.read_text(), 30, "the alert announced")
 
