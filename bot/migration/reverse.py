@@ -147,7 +147,7 @@ def start(ctx: Context) -> str:
         ctx.record_side_effect("reverse", flow.name)
     ctx.replicator.delete(ctx.flow)
     deadline = time.monotonic() + GONE_WAIT
-    while any(state != "MISSING" for state in ctx.replicator.status(ctx.flow).parts.values()):
+    while not ctx.replicator.gone(ctx.flow):
         if time.monotonic() > deadline:
             raise UserError(
                 f"the forward flow's connectors are still there after {GONE_WAIT:.0f}s: the "

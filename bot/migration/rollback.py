@@ -233,7 +233,7 @@ def _delete_reverse(ctx: Context) -> None:
     replicator, flow = ctx.back
     replicator.delete(flow)
     deadline = time.monotonic() + GONE_WAIT
-    while any(s != "MISSING" for s in replicator.status(flow).parts.values()):
+    while not replicator.gone(flow):
         if time.monotonic() > deadline:
             raise TimeoutError(f"the reverse flow's connectors are still there after {GONE_WAIT}s")
         time.sleep(0.2)

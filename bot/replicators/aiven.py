@@ -409,6 +409,10 @@ class AivenReplicator(Replicator):
             if self.read_flow(flow) is not None:
                 self.write_flow(flow, enabled=True)
 
+    def gone(self, flow: FlowSpec) -> bool:
+        """The replication flow is gone (its integrations are shared: they stay)."""
+        return self.read_flow(flow) is None
+
     def delete(self, flow: FlowSpec) -> None:
         """The flow goes; the integrations and endpoints stay (shared, reused next time)."""
         with self._lock(), contextlib.suppress(NotFound):

@@ -118,6 +118,10 @@ class Replicator(ABC):
         """The replicator as named in messages."""
         return repr(self)
 
+    def gone(self, flow: FlowSpec) -> bool:
+        """The flow's parts are all gone (after a delete): nothing of it copies any more."""
+        return all(state == "MISSING" for state in self.status(flow).parts.values())
+
     def kafka_cluster_id(self) -> str | None:
         """The id of the Kafka cluster the replicator writes into, when it can say (a Connect
         worker's own cluster: where a MirrorSourceConnector's records go)."""

@@ -42,6 +42,8 @@ token_env = "{TOKEN_ENV}"
 api_url = "{aiven.url}"
 source_alias = "target"
 target_alias = "source"
+create_service = true
+plan = "startup-4"
 """
     )
     return aiven_config
