@@ -12,6 +12,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from tests.connect_helpers import client, worker
 from tests.kafka_helpers import read_from
 
+BACK = "reverse_via=sandbox-mm2-back soak=1h"  # the sandbox's reverse flow, a soak to act in
+
 
 class Watcher(threading.Thread):
     """Polls both Connect workers; remembers any moment the forward and the reverse
@@ -139,3 +141,21 @@ def transactions(conf: dict, topic: str, batches: list[list[bytes]], abort_last:
 def committed_records(conf: dict, tps: list[tuple[str, int]]) -> list[bytes]:
     """Every record a read_committed reader sees on those partitions."""
     return read_from({**conf, "isolation.level": "read_committed"}, {tp: 0 for tp in tps})
+
+
+def ours(sandbox, mid: str) -> list[str]:
+    """The migration's connectors on both workers (the forward one on the target's, the
+    reverse one on the source's)."""
+    with (
+        client(worker(sandbox, "connect")) as fwd,
+        client(worker(sandbox, "connect_source")) as back,
+    ):
+        names = fwd.get("/connectors").json() + back.get("/connectors").json()
+    return sorted(n for n in names if n.startswith(f"km-{mid}-"))
+
+
+def approve(ws, mid: str, step: str, timeout: float = 120) -> dict:
+    """Bob approves the gate at the version it was opened with (alice requested it all)."""
+    status = ws.wait_gate(mid, step, timeout)
+    ws.ok("approve", mid, "--version", str(status["version"]), user="bob")
+    return status
