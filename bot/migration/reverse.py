@@ -63,15 +63,19 @@ def check_request(settings, clients, options: dict, source: str) -> None:
         )
 
 
-def principal(settings, options: dict) -> str | None:
-    """The principal the reverse flow writes to the source as, when the configuration says."""
+def principal(settings, options: dict, source: str) -> str | None:
+    """The principal the reverse flow writes to the source as, when the configuration says: a
+    Connect replicator's `principal`; on Aiven, the user the MM2 service joins the source with
+    (its endpoint's, the source cluster's SASL user)."""
     name = options.get("reverse_via")
     conf = settings.config.replicators.get(name) if name else None
     if conf is None:
         return None
-    if getattr(conf, "principal", None):
+    if conf.kind == "connect":
         return conf.principal
-    return None
+    cluster = settings.config.clusters.get(source)
+    user = cluster.sasl_username if cluster is not None else None
+    return f"User:{user}" if user else None
 
 
 def preflight(ctx: Context, writer: str | None) -> tuple[list[str], list[str]]:

@@ -199,7 +199,7 @@ class Verbs:
                 back,
                 self.clients.cluster(req.source),
                 topics,
-                reverse.principal(self.settings, req.options),
+                reverse.principal(self.settings, req.options, req.source),
             )
         return Plan(
             topics=tuple(topics),
@@ -254,16 +254,16 @@ class Verbs:
             requested_by=actor,
             channel=channel,
             selected_topics=topics,
-            options=self._with_reverse(req.options),
+            options=self._with_reverse(req.options, req.source),
             state=MigrationState(),
         )
         self.store.create(m, actor, origin)
         self.journal.announce(m, CARD_CHANGED, f"{m.id} started by {actor}: {len(topics)} topic(s)")
         return m
 
-    def _with_reverse(self, options: dict[str, Any]) -> dict[str, Any]:
-        """The reverse flow's principal, when configured, is let through the source's fence."""
-        writer = reverse.principal(self.settings, options)
+    def _with_reverse(self, options: dict[str, Any], source: str) -> dict[str, Any]:
+        """The reverse flow's principal, when known, is let through the source's fence."""
+        writer = reverse.principal(self.settings, options, source)
         if writer is None:
             return options
         allow = list(options.get("fence_allow") or [])

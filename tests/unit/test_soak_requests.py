@@ -93,3 +93,39 @@ def test_an_approved_rollback_runs_the_way_back_to_rolled_back(rig):
     assert NotificationKind.COMPLETED in rig.kinds()
     with pytest.raises(Refused, match="is rolled_back: it is rolled back already"):
         rig.engine.verbs.rollback(rig.id, "U0ALICE")
+
+
+def test_the_reverse_flows_principal_is_let_through_the_fence(tmp_path, store, monkeypatch):
+    from bot import config
+    from bot.migration import reverse
+    from tests.support import CONFIG
+
+    path = tmp_path / "km.toml"
+    path.write_text(
+        CONFIG.replace(
+            "[clusters.dst]\n",
+            '[clusters.aivensrc]\nbootstrap_servers = "127.0.0.1:4"\nsecurity_protocol = '
+            '"SASL_SSL"\nsasl_mechanism = "PLAIN"\nsasl_username = "mm2user"\n'
+            'sasl_password_env = "KM_TEST_SECRET"\n[clusters.dst]\n',
+        )
+        + '[replicators.back]\nkind = "connect"\nurl = "http://127.0.0.1:5"\n'
+        'principal = "User:connect"\n'
+        '[replicators.aback]\nkind = "aiven"\nproject = "p"\nservice = "s"\ntoken_env = "KM_TEST_SECRET"\n'
+    )
+    monkeypatch.setenv("KM_TEST_SECRET", "s3cret")
+    settings = config.load(path)
+    assert reverse.principal(settings, {"reverse_via": "back"}, "src") == "User:connect"
+    assert reverse.principal(settings, {"reverse_via": "aback"}, "aivensrc") == "User:mm2user"
+    assert reverse.principal(settings, {"reverse_via": "mm2"}, "src") is None  # not configured
+    assert reverse.principal(settings, {}, "src") is None
+    rig = Rig(tmp_path, store)
+    options = rig.engine.verbs._with_reverse(
+        {"reverse_via": "back", "fence_allow": ["User:ops"]}, "src"
+    )
+    assert options["fence_allow"] == ["User:ops"]  # the rig's own config has no such replicator
+    rig.engine.verbs.settings = settings
+    options = rig.engine.verbs._with_reverse(
+        {"reverse_via": "back", "fence_allow": ["User:ops"]}, "src"
+    )
+    assert options["fence_allow"] == ["User:ops", "User:connect"]
+    assert options["reverse_principal"] == "User:connect"
