@@ -110,7 +110,8 @@ def test_the_reverse_flows_principal_is_let_through_the_fence(tmp_path, store, m
         )
         + '[replicators.back]\nkind = "connect"\nurl = "http://127.0.0.1:5"\n'
         'principal = "User:connect"\n'
-        '[replicators.aback]\nkind = "aiven"\nproject = "p"\nservice = "s"\ntoken_env = "KM_TEST_SECRET"\n'
+        '[replicators.aback]\nkind = "aiven"\nproject = "p"\nservice = "s"\n'
+        'token_env = "KM_TEST_SECRET"\n'
     )
     monkeypatch.setenv("KM_TEST_SECRET", "s3cret")
     settings = config.load(path)
