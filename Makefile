@@ -36,11 +36,9 @@ test test-unit: export PYTHONDONTWRITEBYTECODE =
 # Everything: lint, unit tests and the integration tests on a real Kafka + MM2 sandbox.
 # TEST_WORKERS pytest processes side by side, each with a sandbox of its own (most of a test's
 # time is spent waiting on brokers and MirrorMaker 2, not on a core); a test file stays on one.
-# Files are handed out in the order collected (the sandbox ones first, the fast ones last, to
-# fill in), not by their number of tests: a long file of one test last kept one process alone.
 TEST_WORKERS ?= 2
 test: install jars lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Only the fast tests (no JVMs).
 test-unit: install
