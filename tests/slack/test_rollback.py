@@ -39,7 +39,7 @@ def answer(driver, words: str, timeout: float = 60) -> str:
     )
 
 
-def gate(driver, mid: str, step: str, timeout: float = 180):
+def gate(driver, mid: str, step: str, timeout: float = 300):
     def find():
         for msg in reversed(driver.standin.channel_messages(CHANNEL)):
             blocks = msg.blocks or []
