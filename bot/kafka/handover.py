@@ -263,3 +263,19 @@ def apply_handover(target: Cluster, plans: list[GroupHandover]) -> None:
                     f"{request.group_id} {tp.topic}[{tp.partition}]: wrote offset "
                     f"{tp.offset}, the target holds {got}"
                 )
+
+
+def apply_once(cluster: Cluster, plans: list[GroupHandover]) -> None:
+    """Write the planned offsets unless the cluster holds them already (a step run again after
+    a restart writes nothing twice)."""
+    wanted = {
+        p.group: {
+            (r.target_topic, r.partition): r.target_offset
+            for r in p.offsets
+            if r.target_offset is not None
+        }
+        for p in plans
+    }
+    written = committed_offsets(cluster, list(wanted))
+    if any(written[g] != offs for g, offs in wanted.items()):
+        apply_handover(cluster, plans)

@@ -13,8 +13,8 @@ from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
 from bot.kafka import fence as kfence
 from bot.kafka import topics as ktopics
-from bot.kafka.groups import committed_offsets, describe_groups, end_offsets, start_offsets
-from bot.kafka.handover import apply_handover, plan_handover, read_checkpoints
+from bot.kafka.groups import describe_groups, end_offsets, start_offsets
+from bot.kafka.handover import apply_once, plan_handover, read_checkpoints
 from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups
@@ -460,17 +460,7 @@ def handover_offsets(ctx: Context) -> Result:
             + "): those records are not on the target; stop it, then cancel and start again"
         )
     plans = _handover_plans(ctx)
-    wanted = {
-        p.group: {
-            (r.target_topic, r.partition): r.target_offset
-            for r in p.offsets
-            if r.target_offset is not None
-        }
-        for p in plans
-    }
-    written = committed_offsets(ctx.target, list(wanted))
-    if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
-        apply_handover(ctx.target, plans)
+    apply_once(ctx.target, plans)
     target_tps = [ctx.flow.naming.target_partition(tp) for tp in checks.partitions(ctx)]
     if ctx.state.handover_ends is None or ctx.state.reverse is None:
         ends = end_offsets(ctx.target, target_tps)

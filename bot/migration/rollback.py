@@ -30,7 +30,7 @@ from bot.kafka import fence as kfence
 from bot.kafka.acls import Acl
 from bot.kafka.cluster import TP
 from bot.kafka.groups import committed_offsets, describe_groups, end_offsets, lag_snapshot
-from bot.kafka.handover import EXACT, UNKNOWN, GroupHandover, OffsetHandover, apply_handover
+from bot.kafka.handover import EXACT, UNKNOWN, GroupHandover, OffsetHandover, apply_once
 from bot.kafka.handover import plan_handover as match_handover
 from bot.kafka.inspect import has_authorizer
 from bot.kafka.naming import IDENTITY_NAMING
@@ -250,17 +250,7 @@ def handback_offsets(ctx: Context) -> Result:
         )
     _delete_reverse(ctx)
     plans = plan_handback(ctx)
-    wanted = {
-        p.group: {
-            (r.target_topic, r.partition): r.target_offset
-            for r in p.offsets
-            if r.target_offset is not None
-        }
-        for p in plans
-    }
-    written = committed_offsets(ctx.source, list(wanted))
-    if any(written[g] != offs for g, offs in wanted.items()):  # not done before a restart
-        apply_handover(ctx.source, plans)
+    apply_once(ctx.source, plans)
     lifted = ""
     if ctx.state.fence:  # producers are about to write to the source again
         unfence(ctx.source, ctx.state.fence)
