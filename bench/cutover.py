@@ -13,10 +13,17 @@ copies its own fresh topics of one size: --topics x --partitions holding --recor
 Prints both times, ratio bot / MM2 alone (target <= 1.2), when the bot's steps started, and the
 notification delay: the target caught up (the bench looks every 0.2 s) to the channel message
 "replication caught up" at the stand-in (looked for every 0.05 s); target <= poll interval + 2 s.
-Deletes its connectors and topics on both clusters at the end.
+Then a cutover at the default settings (no [timing] section) with fence=yes: --cut-topics fresh
+topics of 10,000 records, writable by the sandbox's user alice (an ALLOW WRITE, so the fence has
+a principal to deny), a serve process of its own; the bench approves as the CLI does (from
+another process) and prints the two windows of the bot's own time: stop_producers approved to
+the repoint_clients gate open (target <= 15 s) and repoint_clients approved to
+handover_offsets done, "consumers may start on the target" (target <= 5 s). No client runs in
+the bench: no people's time is counted. The migration is cancelled after (fence lifted).
+Deletes its connectors, topics and ACLs on both clusters at the end.
 
     .venv/bin/python -m bench.cutover [--sandbox-dir DIR] [--topics 20] [--records 500000]
-        [--partitions 3]
+        [--partitions 3] [--cut-topics 4]
 """
 
 from __future__ import annotations
@@ -36,7 +43,16 @@ from pathlib import Path
 
 import httpx
 from confluent_kafka import KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    OffsetSpec,
+    ResourcePatternType,
+    ResourceType,
+)
 from standins.slack_api import SlackStandIn
 
 from bot import config
@@ -64,6 +80,11 @@ MIRROR = "org.apache.kafka.connect.mirror."
 BYTES = "org.apache.kafka.connect.converters.ByteArrayConverter"
 PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
 CAUGHT_UP = "replication caught up"
+DEFAULTS = f"""
+[slack]
+channel = "{CHANNEL}"
+approvers = ["U0BOB"]
+"""
 Ends = dict[tuple[str, int], int]
 
 
@@ -141,15 +162,16 @@ def mm2_alone(box, connect: httpx.Client, name: str, want: Ends, timeout: float)
     return took
 
 
-def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, timeout: float):
-    """Start a migration of `prefix`'s topics, moved by a real serve process; its figures."""
+def serve_process(box, root: Path, standin: SlackStandIn, settings: str):
+    """`kafka-migrate serve` on the sandbox's config with these settings: (process, db url)."""
     base = box.config_file.read_text()
-    (root / "kafka-migrate.toml").write_text(base[: base.index("[timing]")] + SETTINGS)
+    (root / "kafka-migrate.toml").write_text(base[: base.index("[timing]")] + settings)
     (root / "sandbox.env").write_text((box.dir / "sandbox.env").read_text())
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    url = f"sqlite:///{root / 'km.db'}"
+    db_file = root / f"km-{len(list(root.glob('*.db')))}.db"  # one database per serve
+    url = f"sqlite:///{db_file}"
     env = {k: v for k, v in os.environ.items() if k != "SLACK_APP_TOKEN"} | {
         "SLACK_BOT_TOKEN": standin.token,
         "SLACK_SIGNING_SECRET": "bench-signing-secret",
@@ -162,12 +184,30 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         serve = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"], env=env, stdout=log, stderr=log
         )
+    until(lambda: healthy(serve, f"http://127.0.0.1:{port}/healthz"), 60, 0.2, "serve up")
+    return serve, url
+
+
+def stop(serve: subprocess.Popen) -> None:
+    serve.terminate()
     try:
-        until(lambda: healthy(serve, f"http://127.0.0.1:{port}/healthz"), 60, 0.2, "serve up")
-        db = open_database(url)
-        init_db(db)
-        store = Store(db)
-        engine = Engine(config.load(str(root / "kafka-migrate.toml")), store, LogNotifier())
+        serve.wait(30)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+
+
+def engine_of(root: Path, url: str) -> tuple[Engine, Store]:
+    db = open_database(url)
+    init_db(db)
+    store = Store(db)
+    return Engine(config.load(str(root / "kafka-migrate.toml")), store, LogNotifier()), store
+
+
+def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, timeout: float):
+    """Start a migration of `prefix`'s topics, moved by a real serve process; its figures."""
+    serve, url = serve_process(box, root, standin, SETTINGS)
+    try:
+        engine, store = engine_of(root, url)
         words = f"{prefix} source=sandbox-source target=sandbox-target topics={prefix}-b-.*"
         request = parse_start(f"{words} via=sandbox-mm2 replication_policy=identity".split())
         figures: dict[str, float] = {}
@@ -184,11 +224,7 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         for watcher in watchers:
             watcher.join(30)
     finally:
-        serve.terminate()
-        try:
-            serve.wait(30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
+        stop(serve)
     if len(figures) < 2:
         raise SystemExit(f"a watcher failed: only {figures} seen")
     at = {k: v - started for k, v in figures.items()}
@@ -204,6 +240,63 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
         if s.replication_lag is not None and since(s.at) <= at["gate"]
     ]
     return m.id, at, steps, lags
+
+
+def grant_writes(box, names: list[str]) -> list:
+    """ALLOW WRITE for User:alice on each topic: a producer the fence can deny."""
+    admin = AdminClient({**box.source.client_config(), "log_level": 3})
+    bindings = [
+        AclBinding(
+            ResourceType.TOPIC,
+            name,
+            ResourcePatternType.LITERAL,
+            "User:alice",
+            "*",
+            AclOperation.WRITE,
+            AclPermissionType.ALLOW,
+        )
+        for name in names
+    ]
+    for future in admin.create_acls(bindings).values():
+        future.result(timeout=30)
+    return bindings
+
+
+def cutover_run(box, root: Path, standin: SlackStandIn, prefix: str, timeout: float) -> dict:
+    """A fenced cutover at the default settings, approved from this process as the CLI does:
+    the two windows of the bot's own time, and what the steps said."""
+    serve, url = serve_process(box, root, standin, DEFAULTS)
+    try:
+        engine, store = engine_of(root, url)
+        words = f"{prefix}c source=sandbox-source target=sandbox-target topics={prefix}-c-.*"
+        request = parse_start(f"{words} via=sandbox-mm2 fence=yes".split())
+        m = engine.verbs.start(request, "bench")
+        until(lambda: gate_open(store, m.id, "stop_producers"), timeout, 0.1, "stop gate")
+        approved = time.time()
+        engine.verbs.decide(m.id, actor="U0BOB", version=store.get(m.id).version, interface="cli")
+        until(lambda: gate_open(store, m.id, "repoint_clients"), timeout, 0.1, "repoint gate")
+        opened = store.get(m.id).state.gate.opened_at
+        repointed = time.time()
+        engine.verbs.decide(m.id, actor="U0BOB", version=store.get(m.id).version, interface="cli")
+        until(lambda: finished(store, m.id, "handover_offsets"), timeout, 0.1, "handover")
+        handed = finished(store, m.id, "handover_offsets")
+        said = {
+            r.step: r.reason or ""
+            for r in store.step_runs(m.id)
+            if r.step in ("producers_stopped", "drain")
+        }
+        engine.verbs.cancel(m.id, "bench", "bench over")
+        until(lambda: store.get(m.id).status == "cancelled", 120, 0.2, "cancelled")
+    finally:
+        stop(serve)
+    return {"stop": opened - approved, "repoint": handed - repointed, "said": said}
+
+
+def finished(store: Store, migration_id: str, step: str) -> float | None:
+    for run in store.step_runs(migration_id):
+        if run.step == step and run.state == "done" and run.finished_at is not None:
+            return run.finished_at.replace(tzinfo=UTC).timestamp()
+    return None
 
 
 def healthy(serve: subprocess.Popen, url: str) -> bool:
@@ -223,11 +316,11 @@ def said(standin: SlackStandIn) -> bool:
         return False
 
 
-def gate_open(store: Store, migration_id: str) -> bool:
+def gate_open(store: Store, migration_id: str, step: str = "stop_producers") -> bool:
     shown = view.migration_view(store, migration_id)
     if shown.status == "failed":
         raise SystemExit(f"the migration failed: {shown.reason}")
-    return shown.step == "stop_producers" and shown.gate_open
+    return shown.step == step and shown.gate_open
 
 
 def delete_connectors(connect: httpx.Client, names: list[str]) -> None:
@@ -253,6 +346,7 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=20)
     parser.add_argument("--records", type=int, default=500_000)
     parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--cut-topics", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run")
     args = parser.parse_args()
 
@@ -262,6 +356,7 @@ def main() -> None:
     connect = httpx.Client(base_url=box.connect_url, timeout=30)
     prefix = f"cut{int(time.time()) % 100000:05d}"
     root = Path(tempfile.mkdtemp(prefix="cutover-bench-"))
+    acls: list = []
     try:
         conf = {**box.source.client_config(), "log_level": 3}  # no librdkafka notices
         warm = populate(conf, [f"{prefix}-w-00"], 5000, args.partitions)
@@ -271,6 +366,10 @@ def main() -> None:
         mm2_alone(box, connect, f"{prefix}-warm", warm, args.timeout)
         theirs = mm2_alone(box, connect, f"{prefix}-alone", alone, args.timeout)
         bot = bot_run(box, root, standin, prefix, ours, args.timeout)
+        cut_names = [f"{prefix}-c-{i:02d}" for i in range(args.cut_topics)]
+        populate(conf, cut_names, 10_000 * args.cut_topics, args.partitions)
+        acls = grant_writes(box, cut_names)
+        cut = cutover_run(box, root, standin, prefix, args.timeout)
     except BaseException:
         print(f"kept the serve process's log: {root / 'serve.log'}", file=sys.stderr)
         raise
@@ -278,6 +377,10 @@ def main() -> None:
         shutil.rmtree(root)
     finally:
         cleanup(box, connect, prefix)
+        if acls:
+            admin = AdminClient({**box.source.client_config(), "log_level": 3})
+            for future in admin.delete_acls([b for b in acls]).values():
+                future.result(timeout=30)
         standin.stop()
         if own:
             gc.collect()  # Kafka clients left in cycles go now, not retrying a stopped broker
@@ -304,6 +407,18 @@ def main() -> None:
         f"{CAUGHT_UP!r} in the channel at +{at['said']:.1f} s); target <= {POLL + 2} s "
         f"(poll interval + 2 s): {'met' if delay <= POLL + 2 else 'MISSED'}"
     )
+    print(
+        f"fenced cutover at the default settings ({args.cut_topics} topics x "
+        f"{args.partitions} partitions, 10,000 records each; fence=yes):"
+    )
+    for key, label, target in (
+        ("stop", "stop_producers approved to the repoint_clients gate open", 15),
+        ("repoint", "repoint_clients approved to handover_offsets done", 5),
+    ):
+        verdict = "met" if cut[key] <= target else "MISSED"
+        print(f"  {label}: {cut[key]:.1f} s (target <= {target} s: {verdict})")
+    for step, result in cut["said"].items():
+        print(f"  {step}: {result}")
 
 
 if __name__ == "__main__":

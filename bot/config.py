@@ -246,8 +246,14 @@ class Timing(_Model):
     """How often the bot looks, and how long it waits before it decides."""
 
     poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    # during the cutover (producers stopped .. clients on the target, and the way back's twins)
+    cutover_poll_seconds: int = Field(default=1, ge=1, le=60)
+    # without a fence: no write for this long proves producers stopped (the safety margin)
     quiet_window_seconds: int = Field(default=120, ge=1)
-    drain_window_seconds: int = Field(default=60, ge=1)
+    # with fence=yes, once its DENY bindings are visible: this many looks without a write
+    fenced_quiet_looks: int = Field(default=3, ge=2, le=100)
+    # both lags held at 0 this long before the drain ends (0: at the first look they are)
+    drain_window_seconds: int = Field(default=0, ge=0)
     gate_expiry_seconds: int = Field(default=3600, ge=1)
     stall_polls: int = Field(default=10, ge=2)
     ready_lag_records: int = Field(default=1000, ge=0)  # catch_up is done at or below this

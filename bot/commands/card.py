@@ -33,6 +33,7 @@ def operate(respond: Respond, context: BoltContext) -> None:
         raise UserError(
             "this button does not belong to the message it was clicked on: nothing was done"
         )
+    check_operator(services, value.m, user)  # an outsider is told so, whatever the card showed
     if current.version != value.v:
         services.notifier.notify(Notification(NotificationKind.CARD_CHANGED, value.m, "stale"))
         raise UserError(
@@ -40,7 +41,6 @@ def operate(respond: Respond, context: BoltContext) -> None:
             f"version {current.version} now ({current.status} at "
             f"{current.step}). The card is being refreshed: look again."
         )
-    check_operator(services, value.m, user)
     m = getattr(services.engine.verbs, VERBS[Action(click.action.action_id)])(value.m, user)
     respond(
         text=f"{blocks.code(m.id)}: {m.status} at {blocks.code(m.step)}",

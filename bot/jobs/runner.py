@@ -14,11 +14,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 
 from bot import logs, metrics
 from bot.migration.pace import poll_interval
-from bot.migration.steps import INFO, Status
+from bot.migration.steps import CUTOVER, INFO, Status
 
 log = logging.getLogger(__name__)
 _engine = None  # the Engine of this process (set by bind)
@@ -60,24 +60,51 @@ def _reschedule(m) -> None:
         # stopping: shutdown(wait=True) holds the job stores' lock while it waits for this
         # tick, so asking the scheduler for the job now would never return
         return
+    version = _engine.store.get(m.id).version  # the tick's own writes are not news
+    _ticked[m.id] = _mark(m.id, version, _engine.store.last_decisions())
     samples = _engine.store.lag_samples(m.id, 1)
     lag = samples[-1].replication_lag if samples else None
-    base = _engine.settings.config.timing.poll_interval_seconds
-    wanted = poll_interval(base, lag, INFO[m.step].kind)
+    timing = _engine.settings.config.timing
+    cutover = timing.cutover_poll_seconds if m.step in CUTOVER else None
+    wanted = poll_interval(timing.poll_interval_seconds, lag, INFO[m.step].kind, cutover)
     job = _scheduler.get_job(tick_id(m.id)) if _scheduler else None
     if job is not None and job.trigger.interval.total_seconds() != wanted:
         _scheduler.reschedule_job(job.id, trigger="interval", seconds=wanted)
 
 
+def kick(migration_id: str) -> None:
+    """Tick the migration now rather than at its next poll."""
+    if _scheduler is None or _scheduler.state == STATE_STOPPED:
+        return
+    with contextlib.suppress(JobLookupError):
+        _scheduler.modify_job(tick_id(migration_id), next_run_time=_now())
+
+
+# what each migration looked like when its last tick ended: (version, latest decision)
+_ticked: dict[str, tuple[int, int | None]] = {}
+
+
+def _mark(migration_id: str, version: int, decisions: dict[str, int]) -> tuple[int, int | None]:
+    return version, decisions.get(migration_id)
+
+
 def reconcile() -> None:
-    """Job: one tick job per active migration, none for the others (also after a restart)."""
+    """Job: one tick job per active migration, none for the others (also after a restart);
+    a migration changed by someone else since its last tick (a gate approved in Slack, on the
+    CLI, in another process) is ticked now, not at its next poll."""
     if _engine is None or _scheduler is None:
         return
-    active = {m.id for m in _engine.store.list(open_only=True) if m.status == Status.ACTIVE}
+    listed = {m.id: m for m in _engine.store.list(open_only=True) if m.status == Status.ACTIVE}
+    active = set(listed)
+    decisions = _engine.store.last_decisions() if listed else {}
     jobs = {job.id for job in _scheduler.get_jobs() if job.id.startswith("tick:")}
     for migration_id in active:
+        now = _mark(migration_id, listed[migration_id].version, decisions)
         if tick_id(migration_id) not in jobs:
             schedule(migration_id)
+        elif _ticked.get(migration_id, now) != now:
+            _ticked.pop(migration_id, None)
+            kick(migration_id)
     for job_id in jobs - {tick_id(m) for m in active}:
         with contextlib.suppress(JobLookupError):
             _scheduler.remove_job(job_id)

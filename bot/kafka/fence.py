@@ -20,18 +20,23 @@ class QuietState:
     quiet: bool
     quiet_for_s: float
     moved: list[TP]  # partitions written since the previous observation
+    looks: int = 1  # looks in a row without a move
 
 
 class ProducerWatch:
-    """Feed it end-offset snapshots; it says when none moved for `window_s` seconds.
+    """Feed it end-offset snapshots; it says when none moved for `window_s` seconds or, with
+    `looks` (a write fence whose DENY bindings the brokers show: writes are refused now, only
+    those already accepted can still land), over that many looks in a row.
 
     It starts un-quiet: after a restart quiet must be observed again, never assumed.
     """
 
-    def __init__(self, window_s: float):
+    def __init__(self, window_s: float, looks: int | None = None):
         self.window_s = window_s
+        self.looks = looks
         self._last: dict[TP, int] | None = None
         self._since: float | None = None
+        self._same = 0  # looks in a row without a move, the first one included
 
     def observe(self, offsets: dict[TP, int], now: float) -> QuietState:
         moved = sorted(
@@ -40,10 +45,12 @@ class ProducerWatch:
             if self._last is not None and self._last.get(tp) != off
         )
         if self._last is None or moved or set(offsets) != set(self._last):
-            self._since = now
+            self._since, self._same = now, 0
+        self._same += 1
         self._last = dict(offsets)
         quiet_for = now - self._since
-        return QuietState(quiet_for >= self.window_s, quiet_for, moved)
+        by_looks = self.looks is not None and self._same >= self.looks
+        return QuietState(quiet_for >= self.window_s or by_looks, quiet_for, moved, self._same)
 
 
 @dataclass
@@ -95,6 +102,12 @@ def apply_fence(cluster: Cluster, fence: Fence) -> None:
             ),
             "create fence ACLs",
         )
+
+
+def fence_visible(cluster: Cluster, bindings: list[Acl]) -> bool:
+    """The brokers describe every binding of the fence (the controller accepts them a moment
+    before a broker's metadata shows them, and only then does that broker refuse writes)."""
+    return set(bindings) <= set(describe_all(cluster))
 
 
 def remove_fence(cluster: Cluster, fence: Fence) -> None:

@@ -1,5 +1,10 @@
 """Replication progress per partition, from MirrorMaker 2's own committed source offsets
-(the replicator reads them: bot/replicators/offsets.py).
+(the replicator reads them: bot/replicators/offsets.py) and, where those say a partition is
+behind or say nothing, from the content of both sides (bot/kafka/tails.py): a partition whose
+last records are the last of its copy is copied, whatever the offsets, not yet flushed, say.
+Each partition says which signal decided (`signal`): "offsets", "content", or "none" (no
+offset for it and the tails differ: its lag is unknown, never shown as a count, and it is not
+caught up).
 
 Records behind = source end offset - (last + 1), corrected for what offsets alone get wrong:
 an empty partition is not behind; records deleted by retention before MM2 copied them are a
@@ -15,7 +20,9 @@ from dataclasses import dataclass
 
 from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import end_offsets, start_offsets
+from bot.kafka.naming import TopicNaming
 from bot.kafka.records import read_ranges, split_exact
+from bot.kafka.tails import copied_by_content
 
 
 @dataclass(frozen=True)
@@ -29,16 +36,33 @@ class PartitionProgress:
     exact: bool  # lag counted from records (True) or from offsets (an upper bound)
     gap: int  # records deleted on the source before MM2 copied them
     time_lag_s: float | None  # age of the first record not yet replicated
+    signal: str = "offsets"  # what decided: offsets | content | none (lag unknown)
 
 
 @dataclass(frozen=True)
 class Progress:
     partitions: list[PartitionProgress]
     taken_at: float
+    offsets_problem: str | None = None  # why MM2's offsets are missing or unreadable
 
     @property
     def lag(self) -> int:
-        return sum(p.lag for p in self.partitions)
+        """Records behind, over the partitions whose lag is known."""
+        return sum(p.lag for p in self.partitions if p.signal != "none")
+
+    @property
+    def unknown(self) -> list[PartitionProgress]:
+        """Partitions neither signal says are copied, and with no offset to count from."""
+        return [p for p in self.partitions if p.signal == "none"]
+
+    @property
+    def caught_up(self) -> bool:
+        return self.lag == 0 and not self.unknown
+
+    @property
+    def by_content(self) -> list[PartitionProgress]:
+        """Partitions the offsets call behind (or say nothing of) and the content calls copied."""
+        return [p for p in self.partitions if p.signal == "content"]
 
     @property
     def max_time_lag_s(self) -> float:
@@ -56,8 +80,13 @@ def replication_progress(
     *,
     read_committed: bool = False,
     now: float | None = None,
+    target: Cluster | None = None,
+    naming: TopicNaming | None = None,
+    offsets_problem: str | None = None,
 ) -> Progress:
-    """Progress of each source partition given MM2's last replicated offsets."""
+    """Progress of each source partition given MM2's last replicated offsets; with `target`
+    (and the flow's `naming`), the partitions the offsets call behind or leave out are
+    compared by content."""
     now = time.time() if now is None else now
     ends = end_offsets(source, partitions)
     starts = start_offsets(source, partitions)
@@ -72,6 +101,17 @@ def replication_progress(
         rows[tp] = {"start": start, "end": end, "next": nxt, "gap": gap}
         if first_missing < end:
             pending[tp] = (first_missing, end)
+    copied: dict[TP, bool] = {}
+    if target is not None and pending:
+        naming = naming or TopicNaming()
+        copied = copied_by_content(
+            source,
+            target,
+            {tp: naming.target_partition(tp) for tp in pending},
+            read_committed=read_committed,
+        )
+        for tp in [tp for tp, yes in copied.items() if yes]:
+            del pending[tp]
     small, large = split_exact(pending)
     reads = read_ranges(source, small, read_committed=read_committed) if small else {}
     reads.update(
@@ -81,7 +121,10 @@ def replication_progress(
     for tp in partitions:
         row = rows[tp]
         read = reads.get(tp)
-        if tp not in pending:
+        signal = "offsets"
+        if copied.get(tp):
+            lag, exact, age, signal = 0, True, None, "content"
+        elif tp not in pending:
             lag, exact, age = 0, True, None
         elif tp in small:
             lag, exact = read.count, True
@@ -90,9 +133,23 @@ def replication_progress(
             rng = pending[tp]
             lag, exact = rng[1] - rng[0], False
             age = max(now - read.first_timestamp_ms / 1000, 0.0) if read.count else None
+        if row["next"] is None and lag:
+            signal, age = "none", None
         result.append(
             PartitionProgress(
-                tp[0], tp[1], row["start"], row["end"], row["next"], lag, exact, row["gap"], age
+                tp[0],
+                tp[1],
+                row["start"],
+                row["end"],
+                row["next"],
+                lag,
+                exact,
+                row["gap"],
+                age,
+                signal,
             )
         )
-    return Progress(result, now)
+    missing = sum(1 for p in result if p.signal == "none")
+    if missing and offsets_problem is None:
+        offsets_problem = f"MM2 has committed no offset for {missing} partition(s)"
+    return Progress(result, now, offsets_problem)

@@ -54,13 +54,15 @@ def read_ranges(
     read_committed: bool = False,
     keep_offsets: bool = False,
     each: Callable[[Message], None] | None = None,
+    digest_of: Callable[[Message], bytes] = digest,
     timeout: float = 120.0,
     silence: float = TIMEOUT,
 ) -> dict[TP, RangeRead]:
     """Read [start, end) of each partition; stop a partition after `limit` records if given;
-    `each` sees every record read. A TimeoutError (a transient fault: the step holds degraded)
-    after `timeout` seconds in all, or after `silence` seconds without anything from the
-    brokers (a broker that stopped answering: no record, no end of partition)."""
+    `each` sees every record read; the last `keep_last` are kept as `digest_of` them. A
+    TimeoutError (a transient fault: the step holds degraded) after `timeout` seconds in all,
+    or after `silence` seconds without anything from the brokers (a broker that stopped
+    answering: no record, no end of partition)."""
     out = {tp: RangeRead(digests=deque(maxlen=keep_last or None)) for tp in ranges}
     todo = {tp for tp, (start, end) in ranges.items() if start < end}
     for tp in set(ranges) - todo:
@@ -119,7 +121,7 @@ def read_ranges(
                     read.offsets.append(msg.offset())
                     read.offset_digests.append(digest(msg))
                 if keep_last:
-                    read.digests.append(digest(msg))
+                    read.digests.append(digest_of(msg))
                 if msg.offset() == end - 1:
                     _finish(consumer, todo, out, tp)
                 elif limit is not None and read.count >= limit:

@@ -19,7 +19,7 @@ from bot.kafka.inspect import has_authorizer, inspect
 from bot.kafka.records import read_ranges
 from bot.kafka.select import excluded_groups
 from bot.kafka.verify import verify as kverify
-from bot.migration import aiven_steps, checks, reverse, rollback
+from bot.migration import aiven_steps, checks, quiet, reverse, rollback
 from bot.migration import connectors as kconnectors
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
@@ -298,19 +298,18 @@ def start_replication(ctx: Context) -> Result:
 def catch_up(ctx: Context) -> Result:
     progress = checks.replication(ctx)
     text = checks.describe_progress(progress)
-    if progress.lag <= ctx.timing.ready_lag_records:
+    if progress.lag <= ctx.timing.ready_lag_records and not progress.unknown:
         return Result.done(f"ready for cutover: {text}", lag=progress.lag)
     copied = sum(p.replicated_to or 0 for p in progress.partitions)
-    return Result.waiting(text, lag=progress.lag, copied=copied)
+    return Result.waiting(text, lag=checks.known_lag(progress), copied=copied)
 
 
 def _replication_regressed(ctx: Context, above: int, to_step: Step, words: str) -> Result | None:
     progress = checks.replication(ctx)
     ctx.observed.figures = {"replication_lag": progress.lag, "at": ctx.now}
-    if progress.lag > above:
-        return Result.regress(
-            to_step, f"{words}: {checks.describe_progress(progress)}", lag=progress.lag
-        )
+    if progress.lag > above or progress.unknown:
+        text = f"{words}: {checks.describe_progress(progress)}"
+        return Result.regress(to_step, text, lag=checks.known_lag(progress))
     return None
 
 
@@ -330,18 +329,16 @@ def producers_stopped(ctx: Context) -> Result:
         ctx.record_side_effect("fence", [list(vars(b).values()) for b in fence.bindings])
         kfence.apply_fence(ctx.source, fence)
     if ctx.observed.watch is None:
-        ctx.observed.watch = kfence.ProducerWatch(ctx.timing.quiet_window_seconds)
+        ctx.observed.watch = quiet.new_watch(ctx, ctx.source, ctx.state.fence)
+        if ctx.observed.watch is None:
+            return Result.waiting(quiet.waiting_text(ctx, None, ctx.state.fence))
     ends = checks.source_ends(ctx)
     state = ctx.observed.watch.observe(ends, ctx.now)
     if not state.quiet:
-        moved = f"; written since last look: {len(state.moved)} partition(s)" if state.moved else ""
-        return Result.waiting(
-            f"no write for {state.quiet_for_s:.0f}s of {ctx.timing.quiet_window_seconds}s{moved}"
-        )
+        return Result.waiting(quiet.waiting_text(ctx, state, ctx.state.fence))
     ctx.state.quiet_offsets = [[t, p, off] for (t, p), off in sorted(ends.items())]
     return Result.done(
-        f"no write on {len(ends)} partition(s) for {ctx.timing.quiet_window_seconds}s"
-        + kconnectors.summary(ctx, "source")
+        quiet.done_text(ctx, state, len(ends), ctx.state.fence) + kconnectors.summary(ctx, "source")
     )
 
 
@@ -371,12 +368,12 @@ def drain(ctx: Context) -> Result:
         else ""
     )
     consumer_lag = sum(behind.values())
-    if progress.lag or behind:
+    if not progress.caught_up or behind:
         ctx.observed.drain_since = None
         groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
         return Result.waiting(
             f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}{left}",
-            lag=progress.lag,
+            lag=checks.known_lag(progress),
             consumer_lag=consumer_lag,
         )
     if ctx.observed.drain_since is None:
@@ -390,7 +387,7 @@ def drain(ctx: Context) -> Result:
         )
     return Result.done(
         "lag reached zero: every running group read everything and MirrorMaker 2 copied every "
-        f"record{left}",
+        f"record ({checks.signal_of(progress)}){left}",
         lag=0,
         idle_groups=idle,
     )

@@ -18,9 +18,17 @@ def partitions(ctx: Context) -> list[TP]:
 
 
 def replication(ctx: Context) -> Progress:
+    """By MM2's offsets and, where they call a partition behind or say nothing, by content."""
     replicated = ctx.replicator.replicated_offsets(ctx.flow)
     return replication_progress(
-        ctx.source, replicated, partitions(ctx), read_committed=ctx.flow.read_committed, now=ctx.now
+        ctx.source,
+        replicated,
+        partitions(ctx),
+        read_committed=ctx.flow.read_committed,
+        now=ctx.now,
+        target=ctx.target,
+        naming=ctx.flow.naming,
+        offsets_problem=getattr(replicated, "problem", None),
     )
 
 
@@ -49,11 +57,38 @@ def moved_since_quiet(ctx: Context) -> list[TP]:
     return sorted(tp for tp, off in now.items() if reference.get(tp) != off)
 
 
+def known_lag(progress: Progress) -> int | None:
+    """The lag figure for the card, the ETA and the "lag reached zero" notice: None while some
+    partition's lag is unknown (a count there would be a guess)."""
+    return None if progress.unknown else progress.lag
+
+
+def signal_of(progress: Progress) -> str:
+    """Which signal decided that every partition is copied."""
+    content, every = len(progress.by_content), len(progress.partitions)
+    if content == every:
+        return f"by content on all {every} partition(s)"
+    if content:
+        return f"by content on {content} of {every} partition(s), MM2's offsets on the rest"
+    return "by MM2's offsets"
+
+
 def describe_progress(progress: Progress) -> str:
-    behind = [p for p in progress.partitions if p.lag]
+    """The lag, and which signal decided it: MM2's offsets, the content of both sides where
+    those lag behind, or neither (the offsets are missing: said as a degraded signal with its
+    reason, never as a count)."""
+    behind = [p for p in progress.partitions if p.lag and p.signal != "none"]
     text = f"replication lag {progress.lag:,} records"
     if behind:
         text += f" on {len(behind)} partition(s), oldest {progress.max_time_lag_s:.0f}s"
+    if progress.unknown:
+        text += f"; not copied yet by content on {len(progress.unknown)} partition(s)"
+    if progress.offsets_problem:
+        text += f" (degraded signal: {progress.offsets_problem}; decided by content)"
+    elif progress.by_content:
+        text += f" (by content on {len(progress.by_content)} partition(s), MM2's offsets lag)"
+    else:
+        text += " (by MM2's offsets)"
     if progress.gaps:
         text += f"; {sum(p.gap for p in progress.gaps):,} records deleted before copy (gap)"
     return text

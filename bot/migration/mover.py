@@ -239,11 +239,7 @@ class Mover:
         self.store.set_waiting_for(m.id, "")
         self.journal.announce(m, Kinds.STEP_DONE, f"{step} done: {result.message}", actor=actor)
         if step == Step.DRAIN:
-            self.journal.announce(
-                m,
-                Kinds.LAG_ZERO,
-                "lag reached zero: consumers read everything and MirrorMaker 2 copied every record",
-            )
+            self.journal.announce(m, Kinds.LAG_ZERO, result.message)
         if step == Step.CATCH_UP:
             self.journal.announce(m, Kinds.LAG_ZERO, f"replication caught up: {result.message}")
         if m.status in (Status.COMPLETE, Status.ROLLED_BACK):

@@ -38,8 +38,11 @@ def stalled(copied: Sequence[int], lag: int, polls: int) -> bool:
     return lag > 0 and len(recent) >= polls and recent[-1] <= recent[0]
 
 
-def poll_interval(base: int, lag: int | None, step_kind: str) -> int:
-    """Poll faster as lag nears zero and while waiting on people during the cutover."""
+def poll_interval(base: int, lag: int | None, step_kind: str, cutover: int | None = None) -> int:
+    """Poll faster as lag nears zero and while waiting on people during the cutover; at
+    `cutover` seconds during the cutover's own steps (producers stand still meanwhile)."""
+    if cutover is not None:
+        return min(base, cutover)
     if lag is not None and lag == 0:
         return max(1, base // 4)
     if step_kind == "wait" and lag is not None and lag < 1000:

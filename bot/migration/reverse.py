@@ -170,10 +170,18 @@ def progress(ctx: Context) -> Progress:
     reverse flow has committed nothing yet."""
     replicator, flow = ctx.back
     begun = starts(ctx)
+    found = replicator.replicated_offsets(flow)
     replicated = {tp: s - 1 for tp, s in begun.items() if s > 0}
-    replicated.update(replicator.replicated_offsets(flow))
+    replicated.update(found)
     return replication_progress(
-        ctx.target, replicated, list(begun), read_committed=True, now=ctx.now
+        ctx.target,
+        replicated,
+        list(begun),
+        read_committed=True,
+        now=ctx.now,
+        target=ctx.source,
+        naming=flow.naming,
+        offsets_problem=getattr(found, "problem", None),
     )
 
 

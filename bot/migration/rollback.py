@@ -36,7 +36,7 @@ from bot.kafka.inspect import has_authorizer
 from bot.kafka.naming import IDENTITY_NAMING
 from bot.kafka.records import visible_lags
 from bot.kafka.verify import verify
-from bot.migration import checks, reverse
+from bot.migration import checks, quiet, reverse
 from bot.migration.context import Context, Result
 from bot.migration.steps import Step
 
@@ -70,19 +70,20 @@ def target_producers_stopped(ctx: Context) -> Result:
     elif ctx.options.get("fence"):
         fenced = "; no write fence on the target (no authorizer the bot can use there)"
     if ctx.observed.back_watch is None:
-        ctx.observed.back_watch = kfence.ProducerWatch(ctx.timing.quiet_window_seconds)
+        ctx.observed.back_watch = quiet.new_watch(ctx, ctx.target, ctx.state.back_fence)
+        if ctx.observed.back_watch is None:
+            return Result.waiting(quiet.waiting_text(ctx, None, ctx.state.back_fence))
     ends = end_offsets(ctx.target, _tps(ctx))
     state = ctx.observed.back_watch.observe(ends, ctx.now)
     if not state.quiet:
-        moved = f"; written since last look: {len(state.moved)} partition(s)" if state.moved else ""
         return Result.waiting(
-            f"stop producers on the target: no write for {state.quiet_for_s:.0f}s of "
-            f"{ctx.timing.quiet_window_seconds}s{moved}{fenced}"
+            "stop producers on the target: "
+            + quiet.waiting_text(ctx, state, ctx.state.back_fence)
+            + fenced
         )
     ctx.store_now("back_quiet", [[t, p, o] for (t, p), o in sorted(ends.items())])
     return Result.done(
-        f"no write on the target's {len(ends)} partition(s) for "
-        f"{ctx.timing.quiet_window_seconds}s{fenced}"
+        "on the target: " + quiet.done_text(ctx, state, len(ends), ctx.state.back_fence) + fenced
     )
 
 

@@ -75,7 +75,9 @@ STEPS: tuple[StepInfo, ...] = (
     StepInfo(Step.CATCH_UP, Kind.WAIT, "Replicate until lag is ~0"),
     StepInfo(Step.STOP_PRODUCERS, Kind.GATE, "Approve: stop producers on the source"),
     StepInfo(
-        Step.PRODUCERS_STOPPED, Kind.WAIT, "Producers stopped (no write for the quiet window)"
+        Step.PRODUCERS_STOPPED,
+        Kind.WAIT,
+        "Producers stopped (fenced: no write over a few looks; else the quiet window)",
     ),
     StepInfo(Step.DRAIN, Kind.WAIT, "Consumer lag and replication lag reach 0"),
     StepInfo(Step.CONSUMERS_STOPPED, Kind.WAIT, "Consumers stopped on the source"),
@@ -119,6 +121,12 @@ GATES = [info.step for info in STEPS if info.kind == Kind.GATE]
 # people: verbs.py), and the rollback ends at ROLLED_BACK
 FORWARD = ORDER[: ORDER.index(Step.SOAK) + 1] + [Step.COMPLETE]
 BACK = ORDER[ORDER.index(Step.ROLLBACK) :]
+# producers stand still from the stop approval until they write to the other side again: the
+# bot looks at the cutover's pace here (Timing.cutover_poll_seconds)
+CUTOVER = frozenset(
+    ORDER[ORDER.index(Step.PRODUCERS_STOPPED) : ORDER.index(Step.PRODUCERS_ON_TARGET)]
+    + ORDER[ORDER.index(Step.TARGET_PRODUCERS_STOPPED) : ORDER.index(Step.PRODUCERS_ON_SOURCE)]
+)
 REQUESTS = (Step.FINALIZE, Step.ROLLBACK)  # gates opened by a request during the soak
 NEXT: dict[Step, Step | None] = {
     **dict(zip(FORWARD, FORWARD[1:] + [None], strict=True)),

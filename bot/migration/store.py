@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine as Database  # SQLAlchemy's: `db` throughout
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import select
@@ -361,6 +361,14 @@ class Store:
                     .order_by(Approval.id)
                 ).all()
             )
+
+    def last_decisions(self) -> dict[str, int]:
+        """The id of the latest decision per migration (a new one: a gate may pass)."""
+        with session_scope(self.db) as session:
+            rows = session.exec(
+                select(Approval.migration_id, func.max(Approval.id)).group_by(Approval.migration_id)
+            ).all()
+        return {migration_id: latest for migration_id, latest in rows}
 
     def add_approval(self, approval: Approval, origin: dict[str, Any] | None = None) -> bool:
         """Record a decision (and its audit event, with where it came from); False when this

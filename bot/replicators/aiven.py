@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
 from bot.aiven.api import AivenApi, Conflict, NotFound, service_lock
 from bot.errors import UserError
@@ -37,7 +37,14 @@ from bot.replicators.aiven_links import MM2, POLL, Links, alias_of, integration_
 from bot.replicators.aiven_preflight import preflight
 from bot.replicators.aiven_start import StartStore, past_starts, positions
 from bot.replicators.base import Finding, FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
-from bot.replicators.offsets import offsets_topic_offsets
+from bot.replicators.offsets import ReplicatedOffsets, offsets_topic_offsets
+
+# MM2's offsets topic cannot be read at all: a degraded signal (progress by content), not a fault
+UNREADABLE = (
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+)
 
 
 class AivenReplicator(Replicator):
@@ -384,8 +391,18 @@ class AivenReplicator(Replicator):
             return name.endswith("MirrorSourceConnector") and part.get("cluster") == source
 
         try:
-            return offsets_topic_offsets(cluster, topic, mine)
-        except (KafkaException, TimeoutError) as exc:
+            meta = cluster.admin.list_topics(topic, timeout=30).topics.get(topic)
+            if meta is None or meta.error is not None:
+                why = "does not exist" if meta is None else reason(KafkaException(meta.error))
+                return ReplicatedOffsets(problem=f"{topic} on the target: {why}")
+            return ReplicatedOffsets(offsets_topic_offsets(cluster, topic, mine))
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() in UNREADABLE:
+                return ReplicatedOffsets(problem=f"{topic} on the target: {reason(exc)}")
+            raise ReplicatorError(
+                f"reading MM2's offsets ({topic}) on the target: {reason(exc)}", retriable=True
+            ) from None
+        except TimeoutError as exc:
             raise ReplicatorError(
                 f"reading MM2's offsets ({topic}) on the target: {reason(exc)}", retriable=True
             ) from None

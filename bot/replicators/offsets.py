@@ -21,6 +21,16 @@ from bot.kafka.records import scan_topic
 JAVA_PARTITIONER = "murmur2_random"  # librdkafka's name for Java's default keyed partitioner
 
 
+class ReplicatedOffsets(dict):
+    """The last replicated source offset per partition, and why there are none where the bot
+    looked (`problem`: no such topic, no permission), said on the card as a degraded signal
+    (progress is then decided by content) rather than shown as lag."""
+
+    def __init__(self, found=(), problem: str | None = None):
+        super().__init__(found)
+        self.problem = problem
+
+
 def offset_key(connector: str, alias: str, tp: TP) -> bytes:
     """The offsets topic's key of one source partition of a MirrorSourceConnector, byte for
     byte as Connect writes it."""

@@ -106,6 +106,7 @@ class AivenProject:
             self.workers[_servers(servers)] = self._by_url[url]
         self.offsets = aiven_kafka.OffsetsMirror()
         self.offsets_held = False  # a knob: MM2 commits no new offsets (stuck or slow)
+        self.copy_held = False  # a knob (hold_copy): enabled flows copy nothing (MM2 stuck)
         self.services: dict[str, Service] = {}
         self.endpoints: dict[str, dict] = {}  # id -> {endpoint_name, endpoint_type, user_config}
         self.integrations: dict[str, Integration] = {}
@@ -478,13 +479,19 @@ class AivenProject:
         store = None if self.offsets_held else self.offsets
         errors = []
         for worker in self.every_worker():
-            if worker is home and flow.config.get("enabled"):
+            if worker is home and flow.config.get("enabled") and not self.copy_held:
                 errors.append(aiven_kafka.deploy(worker, spec, self.offsets))
             elif worker is home:
                 errors.append(aiven_kafka.remove(worker, name, spec, store))
             else:
                 errors.append(aiven_kafka.remove(worker, name))
         flow.error = next((e for e in errors if e), None)
+
+    def hold_copy(self, held: bool) -> None:
+        """A knob: an MM2 stuck (its flows say enabled, nothing is copied) or going again."""
+        self.copy_held = held
+        for key in list(self.flows):
+            self._apply(key)
 
     def _apply_flows(self, service: str) -> None:
         for key in [k for k in self.flows if k[0] == service]:

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from tests.accounts import kafka_migrate_as, remove, shared_database, shared_dir
 
@@ -25,9 +25,7 @@ ACCOUNTS = {"alice": "km-alice", "bob": "km-bob", "carol": "km-carol"}
 TIMING = """
 [timing]
 poll_interval_seconds = 1
-quiet_window_seconds = {quiet}
-drain_window_seconds = {drain}
-ready_lag_records = {ready}
+{windows}ready_lag_records = {ready}
 gate_expiry_seconds = {expiry}
 
 [cli]
@@ -49,8 +47,8 @@ class Workspace:
         sandbox,
         _private: Path | None = None,
         *,
-        quiet: int = 3,
-        drain: int = 2,
+        quiet: int | None = 3,  # None: the defaults (with a fence, a few looks), as shipped
+        drain: int | None = 2,
         ready: int = 0,
         expiry: int = 3600,
         extra: str = "",
@@ -61,8 +59,13 @@ class Workspace:
         base = base[: base.index("[timing]")]
         (root / "sandbox.env").write_text((sandbox.dir / "sandbox.env").read_text())
         self.config = root / "kafka-migrate.toml"
+        windows = "".join(
+            f"{key} = {value}\n"
+            for key, value in (("quiet_window_seconds", quiet), ("drain_window_seconds", drain))
+            if value is not None
+        )
         self.config.write_text(
-            base + TIMING.format(quiet=quiet, drain=drain, ready=ready, expiry=expiry) + extra
+            base + TIMING.format(windows=windows, ready=ready, expiry=expiry) + extra
         )
         self.env = {
             **os.environ,
@@ -192,18 +195,23 @@ class LiveProducer(threading.Thread):
         self.producer = Producer({**conf, "linger.ms": 5, "enable.idempotence": True})
         self.topic, self.prefix, self.pause = topic, prefix, 1.0 / rate_per_s
         self.acked: list[bytes] = []
+        self.refused = None  # the error that ended the writes, if any
         self.halt = threading.Event()
 
     def run(self) -> None:
         i = 0
         while not self.halt.is_set():
             value = f"{self.prefix}-{i}".encode()
-            self.producer.produce(
-                self.topic,
-                key=str(i % 50).encode(),
-                value=value,
-                on_delivery=lambda err, msg: err or self.acked.append(msg.value()),
-            )
+            try:
+                self.producer.produce(
+                    self.topic,
+                    key=str(i % 50).encode(),
+                    value=value,
+                    on_delivery=lambda err, msg: err or self.acked.append(msg.value()),
+                )
+            except KafkaException as exc:  # e.g. a write fence: refused from now on
+                self.refused = exc.args[0]
+                break
             self.producer.poll(0)
             i += 1
             time.sleep(self.pause)

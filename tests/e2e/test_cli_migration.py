@@ -11,10 +11,13 @@ import socket
 
 import httpx
 import pytest
+from confluent_kafka import KafkaError
 
+from bot.kafka.acls import Acl
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from tests.e2e.harness import LiveConsumer, LiveProducer, Workspace
+from tests.integration.test_acls_fence import grant
 from tests.kafka_helpers import commit, create_topic, group_at_end, group_committed, read_from
 
 pytestmark = pytest.mark.sandbox
@@ -22,7 +25,7 @@ pytestmark = pytest.mark.sandbox
 
 @pytest.fixture
 def workspace(sandbox, tmp_path):
-    ws = Workspace(sandbox, tmp_path, ready=2000)
+    ws = Workspace(sandbox, tmp_path, ready=2000, quiet=None, drain=None)  # shipped windows
     ws.serve()
     yield ws
     ws.stop_serve()
@@ -33,7 +36,12 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     src, tgt = sandbox.source.client_config(), sandbox.target.client_config()
     topic, group = f"shop-{unique}", f"billing-{unique}"
     create_topic(src, topic, 3)
-    producer = LiveProducer(src, topic, "old")
+    # the producer is a principal with a WRITE grant (not a super user): fence=yes denies it
+    grant(
+        Cluster("source", src),
+        [Acl("TOPIC", topic, "LITERAL", "User:alice", "*", "WRITE", "ALLOW")],
+    )
+    producer = LiveProducer(sandbox.source.client_config("alice"), topic, "old")
     consumer = LiveConsumer(src, topic, group)
     producer.start()
     consumer.start()
@@ -48,7 +56,7 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
 
     mid = ws.start(
         f"shop source=sandbox-source target=sandbox-target topics={topic} "
-        "via=sandbox-mm2 replication_policy=identity"
+        "via=sandbox-mm2 replication_policy=identity fence=yes"
     )
     early = ws.cli("approve", mid, "--version", "1", "--step", "stop_producers", user="bob")
     # refused either way, by when it lands: before the gate (not open), or once the gate is
@@ -88,8 +96,15 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
 
     assert "approved by cli:km-bob" in ws.ok("approve", mid, "--version", version, user="bob")
     ws.wait_step(mid, "producers_stopped", 60)
-    producer.stop()  # the team stops producers after the approval; the engine must notice
-    ws.wait_step(mid, "consumers_stopped", 120)
+    # the fence refuses the producer's writes once the brokers show it: quiet over a few looks,
+    # not the 120 s window (this wait is shorter than the window); the team stops it after
+    ws.wait_step(mid, "consumers_stopped", 90)
+    producer.stop()
+    assert producer.refused is not None  # the fence refused its writes
+    assert producer.refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    ws.peek(mid)  # opens the store
+    said = {r.step: r.detail.get("message", "") for r in ws._store.step_runs(mid)}
+    assert "DENY binding(s) visible) and no write" in said["producers_stopped"], said
     consumer.stop()  # consumers read everything (drain) and now stop
     gate = ws.wait_gate(mid, "repoint_clients", 120)
     assert gate["gate"]["preview"][group]["kinds"] == {"exact": 3}

@@ -15,7 +15,13 @@ from bot.kafka.acls import (
     plan_acls,
 )
 from bot.kafka.cluster import Cluster, gather
-from bot.kafka.fence import ProducerWatch, apply_fence, plan_fence, remove_fence
+from bot.kafka.fence import (
+    ProducerWatch,
+    apply_fence,
+    fence_visible,
+    plan_fence,
+    remove_fence,
+)
 from bot.kafka.groups import end_offsets
 from tests.kafka_helpers import create_topic, write
 from tests.waits import wait_for
@@ -116,6 +122,7 @@ def test_fence_denies_writers_but_the_listed_and_rollback_removes_it(sandbox, un
 
     apply_fence(cluster, fence)
     try:
+        wait_for(lambda: fence_visible(cluster, fence.bindings), 30, "the fence described")
         refused = write(conf, "alice", users["alice"], topic)
         assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
         assert watch.observe(end_offsets(cluster, [(topic, 0)]), now=103).quiet is False
@@ -128,6 +135,7 @@ def test_fence_denies_writers_but_the_listed_and_rollback_removes_it(sandbox, un
     finally:
         remove_fence(cluster, fence)
     assert write(conf, "alice", users["alice"], topic) is None
+    assert not fence_visible(cluster, fence.bindings)
     assert not [a for a in describe_all(cluster) if a.permission == "DENY" and a.name == topic]
 
 

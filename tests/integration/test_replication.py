@@ -16,6 +16,7 @@ from confluent_kafka import Producer, TopicPartition
 from bot.kafka.cluster import Cluster
 from bot.kafka.groups import end_offsets
 from bot.kafka.progress import replication_progress
+from bot.kafka.tails import copied_by_content
 from bot.kafka.verify import verify
 from bot.replicators.offsets import offsets_topic_offsets
 from tests.kafka_helpers import create_topic, produce
@@ -42,10 +43,13 @@ def flow(sandbox):
 
     tag = uuid.uuid4().hex[:6]
     src = sandbox.source.client_config()
-    names = {k: f"{k}-{tag}" for k in ("plain", "txn", "compact", "empty", "truncated", "txnrc")}
+    names = {
+        k: f"{k}-{tag}" for k in ("plain", "txn", "compact", "empty", "truncated", "txnrc", "tail")
+    }
     create_topic(src, names["plain"], 3)
     create_topic(src, names["txn"], 1)
     create_topic(src, names["txnrc"], 1)
+    create_topic(src, names["tail"], 2, {"cleanup.policy": "compact"})
     create_topic(src, names["compact"], 2, {"cleanup.policy": "compact"})
     create_topic(src, names["empty"], 2)
     create_topic(src, names["truncated"], 1)
@@ -62,6 +66,8 @@ def flow(sandbox):
         [(f"user{i % 7}".encode(), None if i % 5 == 0 else b"x" * i, []) for i in range(60)],
     )
     produce(src, names["truncated"], [(None, f"r{i}".encode(), []) for i in range(100)])
+    # the same key and value again and again: only the producer's timestamps tell them apart
+    produce(src, names["tail"], [(b"same", b"same", [], i % 2) for i in range(40)])
     source = Cluster("source", src)
     gather_deleted = source.admin.delete_records([TopicPartition(names["truncated"], 0, 40)])
     for future in gather_deleted.values():
@@ -75,7 +81,9 @@ def flow(sandbox):
     connectors.put(
         rc,
         source_connector(
-            sandbox, [names["txnrc"]], **{"source.consumer.isolation.level": "read_committed"}
+            sandbox,
+            [names["txnrc"], names["tail"]],
+            **{"source.consumer.isolation.level": "read_committed"},
         ),
     )
     try:
@@ -138,6 +146,53 @@ def test_read_committed_flow_counts_aborted_records_and_markers_as_no_lag(flow):
     target = read_values(flow["target"], topic)
     assert [v for v in target if v.startswith(b"abort")] == []
     assert len(target) == 10
+
+
+def test_tails_say_copied_on_every_kind_of_topic_but_not_after_a_stray_write(flow):
+    names, source, target = flow["names"], flow["source"], flow["target"]
+    wait_for(lambda: caught_up(flow, flow["main"], flow["topics"]), 120, "replication lag 0")
+    tail = [(names["tail"], 0), (names["tail"], 1)]
+    wait_for(
+        lambda: caught_up(flow, flow["rc"], [names["txnrc"], names["tail"]], read_committed=True),
+        120,
+        "read_committed flow lag 0",
+    )
+    main = partitions_of(source, flow["topics"])
+    copied = copied_by_content(source, target, {tp: tp for tp in main}, read_committed=False)
+    assert copied == {tp: True for tp in main}  # plain, transactional, compacted, empty, truncated
+    committed = [(names["txnrc"], 0), *tail]
+    copied = copied_by_content(source, target, {tp: tp for tp in committed}, read_committed=True)
+    assert copied == {tp: True for tp in committed}
+
+    # MM2's offsets where the bot cannot read them: the content decides, and the signal says why
+    progress = replication_progress(
+        source, {}, main, target=target, offsets_problem="no such topic", read_committed=False
+    )
+    assert progress.caught_up and progress.offsets_problem == "no such topic"
+    written = {(p.topic, p.partition) for p in progress.partitions if p.end > p.start}
+    assert {p.signal for p in progress.partitions if (p.topic, p.partition) in written} == {
+        "content"
+    }
+
+    # a producer writes the very same key and value to the target too early: not a copy
+    produce(target.client_config, names["tail"], [(b"same", b"same", [], 1)])
+    copied = copied_by_content(source, target, {tp: tp for tp in tail}, read_committed=True)
+    assert copied == {tail[0]: True, tail[1]: False}
+    progress = replication_progress(source, {}, tail, target=target, read_committed=True)
+    assert not progress.caught_up and [(p.topic, p.partition) for p in progress.unknown] == [
+        tail[1]
+    ]
+    assert progress.lag == 0 and "no offset for 1 partition" in progress.offsets_problem
+    # the source written on: copied again once MM2 copied the new record (the stray stays)
+    produce(source.client_config, names["tail"], [(b"same", b"same", [], 0)])
+    wait_for(
+        lambda: (
+            copied_by_content(source, target, {tp: tp for tp in tail}, read_committed=True)
+            == {tail[0]: True, tail[1]: False}
+        ),
+        60,
+        "the new record copied",
+    )
 
 
 def read_values(cluster: Cluster, topic: str) -> list[bytes]:

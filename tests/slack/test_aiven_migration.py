@@ -234,22 +234,27 @@ def test_a_bot_restarted_at_catch_up_creates_nothing_twice(
     topic = f"rs-{unique}"
     create_topic(src, topic, 1)
     produce(src, topic, [(None, b"x", [])] * 1500)  # above ready_lag_records (1000)
-    aiven.offsets_held = True  # MM2 commits nothing yet: catch_up waits
+    aiven.offsets_held = True  # MM2 commits nothing and copies nothing yet: catch_up waits
+    aiven.hold_copy(True)
     with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
         mid = start(driver, "rs", topic)
         store = driver.bot.store
         wait_for(
             lambda: (
                 store.get(mid).step == "catch_up"
-                and (store.get(mid).waiting_for or "").startswith("replication lag 1,500")
+                and "not copied yet by content on 1 partition" in (store.get(mid).waiting_for or "")
             ),
             60,
             "catch_up waiting",
         )
+        # no offset where Aiven keeps them is a degraded signal said with its reason, not lag
+        said = store.get(mid).waiting_for
+        assert "degraded signal" in said and "1,500" not in said, said
     once = {"service": 1, "integration_endpoint": 1, "integration": 2, "flow": 1}
     assert created(aiven) == once
     mark = len(aiven.requests)
     aiven.offsets_held = False
+    aiven.hold_copy(False)
     with running_bot(aiven_config, standin, tmp_path, paused=False, card_interval=0.5) as driver:
         gate(driver, mid, "stop_producers")  # the new process took catch_up to its end
         after = aiven.requests[mark:]

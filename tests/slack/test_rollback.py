@@ -8,6 +8,7 @@ reverse connectors never exist together."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 
@@ -50,6 +51,44 @@ def gate(driver, mid: str, step: str, timeout: float = 300):
         return None
 
     return wait_for(find, timeout, f"{step} request")
+
+
+def press(driver, store, mid: str, action: str, user: str, words: str, timeout: float = 90):
+    """Click a button of the card once the card shows the migration's current version; the
+    soak's first look moves the version on, so a stale answer means: look again, click again."""
+    deadline = time.monotonic() + timeout
+    while True:
+
+        def current():
+            m = store.get(mid)
+            msg = driver.standin.messages.get(m.card_ts)
+            values = [
+                json.loads(e["value"])
+                for b in (msg.blocks or [] if msg else [])
+                if b["type"] == "actions"
+                for e in b["elements"]
+                if e["action_id"] == action
+            ]
+            return msg if values and values[0]["v"] == m.version else None
+
+        msg = wait_for(current, max(1, deadline - time.monotonic()), f"the card's {action}")
+        before = len(driver.standin.responses)
+        driver.click(msg, action, user)
+        said = wait_for(
+            lambda seen=before: next(
+                (
+                    r["text"]
+                    for r in driver.standin.responses[seen:]
+                    if words in r["text"] or "this card showed version" in r["text"]
+                ),
+                None,
+            ),
+            max(1, deadline - time.monotonic()),
+            repr(words),
+        )
+        if words in said:
+            return said
+        assert time.monotonic() < deadline, said
 
 
 def at_step(store, mid: str, step: str, timeout: float = 180) -> None:
@@ -231,23 +270,9 @@ def test_finalize_needs_another_approver_and_closes_the_way_back(sandbox, signed
     with client(back) as connect:
         assert f"km-{mid}-back-source" in connect.get("/connectors").json()
 
-    def card():
-        return driver.standin.messages[store.get(mid).card_ts]
-
-    wait_for(
-        lambda: any(
-            e.get("action_id") == "migration_finalize"
-            for b in card().blocks
-            if b["type"] == "actions"
-            for e in b["elements"]
-        ),
-        60,
-        "the card's Finalize button",
-    )
-    driver.click(card(), "migration_finalize", "U0EVE")  # neither requester nor approver
-    answer(driver, "may not operate")
+    press(driver, store, mid, "migration_finalize", "U0EVE", "may not operate")  # an outsider
     assert store.get(mid).step == "soak"
-    driver.click(card(), "migration_finalize", "U0BOB")
+    press(driver, store, mid, "migration_finalize", "U0BOB", "at `finalize`")
     request = gate(driver, mid, "finalize")
     driver.click(request, "gate_approve", "U0BOB")
     answer(driver, "cannot approve it (two-person rule)")

@@ -27,3 +27,35 @@ def test_reconcile_schedules_active_migrations_and_drops_the_rest(engine, store)
         assert [j.id for j in scheduler.get_jobs()].count(f"tick:{m.id}") == 1
     finally:
         runner.stop()
+
+
+def test_a_decision_made_elsewhere_ticks_the_migration_at_once(engine, store):
+    """An approval recorded by another process (the CLI, the other bot) changes no version:
+    reconcile sees the new decision and ticks the migration now, not at its next poll."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.models import Approval
+
+    m = store.create(migration(), "U0ALICE")
+    scheduler = runner.start(engine, paused=True)
+    try:
+        runner.reconcile()
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        scheduler.modify_job(f"tick:{m.id}", next_run_time=later)  # as after a tick
+        runner._ticked[m.id] = runner._mark(m.id, store.get(m.id).version, store.last_decisions())
+        runner.reconcile()  # nothing changed: the poll stands
+        assert scheduler.get_job(f"tick:{m.id}").next_run_time == later
+        store.add_approval(
+            Approval(
+                migration_id=m.id,
+                step="stop_producers",
+                decision="approved",
+                actor="U0BOB",
+                interface="cli",
+                version=store.get(m.id).version,
+            )
+        )
+        runner.reconcile()
+        assert scheduler.get_job(f"tick:{m.id}").next_run_time < later - timedelta(minutes=4)
+    finally:
+        runner.stop()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.kafka.fence import ProducerWatch
 from bot.migration.pace import eta_seconds, poll_interval, stalled
-from bot.migration.steps import BACK, FORWARD, ORDER, Step, next_step, rollback_hint
+from bot.migration.steps import BACK, CUTOVER, FORWARD, ORDER, Step, next_step, rollback_hint
 
 
 def test_eta_by_regression():
@@ -26,6 +27,29 @@ def test_poll_faster_near_zero():
     assert poll_interval(30, 500, "wait") == 15
     assert poll_interval(30, 0, "wait") == 7
     assert poll_interval(2, 0, "gate") == 1
+    assert poll_interval(30, 50_000, "wait", cutover=1) == 1  # the cutover's own steps
+    assert poll_interval(30, None, "auto", cutover=1) == 1
+
+
+def test_cutover_steps_are_those_producers_stand_still_in():
+    assert Step.PRODUCERS_STOPPED in CUTOVER and Step.HANDOVER_OFFSETS in CUTOVER
+    assert Step.CONSUMERS_ON_TARGET in CUTOVER and Step.PRODUCERS_ON_TARGET not in CUTOVER
+    assert Step.STOP_PRODUCERS not in CUTOVER and Step.CATCH_UP not in CUTOVER  # people, catch-up
+    assert Step.REVERSE_DRAIN in CUTOVER and Step.PRODUCERS_ON_SOURCE not in CUTOVER
+
+
+def test_a_visible_fence_proves_the_stop_over_a_few_looks_not_the_window():
+    ends = {("t", 0): 5}
+    watch = ProducerWatch(window_s=120, looks=3)
+    assert not watch.observe(ends, now=0).quiet  # first sight
+    assert not watch.observe(ends, now=1).quiet
+    state = watch.observe(ends, now=2)
+    assert state.quiet and state.looks == 3 and state.quiet_for_s == 2
+    state = watch.observe({("t", 0): 6}, now=3)  # a write accepted before the fence landed
+    assert not state.quiet and state.moved == [("t", 0)] and state.looks == 1
+    unfenced = ProducerWatch(window_s=120)
+    assert not any(unfenced.observe(ends, now=t).quiet for t in range(0, 120, 10))
+    assert unfenced.observe(ends, now=120).quiet
 
 
 def test_runbook_order_and_rollback_words():
