@@ -43,22 +43,15 @@ from pathlib import Path
 
 import httpx
 from confluent_kafka import KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import (
-    AclBinding,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    NewTopic,
-    OffsetSpec,
-    ResourcePatternType,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from standins.slack_api import SlackStandIn
 
 from bot import config
 from bot import sandbox as sandbox_mod
 from bot.db import open_database
 from bot.dbmigrations import init_db
+from bot.kafka.acls import Acl, delete_acls
+from bot.kafka.cluster import Cluster
 from bot.migration import view
 from bot.migration.engine import Engine
 from bot.migration.grammar import parse_start
@@ -242,24 +235,13 @@ def bot_run(box, root: Path, standin: SlackStandIn, prefix: str, want: Ends, tim
     return m.id, at, steps, lags
 
 
-def grant_writes(box, names: list[str]) -> list:
+def grant_writes(box, names: list[str]) -> list[Acl]:
     """ALLOW WRITE for User:alice on each topic: a producer the fence can deny."""
+    acls = [Acl("TOPIC", name, "LITERAL", "User:alice", "*", "WRITE", "ALLOW") for name in names]
     admin = AdminClient({**box.source.client_config(), "log_level": 3})
-    bindings = [
-        AclBinding(
-            ResourceType.TOPIC,
-            name,
-            ResourcePatternType.LITERAL,
-            "User:alice",
-            "*",
-            AclOperation.WRITE,
-            AclPermissionType.ALLOW,
-        )
-        for name in names
-    ]
-    for future in admin.create_acls(bindings).values():
+    for future in admin.create_acls([a.binding() for a in acls]).values():
         future.result(timeout=30)
-    return bindings
+    return acls
 
 
 def cutover_run(box, root: Path, standin: SlackStandIn, prefix: str, timeout: float) -> dict:
@@ -281,7 +263,7 @@ def cutover_run(box, root: Path, standin: SlackStandIn, prefix: str, timeout: fl
         until(lambda: finished(store, m.id, "handover_offsets"), timeout, 0.1, "handover")
         handed = finished(store, m.id, "handover_offsets")
         said = {
-            r.step: r.reason or ""
+            r.step: (r.detail or {}).get("message", "")
             for r in store.step_runs(m.id)
             if r.step in ("producers_stopped", "drain")
         }
@@ -378,9 +360,8 @@ def main() -> None:
     finally:
         cleanup(box, connect, prefix)
         if acls:
-            admin = AdminClient({**box.source.client_config(), "log_level": 3})
-            for future in admin.delete_acls([b for b in acls]).values():
-                future.result(timeout=30)
+            source = Cluster("source", box.source.client_config())
+            delete_acls(source, acls, "delete the bench's grants")
         standin.stop()
         if own:
             gc.collect()  # Kafka clients left in cycles go now, not retrying a stopped broker

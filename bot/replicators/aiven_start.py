@@ -24,6 +24,7 @@ from bot.replicators.offsets import JAVA_PARTITIONER, offset_record, offsets_top
 
 OFFSETS_PARTITIONS = 25  # as Aiven lists the topic (compacted)
 READ_BACK_WAIT = 30.0  # seconds to read the positions back as written
+ELECTION_WAIT = 10.0  # seconds a read retries a passing error (a new topic's leaders)
 
 
 def positions(starts: Mapping[TP, int]) -> dict[TP, int]:
@@ -49,7 +50,17 @@ class StartStore:
         def mine(name: str, part: dict) -> bool:
             return name == self.connector and part.get("cluster") == self.alias
 
-        return self._kafka("read", lambda: offsets_topic_offsets(self.cluster, self.topic, mine))
+        # a topic just created answers "not leader" until its leaders are elected: a moment
+        deadline = time.monotonic() + ELECTION_WAIT
+        while True:
+            try:
+                return self._kafka(
+                    "read", lambda: offsets_topic_offsets(self.cluster, self.topic, mine)
+                )
+            except ReplicatorError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def write(
         self, wanted: Mapping[TP, int], *, wait_s: float = READ_BACK_WAIT, sleep=time.sleep

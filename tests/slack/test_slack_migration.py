@@ -95,7 +95,7 @@ def test_migration_from_slack_to_complete(sandbox, live_bot, unique):
     channel_texts = [m.text for m in driver.standin.channel_messages(CHANNEL)]
     assert any("lag reached zero" in t for t in channel_texts)
     driver.click(repoint, "gate_approve", "U0DAN")
-    wait_for(lambda: store.get(mid).step == "producers_on_target", 60, "producers_on_target")
+    wait_for(lambda: store.get(mid).step == "producers_on_target", 150, "producers_on_target")
     produce(sandbox.target.client_config(), topic, [(None, b"new", [])])
     wait_for(lambda: store.get(mid).status == "complete", 120, "complete")
     assert driver.bot.notifier.wait_idle(20)
