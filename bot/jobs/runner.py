@@ -44,15 +44,17 @@ def tick(migration_id: str) -> None:
         return
     step = str(_engine.store.get(migration_id).step)
     with logs.context(migration_id, step):
+        # the decisions before the tick: one made while it runs is news for the next reconcile
+        decided = _engine.store.last_decisions()
         began = time.perf_counter()
         try:
             m = _engine.mover.tick(migration_id)
         finally:
             metrics.observe_tick(step, time.perf_counter() - began)
-        _reschedule(m)
+        _reschedule(m, decided)
 
 
-def _reschedule(m) -> None:
+def _reschedule(m, decided: dict[str, int]) -> None:
     """The next poll: sooner while replication is far behind, per the step's kind."""
     if m.status != Status.ACTIVE:
         return
@@ -61,7 +63,7 @@ def _reschedule(m) -> None:
         # tick, so asking the scheduler for the job now would never return
         return
     version = _engine.store.get(m.id).version  # the tick's own writes are not news
-    _ticked[m.id] = _mark(m.id, version, _engine.store.last_decisions())
+    _ticked[m.id] = _mark(m.id, version, decided)
     samples = _engine.store.lag_samples(m.id, 1)
     lag = samples[-1].replication_lag if samples else None
     timing = _engine.settings.config.timing
@@ -80,7 +82,7 @@ def kick(migration_id: str) -> None:
         _scheduler.modify_job(tick_id(migration_id), next_run_time=_now())
 
 
-# what each migration looked like when its last tick ended: (version, latest decision)
+# each migration as its last tick left it: (version at its end, latest decision at its start)
 _ticked: dict[str, tuple[int, int | None]] = {}
 
 

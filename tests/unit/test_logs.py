@@ -78,7 +78,9 @@ def test_the_context_is_set_around_a_tick_and_cleared_after():
             return SimpleNamespace(id=mid, status="paused", step="catch_up")
 
     class Engine:
-        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="catch_up"))
+        store = SimpleNamespace(
+            get=lambda mid: SimpleNamespace(id=mid, step="catch_up"), last_decisions=dict
+        )
         mover = Mover()
 
     runner.bind(Engine())

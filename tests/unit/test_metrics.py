@@ -128,7 +128,9 @@ def test_tick_durations_by_step():
             return SimpleNamespace(id=mid, status="paused", step="drain")
 
     class Engine:
-        store = SimpleNamespace(get=lambda mid: SimpleNamespace(id=mid, step="drain"))
+        store = SimpleNamespace(
+            get=lambda mid: SimpleNamespace(id=mid, step="drain"), last_decisions=dict
+        )
         mover = Mover()
 
     def count() -> float:
