@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 
 from bot.acks import Acks
 from bot.app import LAZY_WORKERS, bolt_app
+from bot.serve import settle
 from bot.web import SocketMode, make_http_server
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     else:
         link = SocketMode(app, app_token, acks).connect()
         server = make_http_server(None, lambda: (link.connected(), {}), host="127.0.0.1", port=port)
+    settle()  # as serve does: what was built stays out of the collector's full passes
     server.run()  # until SIGTERM ends the process
 
 

@@ -32,40 +32,43 @@ class Acks:
     Requests come in bursts (a channel clicking through a gate, a script of commands): between
     two acks of a burst none may be owed for a millisecond, and a lazy job started then would
     hold the interpreter when the next request arrives. So the wait is for `quiet` seconds
-    without an ack owed; `patience` bounds it, for a stream of requests that never pauses."""
+    without an ack owed; `patience` after a job was submitted it runs regardless, for a stream
+    of requests that never pauses. The acks only count (no waiter is woken at each one: eight
+    threads woken per ack would cost the acks more than they save); one waiting job at a time
+    looks at the clock, every `quiet` seconds at most, the others sleep until it is done."""
 
     def __init__(self, *, quiet: float = 0.05, patience: float = 2.0):
         self.quiet, self.patience = quiet, patience
         self._owed = 0
         self._last = 0.0  # when the last ack owed was sent (time.monotonic)
-        self._changed = threading.Condition()
+        self._count = threading.Lock()
+        self._turn = threading.Lock()  # held by the job looking at the clock
 
     @contextmanager
     def owed(self) -> Iterator[None]:
         """Around a request, from when it is read until its ack is handed to the transport."""
-        with self._changed:
+        with self._count:
             self._owed += 1
         try:
             yield
         finally:
-            with self._changed:
+            with self._count:
                 self._owed -= 1
                 self._last = time.monotonic()
-                if not self._owed:
-                    self._changed.notify_all()
 
-    def wait_quiet(self) -> bool:
-        """Until no ack has been owed for `quiet` seconds (True), or `patience` seconds have
-        passed (False)."""
-        deadline = time.monotonic() + self.patience
-        with self._changed:
+    def wait_quiet(self, deadline: float | None = None) -> bool:
+        """Until no ack has been owed for `quiet` seconds (True), or until `deadline` (by
+        default `patience` seconds from now; False)."""
+        deadline = deadline if deadline is not None else time.monotonic() + self.patience
+        with self._turn:
             while (now := time.monotonic()) < deadline:
-                if self._owed:
-                    self._changed.wait(deadline - now)
-                elif (still := self._last + self.quiet - now) > 0:
-                    self._changed.wait(min(still, deadline - now))
-                else:
+                with self._count:
+                    owed, last = self._owed, self._last
+                if owed:  # look again in a while
+                    pause = max(self.quiet, 0.005)
+                elif (pause := last + self.quiet - now) <= 0:
                     return True
+                time.sleep(min(pause, deadline - now))
             return False
 
 
@@ -77,8 +80,10 @@ class LazyRunner(ThreadLazyListenerRunner):
         self.acks = acks
 
     def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        deadline = time.monotonic() + self.acks.patience  # from now, not from its turn
+
         def after_acks() -> None:
-            self.acks.wait_quiet()
+            self.acks.wait_quiet(deadline)
             build_runnable_function(func=function, logger=self.logger, request=request)()
 
         self.executor.submit(after_acks)
