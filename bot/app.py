@@ -17,12 +17,17 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
 from bot import commands
+from bot.acks import Acks, acks_first
 from bot.commands.answers import on_error
+from bot.commands.plain import Plain
 from bot.errors import UserError
 from bot.slack.ids import START_VIEW, Action
 from bot.slack.payloads import BlockActions, Malformed, ViewSubmission, parse, read_value
 
 log = logging.getLogger(__name__)
+# Threads for the work after the acks: most of it waits on a cluster, the database or Slack,
+# so a few run side by side; more would only contend for the interpreter with the acks.
+LAZY_WORKERS = 8
 
 
 class SeenDeliveries:
@@ -54,6 +59,20 @@ def delivery_key(body: dict) -> str | None:
     return None
 
 
+class Once(Middleware):
+    """A retried or doubled delivery answered 200 and handled no further (SeenDeliveries)."""
+
+    def __init__(self):
+        self.seen = SeenDeliveries()
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next):  # noqa: A002 - bolt's name
+        key = delivery_key(req.body)
+        if key is not None and not self.seen.first_time(key):
+            log.info("duplicate delivery %s ignored", key)
+            return BoltResponse(status=200, body="")
+        return next()
+
+
 class Typed(Middleware):
     """Read the request into its model, once, for every listener: `context["payload"]` (a
     SlashCommand, BlockActions or ViewSubmission; None for events). A malformed one is
@@ -72,7 +91,7 @@ class Typed(Middleware):
         return next()
 
 
-def button(context: BoltContext, next) -> BoltResponse | None:  # noqa: A002 - bolt injects `next` by name
+def button(context: BoltContext, next) -> BoltResponse | None:  # noqa: A002 - bolt's name
     """A button's value read into `context["button"]` (a ButtonValue). A button that is not
     one of ours, or a value the bot did not write, is refused (UserError, see on_error)."""
     payload = context["payload"]
@@ -84,35 +103,46 @@ def button(context: BoltContext, next) -> BoltResponse | None:  # noqa: A002 - b
     return next()
 
 
+def bolt_app(client, executor: Executor, acks: Acks) -> App:
+    """A bolt App as the bot runs it, before its middleware and listeners (bench/bare_app.py
+    measures the bot against this one):
+    - the signature is checked by the web edge (bot/web.py), not by bolt;
+    - `process_before_response`: a request's ack function runs in the request's own thread,
+      and the ack is sent as soon as it returns. Otherwise bolt queues the ack function on
+      the listener pool, behind whatever lazy work is queued there, and polls every 10 ms
+      until it has run;
+    - the lazy listeners run on `executor`, each once no ack is owed (bot/acks.py)."""
+    app = App(
+        client=client,
+        request_verification_enabled=False,  # checked once, by the web edge (bot/web.py)
+        process_before_response=True,
+        listener_executor=executor,
+    )
+    acks_first(app, executor, acks)
+    return app
+
+
 def build_app(
     services: commands.Services,
     *,
     client,
-    workers: int = 16,
+    acks: Acks,
+    workers: int = LAZY_WORKERS,
     listener_executor: Executor | None = None,
 ) -> App:
-    """`listener_executor`: the pool bolt runs listeners on (16 threads by default)."""
-    app = App(
-        client=client,
-        request_verification_enabled=False,  # checked once, by the web edge (bot/web.py)
-        process_before_response=False,
-        listener_executor=listener_executor
-        or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bolt"),
+    """`listener_executor`: the pool the lazy listeners run on (`workers` threads by
+    default); `acks`: the acks owed, which the lazy listeners wait for."""
+    app = bolt_app(
+        client,
+        listener_executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lazy"),
+        acks,
     )
-    seen = SeenDeliveries()
 
-    def once(body, next):  # noqa: A002 - bolt injects `next` by name
-        key = delivery_key(body)
-        if key is not None and not seen.first_time(key):
-            log.info("duplicate delivery %s ignored", key)
-            return BoltResponse(status=200, body="")
-        return next()
-
-    def shared(context, next):  # noqa: A002 - bolt injects `next` by name
+    def shared(context, next):  # noqa: A002 - bolt's name
         context["services"] = services
         return next()
 
-    for middleware in (Typed(), once, button, shared):
+    for middleware in (Typed(), Once(), Plain(button), Plain(shared)):
         app.use(middleware)
     app.error(on_error)
     commands.register(app, services)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.acks import Acks
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.migration.engine import Engine
@@ -43,10 +44,12 @@ class Bot:
         card_interval: float = 2.0,
         listener_executor=None,
     ):
-        """`listener_executor`: the pool bolt runs the Slack listeners on (its own by default)."""
+        """`listener_executor`: the pool the Slack listeners' lazy work runs on (its own by
+        default)."""
         self.settings = settings
         self.store, self.db_url = open_store(db_url)
         self.app = self.client = self.directory = None
+        self.acks = Acks()  # the acks owed, which the lazy listeners wait for (bot/acks.py)
         if token is None:
             self.notifier = LogNotifier()
             self.engine = Engine(settings, self.store, self.notifier)
@@ -78,6 +81,7 @@ class Bot:
         self.app = build_app(
             Services(self.engine, self.notifier, self.directory, self.settings),
             client=self.client,
+            acks=self.acks,
             listener_executor=listener_executor,
         )
 
@@ -86,7 +90,7 @@ class Bot:
         from bot.web import SocketMode
 
         self.socket_mode = SocketMode(
-            self.app, app_token, grace=grace, ping_interval=ping_interval
+            self.app, app_token, self.acks, grace=grace, ping_interval=ping_interval
         ).connect()
         return self.socket_mode
 
@@ -117,6 +121,7 @@ class Bot:
             host=host,
             port=port,
             routes=routes,
+            acks=self.acks,
         )
 
     def stop(self) -> None:

@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
+
+from bot.acks import Acks
 
 MAX_BODY = 1 << 20  # Slack's payloads are far smaller
 
@@ -68,25 +70,42 @@ class Refused(Exception):
 
 
 class SlackRequest(BoltRequest):
-    """A request for bolt whose body the edge parsed, once, after its signature was checked.
-    Bolt's own reading of a body guesses the format from the text (a slash command whose text
-    says "payload" comes out empty) and reads it again for every lazy listener; this one hands
-    bolt the body as read, and its copies for lazy listeners share it."""
+    """A request for bolt whose body the edge parsed, once (over HTTP after its signature was
+    checked; over Socket Mode as the envelope's payload). Bolt's own reading of a body guesses
+    the format from the text (a slash command whose text says "payload" comes out empty) and
+    reads it again for every lazy listener; this one hands bolt the body as read.
 
-    def __init__(self, *, body: dict, raw_body: str = "", headers=None, query=None, context=None):
+    A lazy listener gets a copy, which bolt deep-copies: the body, the typed payload, the
+    client, every value of the context, for each request, in the thread that owes Slack the
+    ack (most of the ack's own work). The copy here shares them instead: the body and what the
+    middleware read from it (the typed payload, the command line, the button) are never
+    changed once read, and bolt's own values (client, respond, say) are safe across threads;
+    only the context itself is new, less the values bolt keeps per thread."""
+
+    def __init__(
+        self,
+        *,
+        body: dict,
+        raw_body: str = "",
+        headers=None,
+        query=None,
+        context=None,
+        mode: str = "http",
+    ):
         super().__init__(
             body=body, query=query, headers=headers, context=context, mode="socket_mode"
         )
-        self.raw_body, self.mode = raw_body, "http"  # bolt takes a dict body only in that mode
+        self.raw_body, self.mode = raw_body, mode  # bolt takes a dict body only in that mode
 
     def to_copyable(self) -> SlackRequest:
-        return SlackRequest(
-            body=self.body,
-            raw_body=self.raw_body,
-            headers=self.headers,
-            query=self.query,
-            context=self.context.to_copyable(),
-        )
+        copy = object.__new__(SlackRequest)  # as read already: bolt's reading is not redone
+        copy.__dict__.update(self.__dict__)
+        per_thread = BoltContext.non_copyable_standard_property_names
+        copy.context = BoltContext({k: v for k, v in self.context.items() if k not in per_thread})
+        return copy
+
+    def __deepcopy__(self, _memo) -> SlackRequest:
+        return self.to_copyable()
 
 
 def parse(text: str, content_type: str) -> dict:
@@ -160,13 +179,16 @@ def wsgi_app(
     signing_secret: str | None = None,
     metrics: Callable[[], bytes] | None = None,
     routes: dict[str, Callable] | None = None,
+    acks: Acks | None = None,
 ):
     """`/healthz`, `/metrics` when `metrics` (the exposition) is given, and `/slack/events`
     when `app` is given (HTTP mode). `routes` adds WSGI apps by path (a path ending in "/" is a
-    prefix), e.g. the rehearsal page."""
+    prefix), e.g. the rehearsal page. `acks` counts the requests to /slack/events not yet
+    answered (bot/acks.py: the lazy listeners wait for them)."""
     if app is not None and not signing_secret:
         raise ValueError("Slack requests over HTTP need the signing secret")
     verifier = SignatureVerifier(signing_secret) if app is not None else None
+    owed = acks.owed if acks is not None else contextlib.nullcontext
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
@@ -189,15 +211,16 @@ def wsgi_app(
             )
         if environ.get("PATH_INFO") != "/slack/events":
             return _answer(start_response, "404 Not Found", "not found")
-        try:
-            request = read(environ, verifier)
-        except Refused as refused:
-            log.warning("refused a request to /slack/events: %s", refused.reason)
-            return _answer(start_response, refused.status, refused.reason)
-        answer = app.dispatch(request)
-        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
-        start_response(response.status, response.get_headers())
-        return response.get_body()
+        with owed():
+            try:
+                request = read(environ, verifier)
+            except Refused as refused:
+                log.warning("refused a request to /slack/events: %s", refused.reason)
+                return _answer(start_response, refused.status, refused.reason)
+            answer = app.dispatch(request)
+            response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+            start_response(response.status, response.get_headers())
+            return response.get_body()
 
     return application
 
@@ -235,13 +258,14 @@ def make_http_server(
     port: int | None = None,
     threads: int = 16,
     routes: dict[str, Callable] | None = None,
+    acks: Acks | None = None,
 ):
     """A waitress server (not bolt's development server); `.run()` serves until closed."""
     from waitress.server import create_server
 
     port = port if port is not None else int(os.environ.get("PORT", "3000"))
     return create_server(
-        wsgi_app(app, healthcheck, signing_secret, metrics, routes),
+        wsgi_app(app, healthcheck, signing_secret, metrics, routes, acks),
         host=host,
         port=port,
         threads=threads,
@@ -258,11 +282,17 @@ class SocketMode:
     client's pings (no pong for 4 intervals, or 5 failed pings), so `ping_interval` bounds how
     long a dropped link goes unnoticed (about 4-5 intervals)."""
 
-    def __init__(self, app: App, app_token: str, *, grace: float = 30.0, ping_interval: float = 3):
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
+    def __init__(
+        self,
+        app: App,
+        app_token: str,
+        acks: Acks | None = None,
+        *,
+        grace: float = 30.0,
+        ping_interval: float = 3,
+    ):
         self.grace = grace
-        self.handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
+        self.handler = _handler(acks or Acks())(app, app_token, ping_interval=ping_interval)
         self.down_since: float | None = time.monotonic()
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._watch_link, name="socket-watch", daemon=True)
@@ -309,3 +339,22 @@ class SocketMode:
         client.closed = True  # as client.close() says first
         client.message_queue.put(None)
         self.handler.close()
+
+
+def _handler(acks: Acks):
+    """bolt's Socket Mode handler, its request read as the HTTP edge's are (a SlackRequest:
+    the copies for lazy listeners share its body) and counted in `acks` until its ack is
+    sent."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
+
+    class Handler(SocketModeHandler):
+        def handle(self, client, req) -> None:
+            started = time.time()
+            with acks.owed():
+                request = SlackRequest(
+                    body=req.payload, headers=build_headers(req), mode="socket_mode"
+                )
+                send_response(client, req, self.app.dispatch(request), started)
+
+    return Handler

@@ -6,6 +6,7 @@ from __future__ import annotations
 from slack_bolt import App, BoltContext
 
 from bot.commands.answers import ack_at_once, after_ack, tell
+from bot.commands.plain import Plain
 from bot.commands.starting import start_in_slack
 from bot.migration.grammar import parse_start
 from bot.slack.ids import START_FIELDS, START_VIEW
@@ -49,4 +50,4 @@ def start(context: BoltContext) -> None:
 
 
 def register(app: App, _services) -> None:
-    app.view(START_VIEW, middleware=[read_form])(ack=ack_at_once, lazy=[start])
+    app.view(START_VIEW, middleware=[Plain(read_form)])(ack=ack_at_once, lazy=[start])

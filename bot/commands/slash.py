@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.commands.answers import after_ack
 from bot.commands.auth import check_operator
+from bot.commands.plain import Plain
 from bot.commands.starting import start_in_slack
 from bot.errors import UserError, shown
 from bot.migration.compensation import parse_cleanup
@@ -144,4 +145,4 @@ def cancel(respond: Respond, services, args: tuple[str, ...], user: str) -> None
 
 
 def register(app: App, _services) -> None:
-    app.command(COMMAND, middleware=[read_line])(ack=ack_command, lazy=[run_command])
+    app.command(COMMAND, middleware=[Plain(read_line)])(ack=ack_command, lazy=[run_command])

@@ -261,17 +261,29 @@ def migrate_acls(ctx: Context) -> Result:
     created = acl_applier(ctx.target)(ctx.target, plan)  # Aiven's ACL API on an Aiven target
     lost = plan.mm2_lost
     bindings = kacls.binding_report(plan, created)
-    shown = "\n".join(f"• {line}" for line in bindings[:40])
-    more = f"\n• … and {len(bindings) - 40} more" if len(bindings) > 40 else ""
     return Result.done(
-        f"{len(plan.exported)} ACL(s) on the selection, {len(created)} created, "
-        f"{len(plan.present) - len(created)} already there; MM2's own sync would have dropped "
-        f"or downgraded {len(lost)}" + (f"\n{shown}{more}" if bindings else ""),
+        f"{len(plan.exported):,} ACL(s) on the selection, {len(created):,} created, "
+        f"{len(plan.present) - len(created):,} already there; MM2's own sync would have dropped "
+        f"or downgraded {len(lost):,}" + listed(bindings),
         bindings=bindings,
         exported=len(plan.exported),
         created=len(created),
         mm2_lost=len(lost),
     )
+
+
+def listed(lines: list[str], budget: int = 2000, most: int = 40) -> str:
+    """Lines for a message in the thread (Slack shows 3,000 characters of it): whole lines
+    within `budget`, at most `most`, the others counted (`kafka-migrate report ID --json`
+    has them all, in the timeline)."""
+    out, used = [], 0
+    for line in lines[:most]:
+        if used + len(line) + 3 > budget:
+            break
+        out.append(f"\n• {line}")
+        used += len(line) + 3
+    more = len(lines) - len(out)
+    return "".join(out) + (f"\n• and {more:,} more" if more else "")
 
 
 STARTING_LOOKS = 12
@@ -361,18 +373,12 @@ def drain(ctx: Context) -> Result:
     # is handed over where it stands (see handover) and listed, never waited for
     behind = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag and lag.members}
     idle = {g: lag.lag for g, lag in snapshot.groups.items() if lag.lag and not lag.members}
-    left = (
-        "; not waited for (no members, handed over where they stand): "
-        + ", ".join(f"{g} {n:,} behind" for g, n in sorted(idle.items())[:5])
-        if idle
-        else ""
-    )
+    left = checks.describe_idle(idle)
     consumer_lag = sum(behind.values())
     if not progress.caught_up or behind:
         ctx.observed.drain_since = None
-        groups = ", ".join(f"{g} {n:,}" for g, n in sorted(behind.items())[:5])
         return Result.waiting(
-            f"{checks.describe_progress(progress)}; consumer lag: {groups or 'none'}{left}",
+            f"{checks.describe_progress(progress)}; {checks.describe_consumers(behind, idle)}",
             lag=checks.known_lag(progress),
             consumer_lag=consumer_lag,
         )

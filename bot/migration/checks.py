@@ -57,6 +57,19 @@ def moved_since_quiet(ctx: Context) -> list[TP]:
     return sorted(tp for tp, off in now.items() if reference.get(tp) != off)
 
 
+WORST = 5  # the partitions or groups a description names, the furthest behind first
+
+
+def most(counts: dict, shown: int = WORST) -> str:
+    """The largest counts, largest first ("a 9,980, b 9,970 and 245 more"); keys are topic
+    partitions (shown t[p]) or names."""
+    worst = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    named = ", ".join(
+        f"{k[0]}[{k[1]}] {n:,}" if isinstance(k, tuple) else f"{k} {n:,}" for k, n in worst[:shown]
+    )
+    return named + (f" and {len(worst) - shown:,} more" if len(worst) > shown else "")
+
+
 def known_lag(progress: Progress) -> int | None:
     """The lag figure for the card, the ETA and the "lag reached zero" notice: None while some
     partition's lag is unknown (a count there would be a guess)."""
@@ -77,10 +90,15 @@ def describe_progress(progress: Progress) -> str:
     """The lag, and which signal decided it: MM2's offsets, the content of both sides where
     those lag behind, or neither (the offsets are missing: said as a degraded signal with its
     reason, never as a count)."""
-    behind = [p for p in progress.partitions if p.lag and p.signal != "none"]
+    behind = {
+        (p.topic, p.partition): p.lag for p in progress.partitions if p.lag and p.signal != "none"
+    }
     text = f"replication lag {progress.lag:,} records"
     if behind:
-        text += f" on {len(behind)} partition(s), oldest {progress.max_time_lag_s:.0f}s"
+        text += (
+            f" on {len(behind):,} partition(s), oldest {progress.max_time_lag_s:.0f}s "
+            f"(most behind: {most(behind)})"
+        )
     if progress.unknown:
         text += f"; not copied yet by content on {len(progress.unknown)} partition(s)"
     if progress.offsets_problem:
@@ -90,5 +108,30 @@ def describe_progress(progress: Progress) -> str:
     else:
         text += " (by MM2's offsets)"
     if progress.gaps:
-        text += f"; {sum(p.gap for p in progress.gaps):,} records deleted before copy (gap)"
+        text += (
+            f"; {sum(p.gap for p in progress.gaps):,} records deleted before copy (gap) "
+            f"on {len(progress.gaps):,} partition(s)"
+        )
     return text
+
+
+def describe_idle(idle: dict[str, int]) -> str:
+    """The groups behind with no members: not waited for, handed over where they stand."""
+    if not idle:
+        return ""
+    return (
+        f"; not waited for: {len(idle):,} group(s) without members, handed over where they "
+        f"stand ({most(idle)} behind)"
+    )
+
+
+def describe_consumers(behind: dict[str, int], idle: dict[str, int]) -> str:
+    """Consumer lag of the groups with members (what the drain waits for), then the idle ones."""
+    if behind:
+        text = (
+            f"consumer lag: {len(behind):,} group(s) behind, {sum(behind.values()):,} records "
+            f"(most behind: {most(behind)})"
+        )
+    else:
+        text = "consumer lag: none"
+    return text + describe_idle(idle)

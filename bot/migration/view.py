@@ -14,6 +14,7 @@ from bot.migration.compensation import undo_plan
 from bot.migration.pace import eta_seconds
 from bot.migration.steps import BACK, INFO, Step, rollback_hint
 from bot.migration.store import Store
+from bot.models import Migration
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,12 @@ def shown(step: Step, ran: bool, reverse: bool) -> bool:
 
 
 def migration_view(store: Store, migration_id: str) -> MigrationView:
-    m = store.get(migration_id)
+    return _view(store, store.get(migration_id))
+
+
+def _view(store: Store, m: Migration) -> MigrationView:
+    """The view of `m` as loaded (a large migration's state is megabytes of JSON: loaded once
+    for a view, once for a report)."""
     runs = {run.step: run for run in store.step_runs(m.id)}
     samples = store.lag_samples(m.id, 100)
     points = [
@@ -368,8 +374,8 @@ def rows(store: Store, open_only: bool = False) -> list[Row]:
 
 
 def report(store: Store, migration_id: str) -> Report:
-    view = migration_view(store, migration_id)
     m = store.get(migration_id)
+    view = _view(store, m)
     return Report(
         migration=view,
         approvals=tuple(

@@ -58,6 +58,61 @@ def summarize(names: list[str], shown: int = 5) -> str:
     return ", ".join(code(n) for n in names[:shown]) + f" and {len(names) - shown} more"
 
 
+SHOWN = 5  # of a long list, the entries a message names (the worst first); the rest counted
+RANK = ("unknown", "translated", "exact")  # a group's handover is as good as its worst offset
+
+
+def fitted(lines: list[str], budget: int, rest: str = "") -> str:
+    """As many of `lines` as fit in `budget` characters, one a line, and the others counted
+    ("• and 12 more" and where they are): a long list is cut between entries, never
+    inside one."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        left = len(lines) - i - 1
+        more = f"\n• and {left:,} more{rest}" if left else ""
+        if used + len(line) + 1 + len(more) > budget and out:
+            return "\n".join(out) + f"\n• and {len(lines) - i:,} more{rest}"
+        out.append(clip(line, budget))
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def status_json(view_id: str) -> str:
+    return f": `kafka-migrate status {escape(view_id)} --json` lists them all"
+
+
+def worst_kind(kinds: dict[str, int]) -> str:
+    return next((k for k in RANK if kinds.get(k)), next(iter(sorted(kinds)), "none"))
+
+
+def handed(
+    groups: dict[str, dict[str, int]], twice: dict[str, int] | None = None
+) -> tuple[str, list[str]]:
+    """Groups' offsets by kind, as handed over (or back): the totals ("1,000 group(s): 500
+    exact, 250 translated, 250 unknown", a group counted by its worst offset; the records read
+    twice) and a line for each group at stake, the worst first (offsets not located, then the
+    most records read twice)."""
+    twice = twice or {}
+    counts: dict[str, int] = {}
+    for kinds in groups.values():
+        kind = worst_kind(kinds)
+        counts[kind] = counts.get(kind, 0) + 1
+    order = [k for k in reversed(RANK) if k in counts] + sorted(set(counts) - set(RANK))
+    total = f"{len(groups):,} group(s): " + ", ".join(f"{counts[k]:,} {k}" for k in order)
+    if sum(twice.values()):
+        total += f"; about {sum(twice.values()):,} records read twice"
+    ranked = sorted(groups, key=lambda g: (-groups[g].get("unknown", 0), -twice.get(g, 0), g))
+    lines = [
+        f"• {code(g)}: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(groups[g].items()))
+        + (f" — about {twice[g]:,} records read twice" if twice.get(g) else "")
+        for g in ranked
+        if worst_kind(groups[g]) != "exact" or twice.get(g)
+    ]
+    return total, lines
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -103,7 +158,7 @@ def card(view: MigrationView) -> list:
                     f"*{escape(view.source)} → {escape(view.target)}* via "
                     f"{escape(view.replicator)}, "
                     f"policy {escape(view.replication_policy)}\n"
-                    f"{len(view.topics)} topic(s): "
+                    f"{len(view.topics):,} topic(s): "
                     f"{summarize(list(view.topics))}"
                 )
             )
@@ -152,7 +207,7 @@ def _card_buttons(view: MigrationView) -> list[ButtonElement]:
         style="danger",
         confirm=ConfirmObject(
             title="Cancel this migration?",
-            text=clip("It will " + "; ".join(view.undo) + ".", 300),
+            text=_undo(view),
             confirm="Cancel it",
             deny="Keep going",
         ),
@@ -211,9 +266,27 @@ def _card_buttons(view: MigrationView) -> list[ButtonElement]:
     return by_status.get(view.status, [])
 
 
+def _undo(view: MigrationView) -> str:
+    """What a cancel takes back, within a confirm dialog's 300 characters: whole items, the
+    others counted (`cancel ID` without yes lists them all)."""
+    shown: list[str] = []
+    for i, item in enumerate(view.undo):
+        text = "It will " + "; ".join([*shown, item]) + "."
+        more = len(view.undo) - i - 1
+        if len(text) + (40 if more else 0) > 300 and shown:
+            return clip(f"It will {'; '.join(shown)}; and {len(view.undo) - i} more.", 300)
+        shown.append(item)
+    return clip("It will " + "; ".join(shown) + ".", 300)
+
+
 def _connectors(view: MigrationView) -> SectionBlock:
-    lines = [f"• {escape(c.text())}" for c in view.connectors[:20]]
-    return SectionBlock(text=MarkdownTextObject(text=clip("*Connectors*\n" + "\n".join(lines))))
+    lines = [f"• {escape(c.text())}" for c in view.connectors]
+    head = f"*Connectors* ({len(lines):,} connector(s))\n"
+    return SectionBlock(
+        text=MarkdownTextObject(
+            text=head + fitted(lines, MAX_TEXT - len(head) - 80, status_json(view.id))
+        )
+    )
 
 
 def gate_request(view: MigrationView, title: str, approvers: list[str], text: str) -> list:
@@ -243,42 +316,10 @@ def gate_request(view: MigrationView, title: str, approvers: list[str], text: st
         )
     foreign = (gate.decided.get("foreign_writes") if gate is not None else None) or []
     if foreign:
-        lines = [f"• {code(f'{t}[{p}]')}: {n:,} record(s)" for t, p, n in foreign[:10]]
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=clip(
-                        "*Written on the source during the soak, not by the reverse flow*\n"
-                        + "\n".join(lines)
-                        + "\nThere offsets go back by record matching, not arithmetic: a group "
-                        "whose unread records are mixed with these writes is not located "
-                        "(handed back as unknown), and these records stay on the source."
-                    )
-                )
-            )
-        )
+        blocks.append(_foreign(view, foreign))
     preview = gate.preview if gate is not None else None
     if preview:
-        lines = [
-            f"• {code(g)}: "
-            + ", ".join(f"{n} {k}" for k, n in sorted(p["kinds"].items()))
-            + (f" — about {p['duplicates']:,} records read twice" if p["duplicates"] else "")
-            for g, p in sorted(preview.items())
-        ]
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=clip(
-                        (
-                            "*Offsets handed back*\n"
-                            if step == "repoint_to_source"
-                            else "*Offsets at cutover*\n"
-                        )
-                        + "\n".join(lines)
-                    )
-                )
-            )
-        )
+        blocks.append(_preview(view, preview))
     if view.connectors and step == "repoint_clients":
         blocks.append(_connectors(view))
     blocks.append(
@@ -313,6 +354,48 @@ def gate_request(view: MigrationView, title: str, approvers: list[str], text: st
         )
     )
     return blocks
+
+
+def _foreign(view: MigrationView, foreign: list) -> SectionBlock:
+    """The partitions written on the source during the soak: the total, the most written."""
+    worst = sorted(foreign, key=lambda f: (-f[2], f[0], f[1]))
+    lines = [f"• {code(f'{t}[{p}]')}: {n:,} record(s)" for t, p, n in worst[: SHOWN * 2]]
+    if len(worst) > len(lines):
+        lines.append(f"• and {len(worst) - len(lines):,} more{status_json(view.id)}")
+    return SectionBlock(
+        text=MarkdownTextObject(
+            text=clip(
+                "*Written on the source during the soak, not by the reverse flow*: "
+                f"{sum(n for _t, _p, n in foreign):,} record(s) on {len(foreign):,} "
+                "partition(s)\n"
+                + "\n".join(lines)
+                + "\nThere offsets go back by record matching, not arithmetic: a group "
+                "whose unread records are mixed with these writes is not located "
+                "(handed back as unknown), and these records stay on the source."
+            )
+        )
+    )
+
+
+def _preview(view: MigrationView, preview: dict) -> SectionBlock:
+    """The repoint's offsets per group: each group when they are few; else the totals, the
+    groups most at stake, and where the others are."""
+    title = "*Offsets handed back*" if view.step == "repoint_to_source" else "*Offsets at cutover*"
+    groups = {g: p["kinds"] for g, p in preview.items()}
+    twice = {g: p.get("duplicates") or 0 for g, p in preview.items()}
+    if len(groups) <= SHOWN * 2:
+        lines = [
+            f"• {code(g)}: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(groups[g].items()))
+            + (f" — about {twice[g]:,} records read twice" if twice[g] else "")
+            for g in sorted(groups)
+        ]
+        return SectionBlock(text=MarkdownTextObject(text=clip(f"{title}\n" + "\n".join(lines))))
+    total, at_stake = handed(groups, twice)
+    text = f"{title}: {total}\n" + ("\n".join(at_stake[:SHOWN]) or "• every group exactly")
+    if len(at_stake) > SHOWN:
+        text += f"\n• and {len(at_stake) - SHOWN:,} more at stake{status_json(view.id)}"
+    return SectionBlock(text=MarkdownTextObject(text=clip(text)))
 
 
 def plan_text(plan: Plan) -> str:
@@ -352,39 +435,76 @@ def list_text(rows: list[Row]) -> str:
 
 
 def report_text(r: Report) -> str:
-    """The final report, posted in the migration's thread (the chart follows it)."""
+    """The final report, posted in the migration's thread (the chart follows it): each part
+    within a share of the message, a long list summarized (totals, the worst first) and the
+    whole report one command away."""
     v = r.migration
-    approvals = (
-        "\n".join(
-            f"• {a.step} {a.decision} by {mention(a.actor)} from {a.interface} "
-            f"(version {a.version})"
-            for a in r.approvals
-        )
-        or "• none"
-    )
+    approvals = [
+        f"• {a.step} {a.decision} by {mention(a.actor)} from {a.interface} (version {a.version})"
+        for a in r.approvals
+    ]
     verify = r.verify or {}
-    text = (
+    parts = [
         f"*Report for {code(v.id)}*: {v.status} at {code(v.step)}"
-        + (f" ({escape(v.reason)})" if v.reason else "")
-        + "\n"
-        f"*Approvals*\n{approvals}\n*Handover*: {escape(r.handover_text())}\n"
-        + (f"*Handback*: {escape(r.handover_text(back=True))}\n" if r.handback else "")
-        + f"*Verify*: {verify.get('partitions', '—')} partition(s), differences: "
-        f"{len(verify.get('differences', [])) if verify else '—'}"
+        + (f" ({clip(escape(v.reason), 300)})" if v.reason else ""),
+        "*Approvals*\n" + (fitted(approvals, 700) if approvals else "• none"),
+        f"*Handover*: {_handed_text(r.handover)}",
+    ]
+    if r.handback:
+        parts.append(f"*Handback*: {_handed_text(r.handback)}")
+    partitions = verify.get("partitions", "—")
+    parts.append(
+        f"*Verify*: {f'{partitions:,}' if isinstance(partitions, int) else partitions} "
+        f"partition(s), differences: {len(verify.get('differences', [])) if verify else '—'}"
     )
     if schemas := r.schemas:
-        text += (
-            f"\n*Schemas* ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
-            + ", ".join(code(s) for s in schemas["subjects"][:30])
-            + (
-                f"; ids differ: {escape('; '.join(schemas['parity'][:5]))}"
-                if schemas["parity"]
-                else ""
+        subjects = schemas["subjects"]
+        names = ", ".join(code(x) for x in subjects[: SHOWN * 6])
+        if len(subjects) > SHOWN * 6:
+            names = (
+                f"{len(subjects):,} subject(s): "
+                + ", ".join(code(x) for x in subjects[:SHOWN])
+                + f" and {len(subjects) - SHOWN:,} more"
+            )
+        parity = schemas["parity"]
+        parts.append(
+            clip(
+                f"*Schemas* ({'ids preserved' if schemas['imported'] else 'no IMPORT mode'}): "
+                + names
+                + (
+                    f"; ids differ: {escape('; '.join(parity[:3]))}"
+                    + (f" and {len(parity) - 3:,} more" if len(parity) > 3 else "")
+                    if parity
+                    else ""
+                ),
+                800,
             )
         )
     if v.connectors:
-        text += "\n*Connectors*\n" + "\n".join(f"• {escape(c.text())}" for c in v.connectors)
-    return clip(text)
+        lines = [f"• {escape(c.text())}" for c in v.connectors]
+        parts.append(f"*Connectors* ({len(lines):,})\n" + fitted(lines, 500))
+    parts.append(f"All of it: `kafka-migrate report {escape(v.id)} --json`")
+    return clip("\n".join(parts))
+
+
+def _handed_text(groups: dict | None) -> str:
+    """Each group's offsets when they are few ("billing: 5 exact; analytics: ..."); else the
+    totals and the groups most at stake."""
+    if not groups:
+        return "—"
+    if len(groups) <= SHOWN * 2:
+        return escape(
+            "; ".join(
+                f"{g}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                for g, kinds in sorted(groups.items())
+            )
+        )
+    total, at_stake = handed(groups)
+    if not at_stake:
+        return total
+    listed = "\n".join(at_stake[:SHOWN])
+    more = f"\n• and {len(at_stake) - SHOWN:,} more" if len(at_stake) > SHOWN else ""
+    return clip(f"{total}\n{listed}{more}", 700)
 
 
 def decided(original_text: str, decision: str, actor: str, at: datetime | None = None) -> list:

@@ -20,7 +20,7 @@ ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", frozen=True)  # shared with the lazy listeners
 
 
 class SlashCommand(_Loose):
@@ -90,7 +90,7 @@ class ViewSubmission(_Loose):
 
 
 class ButtonValue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
     m: StrictStr = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")  # a migration id
     v: StrictInt = Field(ge=1)
     s: Step | None = None

@@ -4,8 +4,9 @@ Built on slack_sdk.models' own validation: each block (and each object inside it
 with `Block.parse` / `View(**...)` and validated with `validate_json()`, which knows Slack's
 length and count limits. On top, the rules slack_sdk does not check: fields slack_sdk does not
 know, how many blocks a surface holds, unique block_ids and action_ids, plain_text where Slack
-requires it, and the undocumented total size (`msg_blocks_too_long`). Errors take Slack's
-shape: "<problem> [json-pointer:/blocks/0/text/text]".
+requires it, a text object's length wherever it is (1 to 3000, as a context element's), a
+section field's 2000 characters, and the undocumented total size (`msg_blocks_too_long`).
+Errors take Slack's shape: "<problem> [json-pointer:/blocks/0/text/text]".
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from slack_sdk.models.views import View
 ATTRIBUTE = re.compile(r"^(\w+) ")  # slack_sdk names the attribute first
 PLAIN_ONLY = {("header", "text"), ("button", "text"), ("input", "label")}
 MAX_TOTAL_TEXT = 13_000  # about where Slack answers msg_blocks_too_long
+MAX_TEXT_OBJECT = 3000  # a text object's text, wherever it is (Slack: 1 to 3000 characters)
+MAX_FIELD = 2000  # a section field's text
 
 
 def _parse(kind: type, data: dict) -> JsonObject | None:
@@ -69,6 +72,18 @@ def _walk(obj: JsonObject, data: Any, pointer: str, errors: list[str]) -> None:
         for key in sorted(set(data) - _known(obj)):
             errors.append(f"unknown field {key!r} [json-pointer:{pointer}/{key}]")
         kind = data.get("type")
+        if kind in ("mrkdwn", "plain_text") and isinstance(data.get("text"), str):
+            size = len(data["text"])
+            if not 1 <= size <= MAX_TEXT_OBJECT:
+                errors.append(
+                    f"text must be 1 to {MAX_TEXT_OBJECT} characters [json-pointer:{pointer}/text]"
+                )
+        for j, field in enumerate(data.get("fields") or [] if kind == "section" else []):
+            if isinstance(field, dict) and len(str(field.get("text", ""))) > MAX_FIELD:
+                errors.append(
+                    f"field text cannot exceed {MAX_FIELD} characters "
+                    f"[json-pointer:{pointer}/fields/{j}/text]"
+                )
         for key in ("text", "label"):
             text = data.get(key)
             plain = not isinstance(text, dict) or text.get("type") == "plain_text"

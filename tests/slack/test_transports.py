@@ -5,6 +5,7 @@ reaches its listener and is answered as in process; /healthz says how the bot is
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 from bot.migration.notify import Notification, NotificationKind
 from tests.slack.support import CHANNEL, answers, submit_form
@@ -54,3 +55,29 @@ def test_a_command_whose_text_says_payload_is_read_as_typed(http_bot):
     answered = http_bot.command("status payload-events")
     assert answered.status_code == 200
     wait_for(lambda: answers(http_bot, "no migration 'payload-events'"), what="the answer")
+
+
+def test_a_burst_of_commands_is_acked_and_each_answered_once_after_its_ack(wired_bot):
+    """Many commands at once: the work after the acks waits for the acks owed (bot/acks.py),
+    and none is lost or answered twice."""
+    m = wired_bot.bot.store.create(migration(), "U0ALICE")
+    asked = [("list", m.id), (f"status {m.id}", m.id), ("status nope", "no migration 'nope'")]
+    lines = asked * 8
+    payloads = [wired_bot.command_payload(text, "U0ALICE") for text, _ in lines]
+    with ThreadPoolExecutor(8) as pool:
+        acked = list(pool.map(wired_bot.slash, payloads))
+    assert [a.status_code for a in acked] == [200] * len(lines)
+    wanted = {
+        p["response_url"].rsplit("/", 1)[1]: want
+        for p, (_, want) in zip(payloads, lines, strict=True)
+    }
+
+    def answered() -> list[dict]:
+        return [r for r in wired_bot.standin.responses if r["url_key"] in wanted]
+
+    wait_for(lambda: len(answered()) >= len(wanted), 60, "an answer to each command")
+    wired_bot.settle(30)
+    got = answered()
+    assert sorted(r["url_key"] for r in got) == sorted(wanted)  # each once
+    for r in got:
+        assert wanted[r["url_key"]] in r["text"] + str(r.get("blocks", ""))

@@ -59,6 +59,18 @@ def button(action_id="a", text="Go", **more):
             ],
             "/blocks/0/elements/0/confirm",
         ),
+        (
+            [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c" * 3001}]}],
+            "text must be 1 to 3000 characters [json-pointer:/blocks/0/elements/0/text]",
+        ),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}],
+            "text must be 1 to 3000 characters [json-pointer:/blocks/0/text/text]",
+        ),
+        (
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}],
+            "field text cannot exceed 2000 characters [json-pointer:/blocks/0/fields/0/text]",
+        ),
         ("not json", "invalid JSON"),
         ({"type": "section"}, "must be an array"),
     ],
