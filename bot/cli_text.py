@@ -117,6 +117,9 @@ def plan(p: Plan) -> str:
         lines += [f"      {k} = {v}" for k, v in sorted(t.configs.items())]
     if p.excluded:
         lines.append(f"excluded: {', '.join(p.excluded)}")
+    if p.replication_lines:
+        lines.append("replication:")
+        lines += [f"  {line}" for line in p.replication_lines]
     if p.schema_summary is not None:
         counts = p.schema_summary
         lines.append(
