@@ -14,6 +14,9 @@ once.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -66,14 +69,18 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
     producer.start()
     ws = Workspace(pair, quiet=2, drain=1, ready=0)
     ws.serve()
+    at = {"start": time.monotonic()}  # when each phase was reached, for the printed summary
+    pool = ThreadPoolExecutor(1)
     try:
         request = f"pair source=sandbox-source target=sandbox-target topics={topic} via=sandbox-mm2"
-        plan = ws.ok("plan", *request.split())
-        # the sandbox's config says `workers = 2`: 2 x 4 tasks, bound by the 6 partitions
-        assert "MirrorSourceConnector tasks.max 6: 6 partitions, 2 workers" in plan, plan
         mid = ws.start(request)
+        at["started"] = time.monotonic()
+        # what `plan` says meanwhile (it changes nothing; a CLI process as alice's account
+        # takes seconds on a busy machine, spent here while the migration moves)
+        plan = pool.submit(ws.ok, "plan", *request.split())
         connector = f"km-{mid}-source"
         ws.wait_reached(mid, "catch_up", 120)
+        at["catch_up"] = time.monotonic()
         said = [e.message for e in ws.events(mid) if e.step == "start_replication"]
         assert any("(tasks.max 6: 6 partitions, 2 workers)" in text for text in said), said
 
@@ -90,6 +97,9 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
             what="six RUNNING tasks on both workers",
             every=0.5,
         )
+        # the sandbox's config says `workers = 2`: 2 x 4 tasks, bound by the 6 partitions
+        said = plan.result(timeout=120)
+        assert "MirrorSourceConnector tasks.max 6: 6 partitions, 2 workers" in said, said
         # counted from what the cluster runs (no workers = N configured): both workers seen
         assert ConnectReplicator(first).size_tasks(PARTITIONS).workers == 2
         moved = sorted(i for i, (_, w) in spread.items() if w == victim)
@@ -100,7 +110,9 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
             every=0.5,
         )
 
+        at["spread"] = time.monotonic()
         sandbox_mod.kill_connect(pair, "connect_2")  # a crash, mid-copy: the producer writes on
+        at["killed"] = time.monotonic()
 
         # its tasks now run on the worker left, after the group's session timeout (10 s)
         wait_for(
@@ -113,6 +125,7 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
             what=f"tasks {moved} moved from {victim} to {survivor}",
             every=0.5,
         )
+        at["moved"] = time.monotonic()
         # and the copy goes on, past where it stood at the kill, on every partition
         wait_for(
             lambda: (
@@ -129,6 +142,7 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
         assert len(producer.acked) > 1000
         # replication lag 0, read from MM2's own offsets: the stop_producers gate opens
         ws.wait_gate(mid, "stop_producers", 180)
+        at["caught up"] = time.monotonic()
         starts = {(topic, p): 0 for p in range(PARTITIONS)}
         on_target = read_from(tgt, starts)  # read_committed: what consumers on the target read
         assert len(on_target) == len(set(on_target)), "a record copied twice"
@@ -136,8 +150,10 @@ def test_a_worker_killed_mid_copy_hands_its_tasks_over_and_every_record_arrives_
         everything = read_from({**tgt, "isolation.level": "read_uncommitted"}, starts)
         print(
             f"\ntasks {moved} moved off the killed worker; {len(producer.acked)} records once; "
-            f"{len(everything) - len(on_target)} in the aborted transaction(s) of the kill"
+            f"{len(everything) - len(on_target)} in the aborted transaction(s) of the kill; "
+            + ", ".join(f"{k} at {v - at['start']:.0f}s" for k, v in at.items() if k != "start")
         )
     finally:
+        pool.shutdown()
         producer.stop()
         ws.stop_serve()
