@@ -107,7 +107,9 @@ def _sandbox(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         jars.fetch()
     elif args.action == "up":
-        box = sandbox.up(directory)
+        box = sandbox.up(
+            directory, connect_workers=args.connect_workers, exactly_once=args.exactly_once
+        )
         sandbox.remember(box.dir)
     elif args.action == "down":
         sandbox.down(directory)
@@ -197,6 +199,20 @@ def parser() -> argparse.ArgumentParser:
     )
     box.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="JSON, for scripts"
+    )
+    box.add_argument(
+        "--connect-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="up: the workers of the Connect cluster on the target that runs MirrorMaker 2 "
+        "(one group, a REST port each; default 1)",
+    )
+    box.add_argument(
+        "--exactly-once",
+        action="store_true",
+        help="up: exactly-once source support on that Connect cluster (MM2 copies in "
+        "transactions: a crashed worker copies nothing twice)",
     )
     box.set_defaults(func=_sandbox)
     return root

@@ -117,6 +117,9 @@ def plan(p: Plan) -> str:
         lines += [f"      {k} = {v}" for k, v in sorted(t.configs.items())]
     if p.excluded:
         lines.append(f"excluded: {', '.join(p.excluded)}")
+    if p.replication_lines:
+        lines.append("replication:")
+        lines += [f"  {line}" for line in p.replication_lines]
     if p.schema_summary is not None:
         counts = p.schema_summary
         lines.append(
@@ -149,7 +152,14 @@ def sandbox(state: dict) -> str:
             f"  {side}: {state[side]['bootstrap_servers']} (SASL_PLAINTEXT, PLAIN, "
             f"users {', '.join(state[side]['users'])})"
         )
-    lines.append(f"  connect: {state['connect']['url']} (on the target; MirrorMaker 2)")
+    connect = state["connect"]
+    workers = connect.get("workers") or [connect["url"]]
+    lines.append(
+        f"  connect: {connect['url']} (on the target; MirrorMaker 2"
+        + (f"; {len(workers)} workers: {', '.join(workers)}" if len(workers) > 1 else "")
+        + ("; exactly-once" if connect.get("exactly_once") else "")
+        + ")"
+    )
     if "connect_source" in state:
         worker = state["connect_source"]
         auth = f"; basic auth, user {worker['username']}" if worker.get("username") else ""

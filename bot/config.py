@@ -166,6 +166,11 @@ class ConnectReplicatorConfig(_Model):
     target_alias: str = "target"
     # the principal its workers write as (a reverse flow's: let through the fence, checked)
     principal: str | None = None
+    # the MirrorSourceConnector's tasks.max: min(partitions, workers * tasks_per_worker), or
+    # tasks_max as given; without workers, as many as the cluster shows running tasks
+    workers: int | None = Field(default=None, ge=1)
+    tasks_per_worker: int = Field(default=4, ge=1)
+    tasks_max: int | None = Field(default=None, ge=1)
 
 
 def _alias(value: str) -> str:

@@ -158,6 +158,19 @@ class ConnectRest:
             }
         return out
 
+    def worker_ids(self) -> set[str]:
+        """The workers (`host:port`) that run a connector or a task of this cluster now."""
+        body = self._json("GET", "/connectors", params={"expand": "status"})
+        return {
+            unit["worker_id"]
+            for entry in body.values()
+            for unit in [
+                (entry.get("status") or {}).get("connector") or {},
+                *((entry.get("status") or {}).get("tasks") or []),
+            ]
+            if unit.get("worker_id")
+        }
+
     def status(self, name: str) -> ConnectorState:
         response = self._call("GET", f"/connectors/{_q(name)}/status", missing_ok=True)
         if response.status_code == 404:

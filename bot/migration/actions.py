@@ -7,7 +7,7 @@ regress (a verified condition broke: go back to an earlier step).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bot.aiven.acls import acl_applier, acl_dropper
 from bot.kafka import acls as kacls
@@ -24,6 +24,7 @@ from bot.migration import connectors as kconnectors
 from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import Step
+from bot.replicators.tasks import TaskSizing
 from bot.schemas import migrate as kschemas
 
 
@@ -291,6 +292,7 @@ SAMPLE = 20  # records read per partition end to check the schema ids they name
 
 
 def start_replication(ctx: Context) -> Result:
+    sizing = _tasks(ctx)
     if ctx.state.replication is None:  # cancel deletes it, even if we die while creating it
         ctx.record_side_effect("replication", ctx.flow.name)
     parts = ctx.replicator.ensure(ctx.flow)
@@ -304,7 +306,22 @@ def start_replication(ctx: Context) -> Result:
         return Result.failed("; ".join(status.errors[:3]))
     if not status.running:
         return Result.waiting(f"replicator starting: {status.parts}")
-    return Result.done(f"MirrorMaker 2 running: {', '.join(parts)}", parts=parts)
+    tasks = f" ({sizing})" if sizing else ""
+    return Result.done(f"MirrorMaker 2 running: {', '.join(parts)}{tasks}", parts=parts)
+
+
+def _tasks(ctx: Context) -> TaskSizing | None:
+    """The flow's tasks.max, decided the first time (the source partitions, the replicator's
+    workers) and stored before the connectors are made, so that every later ensure, a restart
+    or a retry writes the same figure: a worker lost or added never rewrites the connector."""
+    if ctx.state.tasks is None:
+        sizing = ctx.replicator.size_tasks(len(checks.partitions(ctx)))
+        if sizing is None:
+            return None
+        ctx.store_now("tasks", sizing.dump())
+    sizing = TaskSizing.load(ctx.state.tasks)
+    ctx.flow = replace(ctx.flow, tasks_max=sizing.tasks_max)
+    return sizing
 
 
 def catch_up(ctx: Context) -> Result:

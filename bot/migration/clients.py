@@ -117,4 +117,6 @@ class Clients:
             replication_policy=m.replication_policy,
             source_aiven=self.settings.aiven_service(m.source),
             target_aiven=self.settings.aiven_service(m.target),
+            # decided once, at start_replication: the same figure at every ensure (no restart)
+            tasks_max=(m.state.tasks or {}).get("tasks_max"),
         )

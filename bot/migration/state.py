@@ -71,6 +71,7 @@ class MigrationState(BaseModel):
     verify: dict[str, Any] | None = None
     mm2_service: str | None = None
     connectors: dict[str, Any] | None = None  # the connectors that move: plan and states, masked
+    tasks: dict[str, Any] | None = None  # MM2's tasks.max as decided at the start (TaskSizing)
     # group -> [[topic, partition, source committed, target offset]] as handed over at cutover
     handover_offsets: dict[str, Any] | None = None
     soak: dict[str, Any] | None = None  # since, seconds, the reverse flow's figures

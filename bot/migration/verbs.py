@@ -201,8 +201,10 @@ class Verbs:
                 topics,
                 reverse.principal(self.settings, req.options, req.source),
             )
+        partitions = sum(i.partitions for i in topic_plan.items)
         return Plan(
             topics=tuple(topics),
+            replication_lines=self._replication_lines(req.via, partitions),
             reverse_lines=tuple(reverse_lines),
             reverse_problems=tuple(reverse_problems),
             excluded=tuple(preview.excluded),
@@ -227,6 +229,15 @@ class Verbs:
             connector_problems=tuple(moving.problems) if moving else (),
             connector_warnings=tuple(moving.warnings) if moving else (),
         )
+
+    def _replication_lines(self, via: str, partitions: int) -> tuple[str, ...]:
+        """What the replication will run: the MirrorSourceConnector's tasks.max and why (as
+        start_replication decides it, asked now), or why the replicator could not say."""
+        try:
+            sizing = self.clients.replicator(via).size_tasks(partitions)
+        except Exception as exc:  # noqa: BLE001 - said in the plan as a reason
+            return (f"tasks.max: not decided ({reason(exc)}); start_replication asks again",)
+        return (f"MirrorSourceConnector {sizing}",) if sizing else ()
 
     def start(
         self,

@@ -230,6 +230,7 @@ class Plan:
     connector_configs: Mapping[str, Mapping[str, str]] | None = None  # on the target, masked
     connector_problems: tuple[str, ...] = ()
     connector_warnings: tuple[str, ...] = ()
+    replication_lines: tuple[str, ...] = ()  # what the replicator will run (MM2's tasks.max)
     reverse_lines: tuple[str, ...] = ()  # when reverse_via is named: what the way back relies on
     reverse_problems: tuple[str, ...] = ()
 
@@ -261,6 +262,7 @@ class Plan:
                 for t in self.topic_lines
             ],
             "summary": dict(self.summary),
+            "replication_plan": {"lines": list(self.replication_lines)},
             "reverse_plan": {
                 "lines": list(self.reverse_lines),
                 "problems": list(self.reverse_problems),

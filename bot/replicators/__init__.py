@@ -20,7 +20,14 @@ def from_settings(settings, name: str) -> Replicator:
         from bot.replicators.connect import ConnectReplicator
 
         password = settings.secret(conf.password_env).reveal() if conf.password_env else None
-        return ConnectReplicator(conf.url, username=conf.username, password=password)
+        return ConnectReplicator(
+            conf.url,
+            username=conf.username,
+            password=password,
+            workers=conf.workers,
+            tasks_per_worker=conf.tasks_per_worker,
+            tasks_max=conf.tasks_max,
+        )
     if conf.kind == "aiven":
         from bot.replicators.aiven import AivenReplicator
 

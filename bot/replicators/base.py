@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bot.errors import ReplicatorError
 from bot.kafka.cluster import TP
 from bot.kafka.naming import TopicNaming
+from bot.replicators.tasks import TaskSizing
 
 if TYPE_CHECKING:
     from bot.aiven.service import AivenService
@@ -40,6 +41,7 @@ class FlowSpec:
     emit_heartbeats: bool = True
     checkpoints: bool = True  # False: no checkpoint connector (a reverse flow hands offsets itself)
     read_committed: bool = True  # copy committed records only (no aborted transactions)
+    tasks_max: int | None = None  # the MirrorSourceConnector's, as decided (tasks.py); None: 4
     # the Aiven service each side is (it joins an Aiven MM2 service directly), or None
     source_aiven: AivenService | None = None
     target_aiven: AivenService | None = None
@@ -130,6 +132,11 @@ class Replicator(ABC):
     def preflight_findings(self, flow: FlowSpec, *, schemas: bool = False) -> list[Finding]:
         """The replicator's own preflight checks (none here)."""
         return []
+
+    def size_tasks(self, partitions: int) -> TaskSizing | None:
+        """The tasks its flow should run for `partitions` source partitions, and why; None:
+        the replicator sizes itself (a managed service)."""
+        return None
 
     def prepare(
         self, progress: Callable[[str], None] | None = None, *, wait: bool = True

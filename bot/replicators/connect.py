@@ -22,6 +22,7 @@ from bot.replicators.base import (
     ReplicatorStatus,
 )
 from bot.replicators.offsets import mirror_offsets
+from bot.replicators.tasks import LEGACY_TASKS_MAX, TASKS_PER_WORKER, TaskSizing, size_tasks
 
 POLICIES = {
     "identity": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy",
@@ -88,7 +89,6 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
         "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
         "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
         "header.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
-        "tasks.max": "4",
     }
     topics = {"topics": ",".join(flow.topics), "topics.exclude": ",".join(flow.topics_exclude)}
     syncs = {
@@ -101,6 +101,7 @@ def connector_configs(flow: FlowSpec) -> dict[str, dict[str, str]]:
             **common,
             **topics,
             **syncs,
+            "tasks.max": str(flow.tasks_max or LEGACY_TASKS_MAX),
             "replication.factor": str(flow.replication_factor),
             "offset.lag.max": str(flow.offset_lag_max),
             "sync.topic.configs.enabled": "false",  # the bot creates topics with their configs
@@ -149,8 +150,12 @@ class ConnectReplicator(Replicator):
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        workers: int | None = None,
+        tasks_per_worker: int = TASKS_PER_WORKER,
+        tasks_max: int | None = None,
     ):
         self.url = url
+        self.workers, self.tasks_per_worker, self.tasks_max = workers, tasks_per_worker, tasks_max
         self.rest = ConnectRest(
             "", url, username, password, timeout=timeout, rebalance_wait=REBALANCE_WAIT
         )
@@ -195,6 +200,29 @@ class ConnectReplicator(Replicator):
                 "plugin.path)",
             )
         ]
+
+    def size_tasks(self, partitions: int) -> TaskSizing:
+        """tasks.max for `partitions` source partitions on this Connect cluster (tasks.py).
+
+        Its number of workers: the replicator's configured `workers`, because Kafka Connect's
+        REST API names no member of its group (`GET /` answers version, commit and
+        kafka_cluster_id; `/health` speaks for the worker asked; Kafka 4.3.1), and the group
+        itself lives in the Kafka cluster's group coordinator under a group.id the API does
+        not tell (librdkafka's describe refuses a `connect` group anyway). Without it, the
+        distinct worker ids of every connector and task in `GET /connectors?expand=status`:
+        every worker once the cluster runs at least as many connectors and tasks as it has
+        workers (Connect's assignor spreads both), a lower bound otherwise (an idle worker runs
+        nothing), none on an empty cluster — hence at least 1, and the plan says it was
+        counted."""
+        if self.tasks_max is not None:
+            return size_tasks(partitions, None, tasks_max=self.tasks_max)
+        if self.workers is not None:
+            return size_tasks(partitions, self.workers, tasks_per_worker=self.tasks_per_worker)
+        with self._calls() as rest:
+            seen = rest.worker_ids()
+        return size_tasks(
+            partitions, len(seen), tasks_per_worker=self.tasks_per_worker, workers_seen=True
+        )
 
     def ensure(self, flow: FlowSpec) -> list[str]:
         with self._calls() as rest:

@@ -2,13 +2,15 @@
 
 `up` starts, on 127.0.0.1 with free ports: a SOURCE and a TARGET single-node KRaft cluster
 (SASL/PLAIN, StandardAuthorizer: `admin` is the super user, `alice` and `bob` are ordinary
-users) and two Kafka Connect distributed workers (`workers.py`), each a Connect cluster of its
-own: `connect`, attached to the target, runs the MirrorMaker 2 connectors and is where a
-migration moves connectors to; `connect_source`, attached to the source, is the Connect
-cluster of the old estate that connectors move from, and asks for HTTP basic auth. Both have
-the FileStream connectors (a plugin directory, as a real Connect cluster has its plugins
-installed). Everything it writes (configs, data, logs, the state file with the generated
-passwords) stays under one directory; `down` stops exactly the PIDs recorded there.
+users) and two Kafka Connect clusters of distributed workers (`workers.py`): `connect`,
+attached to the target, runs the MirrorMaker 2 connectors and is where a migration moves
+connectors to (one worker, or with `connect_workers` N workers of one group, started
+together; `exactly_once` enables exactly-once source support on them); `connect_source`,
+attached to the source, is the Connect cluster of the old estate that connectors move from,
+and asks for HTTP basic auth. Both have the FileStream connectors (a plugin directory, as a
+real Connect cluster has its plugins installed). Everything it writes (configs, data, logs,
+the state file with the generated passwords) stays under one directory; `down` stops exactly
+the PIDs recorded there.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from bot.errors import UserError
 from bot.sandbox import jars, jvm, render
 from bot.sandbox.state import (
     BASIC_AUTH_WORKERS,
+    CONNECT,
     CONNECT_USER,
     WORKER_CLUSTERS,
     Endpoint,
     Sandbox,
+    connect_names,
     save,
     state_path,
     write_private,
@@ -36,9 +40,10 @@ from bot.sandbox.state import load as load_state
 from bot.sandbox.workers import (
     FILE_PLUGINS,
     MIRROR_PLUGINS,
-    OWN,
-    SANDBOX_WORKERS,
     Worker,
+    WorkerSpec,
+    kill_worker,
+    own_specs,
     remove_worker,
     spawn_workers,
     start_worker,
@@ -56,6 +61,7 @@ __all__ = [
     "Sandbox",
     "Worker",
     "down",
+    "kill_connect",
     "load",
     "remove_worker",
     "save",
@@ -81,22 +87,42 @@ def load(directory: str | os.PathLike[str] = DEFAULT_DIR) -> Sandbox | None:
     return load_state(directory)
 
 
-def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox:
-    """Start the sandbox (or return the one already running in `directory`)."""
+def up(
+    directory: str | os.PathLike[str] = DEFAULT_DIR,
+    *,
+    connect_workers: int = 1,
+    exactly_once: bool = False,
+    log=print,
+) -> Sandbox:
+    """Start the sandbox (or return the one already running in `directory` as asked for).
+
+    `connect_workers`: the workers of the `connect` Connect cluster (MM2's, on the target):
+    one group and one set of internal topics, a REST port each, started at the same time; the
+    bot config names the first (a worker forwards what needs the group's leader). With
+    `exactly_once`, their exactly-once source support is enabled (KIP-618): MM2 then writes
+    each batch in a transaction with its source offsets, so a worker killed mid-copy leaves an
+    aborted transaction (invisible to read_committed readers), not records copied twice. Off by
+    default: the transaction markers it writes between the copies are offsets the source does
+    not have, so the exact handover of a group that stopped part-way (target end minus what it
+    has left) finds another record there and falls back to MM2's translation."""
+    if connect_workers < 1:
+        raise UserError(f"--connect-workers {connect_workers}: at least 1")
     root = Path(directory).resolve()
     existing = load(root)
     if existing is not None:
-        if current(existing) and all(existing.running().values()):
+        same = (existing.connect_workers, existing.exactly_once) == (connect_workers, exactly_once)
+        if same and current(existing) and all(existing.running().values()):
             log(f"sandbox already running in {root}")
             return existing
         down(root, log=lambda *_: None)
     lib = jars.fetch(log=log)
     started = time.monotonic()
+    own = [*connect_names(connect_workers), *(w for w in WORKER_CLUSTERS if w != CONNECT)]
     if root.exists():
-        for child in ("source", "target", *WORKER_CLUSTERS, "logs"):
+        for child in ("source", "target", *own, "logs"):
             shutil.rmtree(root / child, ignore_errors=True)
     (root / "logs").mkdir(parents=True, exist_ok=True)
-    names = ("source", "source_controller", "target", "target_controller", *WORKER_CLUSTERS)
+    names = ("source", "source_controller", "target", "target_controller", *own)
     ports = dict(zip(names, jvm.free_ports(len(names)), strict=True))
     users = {side: {u: secrets.token_urlsafe(18) for u in USERS} for side in BROKERS}
     endpoints = {side: Endpoint(f"127.0.0.1:{ports[side]}", users[side]) for side in BROKERS}
@@ -110,6 +136,8 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
         pids=pids,
         ports=ports,
         connect_passwords={name: secrets.token_urlsafe(18) for name in BASIC_AUTH_WORKERS},
+        connect_workers=connect_workers,
+        exactly_once=exactly_once,
     )
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -118,7 +146,7 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
         pids.update({side: proc.pid for side, proc in procs.items()})
         # the workers' JVMs start meanwhile (on 2 cores this saves seconds): their clients
         # retry until their clusters answer
-        workers = spawn_workers(sandbox, SANDBOX_WORKERS)
+        workers = spawn_workers(sandbox, own_specs(sandbox).values())
         for side in BROKERS:
             _wait_broker(root, side, endpoints[side], procs[side])
         wait_workers(sandbox, workers, respawn_exited=True)
@@ -133,7 +161,9 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
         f"sandbox up in {time.monotonic() - started:.1f}s: "
         f"source {endpoints['source'].bootstrap_servers}, "
         f"target {endpoints['target'].bootstrap_servers}, "
-        f"connect {sandbox.connect_url} (target), "
+        f"connect {', '.join(sandbox.connect_urls)} (target"
+        + (", exactly-once" if exactly_once else "")
+        + "), "
         f"connect_source {sandbox.connect_source_url} (source)"
     )
     log(f"bot config: {sandbox.config_file}")
@@ -143,7 +173,7 @@ def up(directory: str | os.PathLike[str] = DEFAULT_DIR, *, log=print) -> Sandbox
 def current(sandbox: Sandbox) -> bool:
     """The sandbox runs every worker of this version, those asking for basic auth with a
     password recorded (one started by an older version is restarted)."""
-    return set(WORKER_CLUSTERS) <= set(sandbox.pids) and all(
+    return set(own_specs(sandbox)) <= set(sandbox.pids) and all(
         sandbox.connect_auth(name) for name in BASIC_AUTH_WORKERS
     )
 
@@ -222,23 +252,34 @@ def _wait_broker(root: Path, side: str, endpoint: Endpoint, proc) -> None:
 
 def stop_connect(sandbox: Sandbox, name: str = "connect") -> None:
     """Stop one of the sandbox's Connect workers (a fault rehearsal): `connect` (on the target,
-    MM2) or `connect_source` (on the source). Its connectors live on in its cluster's config
-    topic and come back with `start_connect`."""
-    _own_worker(name)
+    MM2), `connect_2`... (the other workers of its cluster) or `connect_source` (on the
+    source). It leaves its group: a worker left in the cluster takes its connectors and tasks
+    over; with none left they live on in the cluster's config topic and come back with
+    `start_connect`."""
+    _own_worker(sandbox, name)
     stop_worker(sandbox, name)
+
+
+def kill_connect(sandbox: Sandbox, name: str) -> None:
+    """SIGKILL one of the sandbox's Connect workers (a crash): its group notices when its
+    session times out (10 s) and gives its connectors and tasks to the workers left; its
+    last uncommitted copies are read again by them (at-least-once) unless the cluster is
+    exactly-once. `start_connect` starts it again."""
+    _own_worker(sandbox, name)
+    kill_worker(sandbox, name)
 
 
 def start_connect(sandbox: Sandbox, name: str = "connect") -> None:
     """Start that Connect worker again on its port, with its config (and its password); wait
     until it is ready."""
-    _own_worker(name)
-    start_workers(sandbox, [OWN[name]])
+    start_workers(sandbox, [_own_worker(sandbox, name)])
 
 
-def _own_worker(name: str) -> str:
-    if name not in WORKER_CLUSTERS:
-        raise ValueError(f"no sandbox worker {name!r} ({', '.join(WORKER_CLUSTERS)})")
-    return WORKER_CLUSTERS[name]
+def _own_worker(sandbox: Sandbox, name: str) -> WorkerSpec:
+    own = own_specs(sandbox)
+    if name not in own:
+        raise ValueError(f"no sandbox worker {name!r} ({', '.join(own)})")
+    return own[name]
 
 
 def connect_password_env(worker: str) -> str:
@@ -297,12 +338,14 @@ def _write_bot_config(sandbox: Sandbox) -> None:
                 f'username = "{auth[0]}"\npassword_env = "{connect_password_env(worker)}"\n'
             )
     sandbox.config_file.write_text(
-        "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters, its MM2 worker\n"
-        "# (on the target), the reverse flow's (on the source) and its two Connect clusters.\n"
+        "# Written by `kafka-migrate sandbox up`: the local sandbox's clusters, its MM2 Connect\n"
+        "# cluster (on the target: its first worker, and how many it has), the reverse flow's\n"
+        "# worker (on the source) and its two Connect clusters.\n"
         "# Passwords are not in this file: they are read from sandbox.env beside it.\n"
         'env_file = "sandbox.env"\n'
         + clusters
         + f'\n[replicators.sandbox-mm2]\nkind = "connect"\nurl = "{sandbox.connect_url}"\n'
+        + f"workers = {sandbox.connect_workers}\n"
         + _back_replicator(sandbox)
         + connect_clusters
         + "\n[timing]\npoll_interval_seconds = 2\nquiet_window_seconds = 10\n"

@@ -166,6 +166,20 @@ def stop(pid: int, marker: str, timeout: float = 30.0) -> None:
     _reap(proc)
 
 
+def kill(pid: int, marker: str) -> None:
+    """SIGKILL the process we started (a crash: no shutdown hook runs) and wait until it is
+    gone; never touches other PIDs."""
+    proc = _owned(pid, marker)
+    if proc is None:
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        proc.kill()
+    while pid_alive(pid):
+        _reap(proc)
+        time.sleep(0.05)
+    _reap(proc)
+
+
 def _reap(proc: psutil.Process) -> None:
     """Collect the exit status if the process is our child and has exited (no zombie left)."""
     with contextlib.suppress(psutil.TimeoutExpired, psutil.NoSuchProcess, ChildProcessError):

@@ -75,8 +75,11 @@ def connect_worker(
     admin_password: str,
     plugin_path: Path | None,
     basic_auth: bool = False,
+    joins: str | None = None,
+    exactly_once: bool = False,
 ) -> str:
-    """A Kafka Connect distributed worker of its own group (`name`) on one sandbox cluster.
+    """A Kafka Connect distributed worker on one sandbox cluster, of its own group (`name`), or
+    with `joins` a worker of that one's Connect cluster (its group.id and internal topics).
 
     Worker security settings are not inherited by task clients, so they are repeated under
     producer., consumer. and admin. Converters pass bytes through untouched (MM2 needs that;
@@ -85,9 +88,13 @@ def connect_worker(
     reflective scan) and, with `plugin_path`, from its plugin directories. With `basic_auth`,
     the REST API asks every caller for HTTP basic auth (Kafka's BasicAuthSecurityRestExtension,
     the users in the JAAS file `rest_jaas` names, given to the JVM); the internal requests
-    between workers are signed with the session key instead, and let through.
+    between workers are signed with the session key instead, and let through. With
+    `exactly_once`, source tasks write in transactions with their offsets (KIP-618): a worker
+    killed mid-copy leaves an aborted transaction, not records copied twice (every worker of a
+    cluster must say so; a new cluster may start `enabled` at once).
     """
-    configs, offsets, status = worker_topics(name)
+    cluster = joins or name
+    configs, offsets, status = worker_topics(cluster)
     security = {
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanism": "PLAIN",
@@ -98,7 +105,7 @@ def connect_worker(
         props.update({prefix + key: value for key, value in security.items()})
     props.update(
         {
-            "group.id": worker_group(name),
+            "group.id": worker_group(cluster),
             "config.storage.topic": configs,
             "offset.storage.topic": offsets,
             "status.storage.topic": status,
@@ -120,6 +127,8 @@ def connect_worker(
     )
     if plugin_path is not None:
         props["plugin.path"] = plugin_path
+    if exactly_once:
+        props["exactly.once.source.support"] = "enabled"
     if basic_auth:
         props["rest.extension.classes"] = f"{BASIC_AUTH_EXTENSION}.BasicAuthSecurityRestExtension"
     return _lines(props)

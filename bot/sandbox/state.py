@@ -16,6 +16,12 @@ WORKER_CLUSTERS = {"connect": "target", "connect_source": "source"}
 # the sandbox's workers whose REST API asks for HTTP basic auth, as real Connect clusters often do
 BASIC_AUTH_WORKERS = frozenset({"connect_source"})
 CONNECT_USER = "connect-admin"  # the basic-auth user of every worker that asks for one
+CONNECT = "connect"  # the Connect cluster on the target (MM2): named by its first worker
+
+
+def connect_names(workers: int) -> list[str]:
+    """The process names of the `connect` cluster's workers: `connect`, then `connect_2` ..."""
+    return [CONNECT, *(f"{CONNECT}_{i}" for i in range(2, workers + 1))]
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,13 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Sandbox:
-    """`connect_url`: the worker attached to the TARGET (it runs MirrorMaker 2, and is where
-    connectors move to); `connect_source_url`: the worker attached to the SOURCE (the Connect
-    cluster connectors move from). `pids`/`ports` are keyed by process name (brokers `source`,
-    `target`; workers `connect`, `connect_source`, and any extra worker while it runs).
+    """`connect_url`: the first worker of the Connect cluster attached to the TARGET (it runs
+    MirrorMaker 2, and is where connectors move to); `connect_workers` of them form that one
+    Connect cluster (`connect_names`: one group, one set of internal topics, a REST port each;
+    `connect_urls`), with `exactly_once` the workers' exactly-once source support enabled.
+    `connect_source_url`: the worker attached to the SOURCE (the Connect cluster connectors move
+    from). `pids`/`ports` are keyed by process name (brokers `source`, `target`; workers
+    `connect`, `connect_2`..., `connect_source`, and any extra worker while it runs).
     `connect_passwords`: the basic-auth password (user `CONNECT_USER`) of each worker whose REST
     API asks for one, by worker name."""
 
@@ -64,6 +73,18 @@ class Sandbox:
     pids: dict[str, int]
     ports: dict[str, int]
     connect_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    connect_workers: int = 1
+    exactly_once: bool = False
+
+    @property
+    def connect_names(self) -> list[str]:
+        return connect_names(self.connect_workers)
+
+    @property
+    def connect_urls(self) -> list[str]:
+        """Each worker's REST URL, the first one's (`connect_url`) first; any of them serves the
+        cluster's API (a worker forwards what needs the leader to it)."""
+        return [f"http://127.0.0.1:{self.ports[name]}" for name in self.connect_names]
 
     @property
     def config_file(self) -> Path:
@@ -96,6 +117,8 @@ class Sandbox:
             "connect": {
                 "url": self.connect_url,
                 "cluster": WORKER_CLUSTERS["connect"],
+                "workers": self.connect_urls,
+                "exactly_once": self.exactly_once,
                 **self._auth_status("connect"),
             },
             "connect_source": {
@@ -133,6 +156,8 @@ def load(directory: str | os.PathLike[str]) -> Sandbox | None:
         pids=state["pids"],
         ports=state["ports"],
         connect_passwords=dict(state.get("connect_passwords", {})),
+        connect_workers=int(state["connect"].get("workers", 1)),
+        exactly_once=bool(state["connect"].get("exactly_once", False)),
     )
 
 
@@ -147,7 +172,11 @@ def save(sandbox: Sandbox) -> None:
             "bootstrap_servers": sandbox.target.bootstrap_servers,
             "users": sandbox.target.users,
         },
-        "connect": {"url": sandbox.connect_url},
+        "connect": {
+            "url": sandbox.connect_url,
+            "workers": sandbox.connect_workers,
+            "exactly_once": sandbox.exactly_once,
+        },
         "connect_source": {"url": sandbox.connect_source_url},
         "pids": sandbox.pids,
         "ports": sandbox.ports,

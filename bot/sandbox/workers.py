@@ -1,14 +1,16 @@
 """Kafka Connect distributed workers on the sandbox's clusters, all started one way.
 
-The sandbox runs two (`state.WORKER_CLUSTERS`): `connect`, attached to the target, runs
-MirrorMaker 2 and is the Connect cluster connectors move to; `connect_source`, attached to the
-source, is the one they move from. Both have the FileStream connectors from the plugin
-directory (`jars.plugin_path`); `connect_source` asks for HTTP basic auth (user
-`state.CONNECT_USER`, its password generated like the brokers' and kept in the state file), as
-real Connect clusters often do. A test starts more with `start_worker` (a bare one, without
-the plugin directory, is a Connect cluster a plugin is missing on; `basic_auth=True` gives it
-a password of its own) and removes them with `remove_worker`. A worker's own cluster keeps its
-internal topics and its group.
+The sandbox runs two Connect clusters (`state.WORKER_CLUSTERS`): `connect`, attached to the
+target, runs MirrorMaker 2 and is the Connect cluster connectors move to (one worker, or N of
+one group: `connect`, `connect_2`, ..., each with its REST port, started together);
+`connect_source`, attached to the source, is the one they move from. Both have the
+FileStream connectors from the plugin directory (`jars.plugin_path`); `connect_source` asks
+for HTTP basic auth (user `state.CONNECT_USER`, its password generated like the brokers' and
+kept in the state file), as real Connect clusters often do. A test starts more with
+`start_worker` (a bare one, without the plugin directory, is a Connect cluster a plugin is
+missing on; `basic_auth=True` gives it a password of its own) and removes them with
+`remove_worker`. A worker's own cluster keeps its internal topics and its group.
+`kill_worker` is a crash (SIGKILL: no goodbye to the group, no last offset commit).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,7 @@ import httpx
 from bot.sandbox import jars, jvm, render
 from bot.sandbox.state import (
     BASIC_AUTH_WORKERS,
+    CONNECT,
     CONNECT_USER,
     WORKER_CLUSTERS,
     Sandbox,
@@ -57,14 +60,17 @@ RESERVED = frozenset({"source", "target", "source_controller", "target_controlle
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """A worker to start: its name (process, directory, group and topics), the sandbox cluster
-    it is attached to, whether it gets the plugin directory (else: MM2's plugins only), and
-    whether its REST API asks for basic auth."""
+    """A worker to start: its name (process, directory, and unless it `joins` another worker's
+    Connect cluster, its group and topics), the sandbox cluster it is attached to, whether it
+    gets the plugin directory (else: MM2's plugins only), whether its REST API asks for basic
+    auth, and whether its source tasks are exactly-once."""
 
     name: str
     cluster: str = "target"
     plugins: bool = False
     basic_auth: bool = False
+    joins: str | None = None
+    exactly_once: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,19 @@ class Worker:
     group: str
     topics: tuple[str, str, str]  # its internal topics (configs, offsets, status) on `cluster`
     auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password), httpx's
+    joins: str | None = None
+    exactly_once: bool = False
 
     @property
     def spec(self) -> WorkerSpec:
-        return WorkerSpec(self.name, self.cluster, self.plugins, self.auth is not None)
+        return WorkerSpec(
+            self.name,
+            self.cluster,
+            self.plugins,
+            self.auth is not None,
+            self.joins,
+            self.exactly_once,
+        )
 
 
 Starting = tuple[Worker, subprocess.Popen]
@@ -90,6 +105,22 @@ SANDBOX_WORKERS = tuple(
     for n, c in WORKER_CLUSTERS.items()
 )
 OWN = {spec.name: spec for spec in SANDBOX_WORKERS}
+
+
+def own_specs(sandbox: Sandbox) -> dict[str, WorkerSpec]:
+    """The sandbox's own workers as it was started: the `connect_workers` of its `connect`
+    cluster (the later ones join the first's group) and `connect_source`."""
+    first = OWN[CONNECT]
+    specs = {
+        name: replace(
+            first,
+            name=name,
+            joins=None if name == CONNECT else CONNECT,
+            exactly_once=sandbox.exactly_once,
+        )
+        for name in sandbox.connect_names
+    }
+    return specs | {name: spec for name, spec in OWN.items() if name != CONNECT}
 
 
 def worker_url(port: int) -> str:
@@ -160,9 +191,10 @@ def wait_workers(
 
 def abandon(sandbox: Sandbox, starting: Iterable[Starting]) -> None:
     """Stop workers that did not get ready; forget the extra ones."""
+    own = own_specs(sandbox)
     for worker, _proc in starting:
         jvm.stop(worker.pid, str(sandbox.dir))
-        if worker.name not in WORKER_CLUSTERS:
+        if worker.name not in own:
             _forget(sandbox, worker.name)
 
 
@@ -177,9 +209,20 @@ def stop_worker(sandbox: Sandbox, name: str) -> None:
         time.sleep(0.1)
 
 
+def kill_worker(sandbox: Sandbox, name: str) -> None:
+    """SIGKILL the worker, as a crash: it neither leaves its group nor commits its last source
+    offsets; the group notices when its session times out. Waits until its port is closed."""
+    pid = sandbox.pids.get(name)
+    if pid:
+        jvm.kill(pid, str(sandbox.dir))
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while jvm.port_open(sandbox.ports[name]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def remove_worker(sandbox: Sandbox, worker: Worker) -> None:
     """Stop an extra worker, forget it, and delete its internal topics and group."""
-    if worker.name in WORKER_CLUSTERS:
+    if worker.name in own_specs(sandbox):
         raise ValueError(f"{worker.name} is one of the sandbox's own workers: stop_worker it")
     stop_worker(sandbox, worker.name)
     _forget(sandbox, worker.name)
@@ -190,7 +233,7 @@ def _check(sandbox: Sandbox, spec: WorkerSpec) -> None:
     if not NAME_RE.fullmatch(spec.name) or spec.name in RESERVED:
         raise ValueError(f"{spec.name!r} cannot name a worker (lower case, digits, _)")
     sandbox.endpoint(spec.cluster)  # refuses a cluster that is neither source nor target
-    own = OWN.get(spec.name)
+    own = own_specs(sandbox).get(spec.name)
     if own is not None and spec != own:
         raise ValueError(
             f"{spec.name} is the sandbox's worker on the {own.cluster}, with the plugins"
@@ -217,6 +260,8 @@ def _spawn(sandbox: Sandbox, lib: Path, spec: WorkerSpec) -> Starting:
             admin_password=endpoint.users["admin"],
             plugin_path=jars.plugin_path(lib) if spec.plugins else None,
             basic_auth=spec.basic_auth,
+            joins=spec.joins,
+            exactly_once=spec.exactly_once,
         ),
     )
     log4j = root / "logs" / f"log4j2-{spec.name}.properties"
@@ -234,9 +279,11 @@ def _spawn(sandbox: Sandbox, lib: Path, spec: WorkerSpec) -> Starting:
         url=worker_url(port),
         port=port,
         pid=proc.pid,
-        group=render.worker_group(spec.name),
-        topics=render.worker_topics(spec.name),
+        group=render.worker_group(spec.joins or spec.name),
+        topics=render.worker_topics(spec.joins or spec.name),
         auth=sandbox.connect_auth(spec.name),
+        joins=spec.joins,
+        exactly_once=spec.exactly_once,
     )
     return worker, proc
 

@@ -407,6 +407,9 @@ def plan_text(plan: Plan) -> str:
         + (f" — *{escape('; '.join(t.problems))}*" if t.problems else "")
         for t in plan.topic_lines
     ]
+    if plan.replication_lines:
+        lines.append("*Replication*")
+        lines += [f"• {escape(line)}" for line in plan.replication_lines]
     if plan.schema_summary is not None:
         counts = plan.schema_summary
         lines.append(

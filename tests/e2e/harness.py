@@ -117,6 +117,11 @@ class Workspace:
         self.peek(migration_id)
         return self._store.lag_samples(migration_id)
 
+    def events(self, migration_id: str) -> list:
+        """The migration's audit trail as the serve process wrote it, oldest first."""
+        self.peek(migration_id)
+        return self._store.events(migration_id)
+
     def wait(self, migration_id: str, predicate, timeout: float = 120, what: str = "") -> dict:
         deadline = time.monotonic() + timeout
         status = None

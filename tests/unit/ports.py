@@ -4,7 +4,8 @@
 step, consumed one per tick; a step with nothing left is done) and keeps the two step actions
 that touch only the replicator port real (start_replication, complete). `MemoryReplicator`
 answers as the Connect replicator does: deleting or restarting a flow that is not there changes
-nothing (Connect's 404 is taken as done), its status is "not running".
+nothing (Connect's 404 is taken as done), its status is "not running"; with `workers` set it
+sizes its tasks by the real rule (bot/replicators/tasks.py), and keeps each flow it ensured.
 `MemoryCluster` holds the ACL bindings and topics a compensation removes.
 """
 
@@ -20,6 +21,7 @@ from bot.migration.context import Context, Result
 from bot.migration.ports import Runbook
 from bot.migration.steps import GATES, Kind, Step
 from bot.replicators.base import FlowSpec, Replicator, ReplicatorError, ReplicatorStatus
+from bot.replicators.tasks import TaskSizing, size_tasks
 
 REAL = {Step.START_REPLICATION: actions.start_replication, Step.COMPLETE: actions.complete}
 
@@ -43,6 +45,12 @@ class MemoryReplicator(Replicator):
         self.calls: list[str] = []
         self.replicated: dict[tuple[str, int], int] = {}
         self.down = False  # Connect unreachable
+        self.workers: int | None = None  # None: it sizes no tasks (as a managed service)
+        self.ensured: list[FlowSpec] = []
+
+    def size_tasks(self, partitions: int) -> TaskSizing | None:
+        self.calls.append("size_tasks")
+        return None if self.workers is None else size_tasks(partitions, self.workers)
 
     def _known(self, flow: FlowSpec) -> str:
         if flow.name not in self.flows:
@@ -54,6 +62,7 @@ class MemoryReplicator(Replicator):
 
     def ensure(self, flow: FlowSpec) -> list[str]:
         self.calls.append("ensure")
+        self.ensured.append(flow)
         self.flows.setdefault(flow.name, "RUNNING")
         return [f"{flow.name}-source", f"{flow.name}-checkpoint"]
 

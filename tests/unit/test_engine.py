@@ -262,6 +262,48 @@ def test_a_failed_connector_fails_the_step_with_the_workers_error_and_retry_rest
     assert rig.tick().step == Step.STOP_PRODUCERS
 
 
+def test_tasks_max_is_decided_once_and_every_later_ensure_writes_the_same(rig):
+    """A worker lost (or added) after the start never changes the connector's figure: ensure
+    would rewrite it, and Connect restart every task, in the middle of a failover."""
+
+    def preflight(ctx):
+        ctx.state.partitions = [["orders", p] for p in range(10)]
+        return Result.done("preflight ok")
+
+    def starting(ctx):  # the connectors made, not running yet: the step waits a tick
+        actions.start_replication(ctx)
+        return Result.waiting("replicator starting")
+
+    rig.scripted.script[Step.PREFLIGHT] = [preflight]
+    rig.scripted.script[Step.START_REPLICATION] = [starting]
+    rig.replicator.workers = 2
+    m = rig.tick()
+    assert m.step == Step.START_REPLICATION
+    assert m.state.tasks == {
+        "tasks_max": 8,
+        "partitions": 10,
+        "workers": 2,
+        "tasks_per_worker": 4,
+        "configured": False,
+        "workers_seen": False,
+    }
+    rig.replicator.workers = 1  # a worker died meanwhile
+    m = rig.tick()
+    assert m.step == Step.STOP_PRODUCERS
+    assert rig.replicator.calls.count("size_tasks") == 1
+    said = [e.message for e in rig.store.events(rig.id) if e.step == Step.START_REPLICATION]
+    assert any("(tasks.max 8: 10 partitions, 2 workers × 4 tasks each)" in t for t in said), said
+    # a retry builds its flow from the stored state as well
+    assert rig.engine.clients.flow(rig.store.get(rig.id)).tasks_max == 8
+    assert {f.tasks_max for f in rig.replicator.ensured} == {8}
+
+
+def test_a_replicator_that_sizes_no_tasks_leaves_the_figure_unrecorded(rig):
+    assert rig.tick().step == Step.STOP_PRODUCERS
+    m = rig.store.get(rig.id)
+    assert m.state.tasks is None and rig.replicator.ensured[-1].tasks_max is None
+
+
 def test_a_fault_holds_the_step_as_degraded_until_the_patience_runs_out(rig):
     rig.scripted.script[Step.CATCH_UP] = [TimeoutError()] * 3
     m = rig.tick()

@@ -13,7 +13,7 @@ import pytest
 
 from bot import cli
 from bot import sandbox as sandbox_mod
-from bot.sandbox import jvm
+from bot.sandbox import jvm, state
 
 
 @pytest.fixture
@@ -38,15 +38,16 @@ def fake_up(monkeypatch):
     """`sandbox.up` that records a (stopped) sandbox's state in the directory, as up does."""
     started: list[Path] = []
 
-    def up(directory, *, log=print):
+    def up(directory, *, connect_workers=1, exactly_once=False, log=print):
         root = Path(directory).resolve()
         root.mkdir(parents=True, exist_ok=True)
+        workers = state.connect_names(connect_workers)
         names = (
             "source",
             "source_controller",
             "target",
             "target_controller",
-            "connect",
+            *workers,
             "connect_source",
         )
         ports = dict(zip(names, jvm.free_ports(len(names)), strict=True))
@@ -57,8 +58,10 @@ def fake_up(monkeypatch):
             sandbox_mod.Endpoint(f"127.0.0.1:{ports['target']}", users),
             connect_url=f"http://127.0.0.1:{ports['connect']}",
             connect_source_url=f"http://127.0.0.1:{ports['connect_source']}",
-            pids={n: _dead_pid() for n in ("source", "target", "connect", "connect_source")},
+            pids={n: _dead_pid() for n in ("source", "target", *workers, "connect_source")},
             ports=ports,
+            connect_workers=connect_workers,
+            exactly_once=exactly_once,
         )
         sandbox_mod.save(box)
         started.append(root)
@@ -125,3 +128,18 @@ def test_the_record_lives_beside_the_jar_cache(home):
 
     assert sandbox_mod.last_sandbox_file().parent == jars.cache_dir()
     assert jars.lib_dir().parent == jars.cache_dir() == home / "cache" / "kafka-migrate"
+
+
+def test_up_takes_the_connect_cluster_asked_for_and_status_shows_its_workers(home, fake_up, capsys):
+    box = home / "pair"
+    argv = ["sandbox", "up", "--dir", str(box), "--connect-workers", "2", "--exactly-once"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    cli.main(["sandbox", "status", "--json"])
+    connect = json.loads(capsys.readouterr().out)["connect"]
+    assert len(connect["workers"]) == 2 and connect["workers"][0] == connect["url"]
+    assert connect["exactly_once"] is True
+    cli.main(["sandbox", "status"])
+    text = capsys.readouterr().out
+    assert f"2 workers: {connect['workers'][0]}, {connect['workers'][1]}; exactly-once" in text
+    assert "connect_2: NOT running" in text

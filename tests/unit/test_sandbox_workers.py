@@ -3,12 +3,14 @@ names and clusters `start_worker` refuses before it starts anything."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 import pytest
 
 from bot import sandbox as sandbox_mod
-from bot.sandbox import jars, render, workers
+from bot.sandbox import jars, render, state, workers
 
 
 def props(text: str) -> dict[str, str]:
@@ -133,3 +135,73 @@ def test_only_the_sandbox_workers_can_be_stopped_and_started_by_name(stopped_box
     extra = workers.Worker("connect", "target", True, "http://x", 1, 1, "g", ("a", "b", "c"))
     with pytest.raises(ValueError, match="one of the sandbox's own workers"):
         sandbox_mod.remove_worker(stopped_box, extra)
+
+
+def test_the_workers_of_the_connect_cluster_share_its_group_and_topics_each_on_a_port():
+    first = worker("connect", None)
+    second = props(
+        render.connect_worker(
+            name="connect_2",
+            bootstrap="127.0.0.1:1",
+            rest_port=5,
+            admin_password="pw",
+            plugin_path=None,
+            joins="connect",
+            exactly_once=True,
+        )
+    )
+    same = ("group.id", "config.storage.topic", "offset.storage.topic", "status.storage.topic")
+    assert {k: second[k] for k in same} == {k: first[k] for k in same}
+    assert (second["listeners"], second["rest.advertised.port"]) == ("http://127.0.0.1:5", "5")
+    assert second["exactly.once.source.support"] == "enabled"
+    assert "exactly.once.source.support" not in first  # at-least-once unless asked
+
+
+def box_of(stopped_box, count: int, exactly_once: bool = False):
+    ports = {name: 100 + i for i, name in enumerate(state.connect_names(count))}
+    return dataclasses_replace(
+        stopped_box,
+        connect_workers=count,
+        exactly_once=exactly_once,
+        ports={**ports, "connect_source": 99},
+    )
+
+
+def test_a_sandbox_of_three_connect_workers_knows_them_by_name_first_one_first(stopped_box):
+    box = box_of(stopped_box, 3, exactly_once=True)
+    own = workers.own_specs(box)
+    assert list(own) == ["connect", "connect_2", "connect_3", "connect_source"]
+    assert [own[n].joins for n in own] == [None, "connect", "connect", None]
+    assert [own[n].exactly_once for n in own] == [True, True, True, False]
+    assert all(own[n].cluster == "target" and own[n].plugins for n in box.connect_names)
+    assert box.connect_urls == [f"http://127.0.0.1:{p}" for p in (100, 101, 102)]
+    # one of them started another way is refused before anything starts
+    with pytest.raises(ValueError, match="the sandbox's worker on the target"):
+        sandbox_mod.start_worker(box, "connect_2", "target", plugins=False)
+    with pytest.raises(ValueError, match="no sandbox worker 'connect_4'"):
+        sandbox_mod.kill_connect(box, "connect_4")
+    with pytest.raises(ValueError, match="no sandbox worker 'connect_2'"):
+        sandbox_mod.stop_connect(box_of(stopped_box, 1), "connect_2")
+    assert box.pids == {} and not (box.dir / "connect_2").exists()
+
+
+def test_the_state_file_and_the_bot_config_keep_the_connect_cluster_as_started(stopped_box):
+    box = box_of(stopped_box, 2, exactly_once=True)
+    box.dir.mkdir(parents=True, exist_ok=True)
+    state.save(box)
+    again = sandbox_mod.load(box.dir)
+    assert (again.connect_workers, again.exactly_once) == (2, True)
+    assert again.connect_urls == box.connect_urls
+    assert again.status()["connect"]["workers"] == box.connect_urls
+    sandbox_mod._write_bot_config(dataclasses_replace(box, connect_url=box.connect_urls[0]))
+    from bot import config
+
+    replicator = config.load(box.config_file).config.replicators["sandbox-mm2"]
+    assert (str(replicator.url).rstrip("/"), replicator.workers) == (box.connect_urls[0], 2)
+    old = dict(json.loads(state.state_path(box.dir).read_text()))
+    old["connect"] = {"url": box.connect_url}  # written before the cluster could grow
+    state.write_private(state.state_path(box.dir), json.dumps(old))
+    assert (sandbox_mod.load(box.dir).connect_workers, sandbox_mod.load(box.dir).exactly_once) == (
+        1,
+        False,
+    )
