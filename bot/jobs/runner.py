@@ -42,6 +42,11 @@ def tick(migration_id: str) -> None:
     if _engine is None:
         log.error("no engine bound: cannot tick %s", migration_id)
         return
+    with _running():
+        _tick(migration_id)
+
+
+def _tick(migration_id: str) -> None:
     step = str(_engine.store.get(migration_id).step)
     with logs.context(migration_id, step):
         # the decisions before the tick: one made while it runs is news for the next reconcile
@@ -59,9 +64,7 @@ def _reschedule(m, decided: dict[str, int]) -> None:
     if m.status != Status.ACTIVE:
         return
     if _scheduler is None or _scheduler.state != STATE_RUNNING:
-        # stopping: shutdown(wait=True) holds the job stores' lock while it waits for this
-        # tick, so asking the scheduler for the job now would never return
-        return
+        return  # stopping: nothing is rescheduled
     version = _engine.store.get(m.id).version  # the tick's own writes are not news
     _ticked[m.id] = _mark(m.id, version, decided)
     samples = _engine.store.lag_samples(m.id, 1)
@@ -96,6 +99,11 @@ def reconcile() -> None:
     CLI, in another process) is ticked now, not at its next poll."""
     if _engine is None or _scheduler is None:
         return
+    with _running():
+        _reconcile()
+
+
+def _reconcile() -> None:
     listed = {m.id: m for m in _engine.store.list(open_only=True) if m.status == Status.ACTIVE}
     active = set(listed)
     decisions = _engine.store.last_decisions() if listed else {}
@@ -116,6 +124,8 @@ _scheduler: BackgroundScheduler | None = None
 
 
 def schedule(migration_id: str, seconds: int | None = None) -> None:
+    if _scheduler is None or _scheduler.state == STATE_STOPPED:
+        return  # stopping: a reconcile still running adds nothing
     seconds = seconds or _engine.settings.config.timing.poll_interval_seconds
     _scheduler.add_job(
         tick,
@@ -162,15 +172,41 @@ def start(engine, *, paused: bool = False) -> BackgroundScheduler:
     return scheduler
 
 
-def stop() -> None:
-    """Stop moving migrations: no job is submitted any more (removing them waits for the
-    scheduler's loop to let go of its job stores), then the running ticks finish."""
+def stop(timeout: float = 120.0) -> bool:
+    """Stop moving migrations: no job is submitted any more, then the running ticks finish.
+    The scheduler is shut down without waiting and the jobs are waited for here: APScheduler's
+    own wait holds its job stores' lock, and a job asking the scheduler anything meanwhile
+    (reconcile lists its jobs, a kick moves one) would wait for that lock forever. False when
+    a job still runs after `timeout` (the process ends it as a crash would)."""
     global _scheduler
+    finished = True
     if _scheduler is not None:
         _scheduler.pause()
         _scheduler.remove_all_jobs()
-        _scheduler.shutdown(wait=True)
+        _scheduler.shutdown(wait=False)
+        with _jobs_done:
+            finished = _jobs_done.wait_for(lambda: _busy[0] == 0, timeout)
+        if not finished:
+            log.warning("stopping with %d job(s) still running", _busy[0])
         _scheduler = None
+    return finished
+
+
+# the jobs of this process running now, for stop() to wait for
+_busy = [0]
+_jobs_done = threading.Condition()
+
+
+@contextlib.contextmanager
+def _running():
+    with _jobs_done:
+        _busy[0] += 1
+    try:
+        yield
+    finally:
+        with _jobs_done:
+            _busy[0] -= 1
+            _jobs_done.notify_all()
 
 
 def _dead_here(holder: str) -> bool:
@@ -236,9 +272,10 @@ class Lead:
 
     def end(self) -> None:
         self._stop.set()
+        finished = True
         if self.scheduler is not None:
-            stop()
+            finished = stop()
             self.scheduler = None
-        if self.leading:
+        if self.leading and finished:  # a tick still running keeps the lease until it expires
             with contextlib.suppress(Exception):
                 self.engine.store.release_lease(LEASE, self.holder)

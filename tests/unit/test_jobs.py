@@ -59,3 +59,31 @@ def test_a_decision_made_elsewhere_ticks_the_migration_at_once(engine, store):
         assert scheduler.get_job(f"tick:{m.id}").next_run_time < later - timedelta(minutes=4)
     finally:
         runner.stop()
+
+
+def test_stop_waits_for_a_reconcile_that_asks_the_scheduler_while_it_stops(engine, store):
+    """A reconcile still running when the process stops lists the scheduler's jobs after the
+    stop began: stop waits for it and returns (APScheduler's own wait held the lock it needs)."""
+    import threading
+
+    store.create(migration(), "U0ALICE")
+    inside, stopping = threading.Event(), threading.Event()
+    real = store.last_decisions
+
+    def slow_decisions():
+        inside.set()
+        stopping.wait(10)
+        return real()
+
+    store.last_decisions = slow_decisions
+    scheduler = runner.start(engine)  # its first reconcile runs at once, in the scheduler
+    assert inside.wait(10)
+    stopper = threading.Thread(target=lambda: stopped.append(runner.stop()), daemon=True)
+    stopped: list[bool] = []
+    stopper.start()
+    stopper.join(0.5)  # stop has begun and waits for the reconcile
+    assert stopped == []
+    stopping.set()
+    stopper.join(30)
+    assert stopped == [True]
+    assert scheduler.get_jobs() == []  # the reconcile scheduled nothing after the stop
