@@ -324,19 +324,34 @@ class SocketMode:
     def healthy(self) -> bool:
         return self.state().startswith(("ok", "reconnecting"))
 
-    def close(self) -> None:
-        """Closes the link at once. slack_sdk's close joins threads of its client that look
-        again only after a timeout: the reader waits on the socket (up to 3 s) holding the lock
-        that closing the socket needs, the message processor on its queue (1 s). Shutting the
-        socket's read side ends the reader's wait (it reads end-of-file); the processor, told
-        the client is closed, takes a None (which it skips) and stops."""
+    def close(self, wait: float = 10.0) -> None:
+        """Closes the link at once, and for good. slack_sdk's close is racy: its session
+        runner, looking again 0.1 s after a session ends, marks the session's state running
+        again while the socket is still open, and a reconnect under way makes a new state and
+        turns auto-reconnect back on; either leaves the runner reading forever and close()
+        joining it forever. So: no reconnect, the runners told to stop looking, the state
+        marked terminated until the runner has stopped, then slack_sdk's close. Shutting the
+        socket's read side ends the reader's wait on it (it reads end-of-file) at once; the
+        message processor, told the client is closed, takes a None (which it skips) and stops."""
         self._stop.set()
         client = self.handler.client
+        client.closed = True
+        client.auto_reconnect_enabled = client.default_auto_reconnect_enabled = False
+        client.current_app_monitor.event.set()
+        runner = client.current_session_runner
+        runner.event.set()
+        client.current_session_state.terminated = True
         sock = getattr(client.current_session, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RD)
-        client.closed = True  # as client.close() says first
+        deadline = time.monotonic() + wait
+        while runner.thread is not None and runner.thread.is_alive():
+            if time.monotonic() > deadline:
+                log.warning("Socket Mode: the session reader did not stop; leaving it")
+                return
+            client.current_session_state.terminated = True
+            runner.thread.join(0.1)
         client.message_queue.put(None)
         self.handler.close()
 

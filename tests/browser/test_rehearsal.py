@@ -155,11 +155,19 @@ def test_a_whole_rehearsal_in_the_browser(rehearsal, browser_page, sandbox, tmp_
     ).click()
     thread = expect(page.locator("#thread:not(.hidden)"), 10_000)
     expect(thread.locator(".message", has_text="Report for").first, 60_000)
-    chart = expect(thread.locator('img[src^="/rehearsal/files/"]').last, 60_000)
+    expect(thread.locator('img[src^="/rehearsal/files/"]').last, 60_000)
+    # the thread is drawn again when it changes: the chart is looked up anew at each look and
+    # scrolled to in the same breath (a handle kept from before may be detached by then)
     page.wait_for_function(
-        "(img) => img.complete && img.naturalWidth > 0", arg=chart.element_handle()
+        """() => {
+            const imgs = document.querySelectorAll('#thread img[src^="/rehearsal/files/"]');
+            const img = imgs[imgs.length - 1];
+            if (!img || !img.complete || img.naturalWidth === 0) return false;
+            img.scrollIntoView({block: "nearest"});
+            return true;
+        }""",
+        timeout=60_000,
     )
-    chart.scroll_into_view_if_needed()
     page.screenshot(path=shots / "06-complete-report-and-chart.png")
 
     # what the clusters hold: every source record of the live topics on the target, and the
