@@ -9,7 +9,9 @@ through multiprocessing) so that the bench process holds only what the engine ho
 
 from __future__ import annotations
 
-from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+import time
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from bench.cutover import delete_connectors
@@ -98,10 +100,12 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
     if producer.flush(300):
         raise SystemExit("producing did not finish in 300 s")
     tps = {TopicPartition(n, p): OffsetSpec.latest() for n in names for p in range(partitions)}
-    ends = {
-        (tp.topic, tp.partition): f.result().offset
-        for tp, f in admin.list_offsets(tps, request_timeout=60).items()
-    }
+    ends = patiently(
+        lambda: {
+            (tp.topic, tp.partition): f.result().offset
+            for tp, f in admin.list_offsets(tps, request_timeout=60).items()
+        }
+    )
     if sum(ends.values()) != topics * partitions * records:
         raise SystemExit(
             f"the source holds {sum(ends.values())} records, not {topics * partitions * records}"
@@ -121,6 +125,19 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
     for future in admin.create_acls([a.binding() for a in bindings]).values():
         future.result(timeout=60)
     return {"records": sum(ends.values()), "groups": len(wanted), "acls": len(bindings)}
+
+
+def patiently(call, timeout: float = 600):
+    """call() again while the broker is still creating thousands of partitions' logs (it
+    answers NOT_LEADER_FOR_PARTITION for those meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def cleanup(box, connect, prefix: str, acls: list[Acl]) -> None:
