@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from bench.cutover import delete_connectors
@@ -135,7 +141,10 @@ def patiently(call, timeout: float = 600):
         try:
             return call()
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
+            err = exc.args[0]
+            if not (err.retriable() or err.code() == KafkaError._NOENT):  # no leader yet
+                raise
+            if time.monotonic() > deadline:
                 raise
             time.sleep(1)
 
