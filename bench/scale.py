@@ -80,7 +80,7 @@ TARGETS = {  # seconds (MB for rss)
 }
 
 
-Calls = dict[str, list[tuple[float, float]]]  # per step (or gate, preview): (wall, CPU) each
+Calls = dict[str, list[tuple[float, float, float]]]  # per step, gate, preview: (at, wall, CPU)
 
 
 def timed(runbook: Runbook, calls: Calls) -> Runbook:
@@ -93,7 +93,7 @@ def timed(runbook: Runbook, calls: Calls) -> Runbook:
             try:
                 return fn(ctx)
             finally:
-                spent = (time.perf_counter() - wall, time.process_time() - cpu)
+                spent = (wall, time.perf_counter() - wall, time.process_time() - cpu)
                 calls.setdefault(name, []).append(spent)
 
         return run
@@ -230,7 +230,13 @@ def verdict(name: str, value: float) -> str:
 
 def last(calls: Calls, name: str) -> tuple[float, float]:
     """(wall, CPU) of the step's last call: the one that found it done."""
-    return calls.get(name, [(float("nan"), float("nan"))])[-1]
+    return calls.get(name, [(0, float("nan"), float("nan"))])[-1][1:]
+
+
+def span(calls: Calls, name: str) -> tuple[float, int]:
+    """(seconds from the step's first call to the end of its last, its calls)."""
+    made = calls.get(name) or [(0, float("nan"), 0)]
+    return made[-1][0] + made[-1][1] - made[0][0], len(made)
 
 
 def report(args, made, seeded, planned, ticks, calls, total, rss, rss_before, mid) -> None:
@@ -243,10 +249,14 @@ def report(args, made, seeded, planned, ticks, calls, total, rss, rss_before, mi
     )
     print(f"migration {mid}: {len(ticks)} ticks, {total:.0f} s from start to complete")
     print(f"plan: {verdict('plan', planned)}")
-    for step, name in (("create_topics", "create_topics"), ("migrate_acls", None)):
-        wall, cpu = last(calls, step)
-        shown = verdict(name, wall) if name else f"{wall:.2f} s"
-        print(f"{step}: {shown}, CPU {cpu:.2f} s")
+    took, looks = span(calls, "create_topics")
+    cpu = sum(c for _a, _w, c in calls.get("create_topics", []))
+    print(
+        f"create_topics: {verdict('create_topics', took)}, CPU {cpu:.2f} s ({looks} look(s): "
+        "created, then until the target serves every new partition)"
+    )
+    wall, cpu = last(calls, "migrate_acls")
+    print(f"migrate_acls: {wall:.2f} s, CPU {cpu:.2f} s")
     # a tick that only looked (a wait or an open gate, still there after): the polling cost
     polls = [t for t in ticks if t[0] == t[1] and INFO[t[0]].kind in (Kind.WAIT, Kind.GATE)]
     walls, cpus = [t[2] for t in polls], [t[3] for t in polls]
@@ -258,7 +268,7 @@ def report(args, made, seeded, planned, ticks, calls, total, rss, rss_before, mi
     print(
         "every step's calls (wall max, CPU max, calls): "
         + ", ".join(
-            f"{name} {max(w for w, _ in c):.2f}/{max(u for _, u in c):.2f} s x{len(c)}"
+            f"{name} {max(w for _a, w, _u in c):.2f}/{max(u for _a, _w, u in c):.2f} s x{len(c)}"
             for name, c in calls.items()
         )
     )

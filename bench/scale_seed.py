@@ -117,8 +117,17 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
             f"the source holds {sum(ends.values())} records, not {topics * partitions * records}"
         )
     wanted = plan_groups(prefix, topics, partitions, groups, records)
+    patiently(lambda: commit_all(admin, wanted))
+    bindings = plan_acls(prefix, topics, groups, acls)
+    for future in admin.create_acls([a.binding() for a in bindings]).values():
+        future.result(timeout=60)
+    return {"records": sum(ends.values()), "groups": len(wanted), "acls": len(bindings)}
+
+
+def commit_all(admin: AdminClient, wanted: dict) -> None:
+    """Commit every group's offsets, one group per request, all in flight together."""
     futures = {}
-    for group, offsets in wanted.items():  # one group per request, all in flight together
+    for group, offsets in wanted.items():
         request = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         futures.update(
             admin.alter_consumer_group_offsets(
@@ -127,10 +136,6 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
         )
     for future in futures.values():
         future.result(timeout=120)
-    bindings = plan_acls(prefix, topics, groups, acls)
-    for future in admin.create_acls([a.binding() for a in bindings]).values():
-        future.result(timeout=60)
-    return {"records": sum(ends.values()), "groups": len(wanted), "acls": len(bindings)}
 
 
 def patiently(call, timeout: float = 600):
