@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from bench.cutover import delete_connectors
 from bot.kafka.acls import Acl, delete_acls
-from bot.kafka.cluster import Cluster
+from bot.kafka.cluster import Cluster, error_code, retriable
 
 BATCH = 500  # topics per CreateTopics / DeleteTopics request
 KINDS = ("caught up", "caught up", "part-way", "stale")
@@ -95,6 +95,13 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
         batch = [NewTopic(n, partitions, 1) for n in names[i : i + BATCH]]
         for future in admin.create_topics(batch, operation_timeout=120).values():
             future.result(timeout=180)
+    tps = {TopicPartition(n, p): OffsetSpec.latest() for n in names for p in range(partitions)}
+
+    def served() -> dict:  # every new partition served (a producer gives up on it otherwise)
+        answers = admin.list_offsets(tps, request_timeout=60).items()
+        return {(tp.topic, tp.partition): f.result().offset for tp, f in answers}
+
+    patiently(served)
     producer = Producer(
         {**conf, "log_level": 3, "linger.ms": 50, "queue.buffering.max.messages": 1_000_000}
     )
@@ -105,13 +112,7 @@ def _seed(conf, prefix, topics, partitions, groups, records, acls) -> dict:
         producer.poll(0)
     if producer.flush(300):
         raise SystemExit("producing did not finish in 300 s")
-    tps = {TopicPartition(n, p): OffsetSpec.latest() for n in names for p in range(partitions)}
-    ends = patiently(
-        lambda: {
-            (tp.topic, tp.partition): f.result().offset
-            for tp, f in admin.list_offsets(tps, request_timeout=60).items()
-        }
-    )
+    ends = patiently(served)
     if sum(ends.values()) != topics * partitions * records:
         raise SystemExit(
             f"the source holds {sum(ends.values())} records, not {topics * partitions * records}"
@@ -138,6 +139,10 @@ def commit_all(admin: AdminClient, wanted: dict) -> None:
         future.result(timeout=120)
 
 
+# what a brand-new partition answers until its log is made: no leader found, unknown to it yet
+NOT_YET = {KafkaError._NOENT, KafkaError.UNKNOWN_TOPIC_OR_PART}
+
+
 def patiently(call, timeout: float = 600):
     """call() again while the broker is still creating thousands of partitions' logs (it
     answers NOT_LEADER_FOR_PARTITION for those meanwhile)."""
@@ -146,8 +151,7 @@ def patiently(call, timeout: float = 600):
         try:
             return call()
         except KafkaException as exc:
-            err = exc.args[0]
-            if not (err.retriable() or err.code() == KafkaError._NOENT):  # no leader yet
+            if not (retriable(exc) or error_code(exc) in NOT_YET):
                 raise
             if time.monotonic() > deadline:
                 raise
