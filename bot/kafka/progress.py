@@ -22,7 +22,7 @@ from bot.kafka.cluster import TP, Cluster
 from bot.kafka.groups import end_offsets, start_offsets
 from bot.kafka.naming import TopicNaming
 from bot.kafka.records import read_ranges, split_exact
-from bot.kafka.tails import copied_by_content
+from bot.kafka.tails import Tails, copied_by_content
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,11 @@ def replication_progress(
     target: Cluster | None = None,
     naming: TopicNaming | None = None,
     offsets_problem: str | None = None,
+    tails: Tails | None = None,
 ) -> Progress:
     """Progress of each source partition given MM2's last replicated offsets; with `target`
     (and the flow's `naming`), the partitions the offsets call behind or leave out are
-    compared by content."""
+    compared by content (`tails`: what earlier looks read, kept; see tails.Tails)."""
     now = time.time() if now is None else now
     ends = end_offsets(source, partitions)
     starts = start_offsets(source, partitions)
@@ -109,6 +110,8 @@ def replication_progress(
             target,
             {tp: naming.target_partition(tp) for tp in pending},
             read_committed=read_committed,
+            source_offsets=(starts, ends),
+            tails=tails,
         )
         for tp in [tp for tp, yes in copied.items() if yes]:
             del pending[tp]

@@ -41,19 +41,56 @@ def tail_digest(msg: Message) -> bytes:
     return h.digest()
 
 
+class Tails:
+    """The last records found per cluster and partition, with the log start and end offsets
+    they were read at. A partition whose start and end have not moved holds the same records:
+    its tail is not read again. A migration keeps one across its looks (at 10,000 partitions,
+    a look reads only the partitions written since the last)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple, tuple[int, int, tuple[bytes, ...]]] = {}
+
+    def known(self, where: tuple, start: int, end: int) -> tuple[bytes, ...] | None:
+        """`where`: (cluster name, read committed, partition)."""
+        kept = self.seen.get(where)
+        return kept[2] if kept and kept[:2] == (start, end) else None
+
+    def keep(self, where: tuple, start: int, end: int, digests: tuple[bytes, ...]) -> None:
+        self.seen[where] = (start, end, digests)
+
+
 def last_records(
-    cluster: Cluster, partitions: list[TP], *, read_committed: bool, k: int = TAIL
+    cluster: Cluster,
+    partitions: list[TP],
+    *,
+    read_committed: bool,
+    k: int = TAIL,
+    offsets: tuple[dict[TP, int], dict[TP, int]] | None = None,
+    tails: Tails | None = None,
 ) -> dict[TP, tuple[bytes, ...]]:
     """The digests of the last `k` visible records of each partition (fewer where it holds
     fewer; none for an empty one). Read from the end back: a window of offsets, widened where
     transaction markers or aborted records left fewer than `k` visible records in it; a
-    partition still short after the widest window is left out (undecided)."""
+    partition still short after the widest window is left out (undecided). `offsets`: the
+    (start, end) offsets the caller just listed; `tails`: what earlier looks found (only the
+    partitions that moved since are read)."""
     if not partitions:
         return {}
-    starts, ends = start_offsets(cluster, partitions), end_offsets(cluster, partitions)
+    starts, ends = offsets or (start_offsets(cluster, partitions), end_offsets(cluster, partitions))
     found: dict[TP, tuple[bytes, ...]] = {}
-    todo, window = list(partitions), FIRST_WINDOW
+    todo = []
+    for tp in partitions:
+        kept = (
+            tails.known((cluster.name, read_committed, tp), starts[tp], ends[tp]) if tails else None
+        )
+        if kept is None:
+            todo.append(tp)
+        else:
+            found[tp] = kept
+    window = FIRST_WINDOW
     for _ in range(ROUNDS):
+        if not todo:
+            return found
         ranges = {tp: (max(starts[tp], ends[tp] - window), ends[tp]) for tp in todo}
         reads = read_ranges(
             cluster, ranges, keep_last=k, read_committed=read_committed, digest_of=tail_digest
@@ -63,6 +100,8 @@ def last_records(
             read = reads[tp]
             if read.count >= k or ranges[tp][0] <= starts[tp]:
                 found[tp] = tuple(read.digests)
+                if tails is not None:
+                    tails.keep((cluster.name, read_committed, tp), starts[tp], ends[tp], found[tp])
             else:
                 left.append(tp)
         if not left:
@@ -77,12 +116,17 @@ def copied_by_content(
     pairs: dict[TP, TP],
     *,
     read_committed: bool,
+    source_offsets: tuple[dict[TP, int], dict[TP, int]] | None = None,
+    tails: Tails | None = None,
 ) -> dict[TP, bool]:
     """Per source partition (`pairs`: source partition -> its copy on the target): True when
     its last visible records are the last of its copy (or it has none); read source first,
-    then target (a copy only grows)."""
-    theirs = last_records(source, list(pairs), read_committed=read_committed)
-    ours = last_records(target, list(pairs.values()), read_committed=read_committed)
+    then target (a copy only grows). `source_offsets`: the source's (start, end) offsets just
+    listed; `tails`: kept across looks (see Tails)."""
+    theirs = last_records(
+        source, list(pairs), read_committed=read_committed, offsets=source_offsets, tails=tails
+    )
+    ours = last_records(target, list(pairs.values()), read_committed=read_committed, tails=tails)
     return {
         tp: tp in theirs and (not theirs[tp] or theirs[tp] == ours.get(pairs[tp])) for tp in pairs
     }

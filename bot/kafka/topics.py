@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
@@ -17,6 +18,7 @@ from confluent_kafka.admin import (
     ConfigSource,
     NewPartitions,
     NewTopic,
+    OffsetSpec,
     ResourceType,
 )
 
@@ -293,6 +295,26 @@ def apply_topics(target: Cluster, plan: TopicPlan) -> TopicPlan:
     return plan
 
 
+def unready(cluster: Cluster, plan: TopicPlan) -> tuple[int, str]:
+    """(partitions of the plan's topics that do not answer ListOffsets yet, the first error):
+    a broker creates the logs of new partitions one by one, about 20 a second on a busy 2-core
+    machine, and serves a partition (offsets, fetches) only once its log is there. Its metadata
+    names the leader before that: only asking tells."""
+    request = {
+        TopicPartition(i.target, p): OffsetSpec.latest()
+        for i in plan.items
+        for p in range(i.partitions)
+    }
+    if not request:
+        return 0, ""
+    failed = [
+        r
+        for r in settle(cluster.admin.list_offsets(request, request_timeout=TIMEOUT)).values()
+        if isinstance(r, Exception)
+    ]
+    return len(failed), error_text(failed[0]) if failed else ""
+
+
 def delete_topics(target: Cluster, names: list[str]) -> list[str]:
     """Delete these topics (a cleanup); those already gone are fine. Returns the deleted ones."""
     if not names:
@@ -312,6 +334,11 @@ def _failures(results: dict, fine: str) -> str:
         for k, v in results.items()
         if isinstance(v, Exception) and fine not in error_text(v)
     )
+
+
+# thousands of new topics take a while to reach every broker's metadata on a busy cluster: the
+# read back waits that long before it calls a difference real
+VISIBLE_SECONDS = 60.0
 
 
 def _read_back(target: Cluster, plan: TopicPlan) -> None:
@@ -341,7 +368,7 @@ def _read_back(target: Cluster, plan: TopicPlan) -> None:
                     raise NotYet(f"{item.target}: {key} not {value} yet")
         return configs
 
-    meta = eventually(visible)
+    meta = eventually(visible, timeout=VISIBLE_SECONDS)
     try:
         configs = eventually(settled, timeout=5.0)
     except KafkaOpError:  # what still differs is what the target forced

@@ -122,9 +122,16 @@ def create_topics(ctx: Context) -> Result:
     )
     if plan.problems:
         return Result.failed("; ".join(plan.problems[:5]))
-    summary = plan.summary()
     _record_created(ctx, "created_topics", [i.target for i in plan.items if "create" in i.actions])
+    # a look again (the target still creating partitions) finds them all there: the topics
+    # this migration created are the ones it recorded
+    summary = {**plan.summary(), "create": len(ctx.state.created_topics or [])}
     ktopics.apply_topics(ctx.target, plan)
+    waiting, why = ktopics.unready(ctx.target, plan)
+    if waiting:  # the next steps list offsets on every partition: not before each answers
+        return Result.waiting(
+            f"the target is creating its partitions: {waiting:,} not served yet ({why})"
+        )
     forced = {i.target: i.forced for i in plan.items if i.forced}
     return Result.done(
         f"{summary['create']} created, {summary['add_partitions']} grown, "

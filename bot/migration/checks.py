@@ -29,6 +29,7 @@ def replication(ctx: Context) -> Progress:
         target=ctx.target,
         naming=ctx.flow.naming,
         offsets_problem=getattr(replicated, "problem", None),
+        tails=ctx.observed.tails,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.kafka.cluster import Cluster
 from bot.kafka.fence import ProducerWatch
+from bot.kafka.tails import Tails
 from bot.migration.state import MigrationState
 from bot.models import Migration
 from bot.replicators.base import FlowSpec, Replicator
@@ -28,6 +29,7 @@ class Observations:
     back_watch: ProducerWatch | None = None  # the target's producers, on the way back
     back_drain_since: float | None = None
     alerted: str | None = None  # the last alert said in the channel (said once)
+    tails: Tails = field(default_factory=Tails)  # partitions' last records, kept across looks
 
 
 class Outcome(StrEnum):

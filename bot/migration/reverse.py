@@ -182,6 +182,7 @@ def progress(ctx: Context) -> Progress:
         target=ctx.source,
         naming=flow.naming,
         offsets_problem=getattr(found, "problem", None),
+        tails=ctx.observed.tails,
     )
 
 
