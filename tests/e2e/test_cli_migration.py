@@ -95,7 +95,7 @@ def test_cutover_with_live_clients_moves_the_group_exactly(sandbox, workspace, u
     assert ws.status(mid)["step"] == "stop_producers"  # refusals changed nothing
 
     assert "approved by cli:km-bob" in ws.ok("approve", mid, "--version", version, user="bob")
-    ws.wait_step(mid, "producers_stopped", 60)
+    ws.wait_reached(mid, "producers_stopped", 60)  # a few fast looks: it may be past it already
     # the fence refuses the producer's writes once the brokers show it: quiet over a few looks,
     # not the 120 s window (this wait is shorter than the window); the team stops it after
     ws.wait_step(mid, "consumers_stopped", 90)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.sandbox
 SAID = ("timed out", "did not answer in time", "cannot reach")
 
 
-def degraded(ws: Workspace, mid: str, timeout: float = 90) -> dict:
+def degraded(ws: Workspace, mid: str, timeout: float = 150) -> dict:
     held = ws.wait(
         mid, lambda s: (s["waiting_for"] or "").startswith("degraded for"), timeout, "degraded"
     )
